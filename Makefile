@@ -1,0 +1,69 @@
+# comfyweb — two commands: `make run` serves the app, `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Django 6 needs Python >= 3.12: take the newest one this machine has.
+BOOT_PYTHON ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 /usr/local/bin/python3.1[23] /usr/bin/python3.1[23]; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export EMBEDDED_DEV ?= 1
+
+.PHONY: help install browser run test test-fast test-comfyui bench lint format migrations-check ci clean
+
+help:
+	@echo "make run    - install what is missing and serve http://$(HOST):$(PORT) (embedded topology)"
+	@echo "make test   - install what is missing and run the whole test suite"
+	@echo "make test-comfyui - run the client/agent contract tests against a real CPU ComfyUI"
+	@echo "make bench  - measure the product's performance figures (bench/RESULTS.md)"
+	@echo "make lint   - ruff check and format check"
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(BOOT_PYTHON)" || { echo "Python >= 3.12 is required (Django 6)"; exit 1; }
+	@test -x $(PY) || $(BOOT_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Playwright drives Debian's chromium, never a downloaded browser build.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py loaddemo
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+test: install browser
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not browser"
+
+test-comfyui: install
+	bash tests/contract/run_real_comfyui.sh
+
+bench: install
+	$(PY) -m bench
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+ci: lint migrations-check test
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache

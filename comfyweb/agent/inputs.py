@@ -1,0 +1,161 @@
+"""Turning image inputs given as URLs, data URLs or base64 into files ComfyUI has.
+
+ComfyUI's LoadImage only reads files from its input folder. Callers (the fc-comfyui front end,
+our web app) send pictures inline or by URL; this module fetches or decodes them, checks they
+are real images within limits, uploads each distinct picture once under its content hash, and
+writes that name back into the prompt. A plain file name is left alone: it is already ComfyUI's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlparse
+
+import httpx
+
+from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageRejected, inspect_image
+
+DEFAULT_IMAGE_INPUTS = frozenset({("LoadImage", "image"), ("LoadImageMask", "image")})
+DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]*)(?P<params>(;[\w=.-]+)*);base64,(?P<data>.*)$", re.DOTALL)
+BARE_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}$")
+MIN_BASE64_LENGTH = 64  # shorter strings are file names such as "a.png", never pictures
+
+
+class InputError(ValueError):
+    """An input image could not be used; the message says which node and why."""
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """Limits for fetched and decoded images, and the (class_type, input) pairs that hold images."""
+
+    image_inputs: frozenset[tuple[str, str]] = DEFAULT_IMAGE_INPUTS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    fetch_timeout: float = 20.0
+    max_redirects: int = 3
+    allow_hosts: frozenset[str] = field(default_factory=frozenset)
+
+
+def classify_image_value(value: str) -> str:
+    """'url', 'data_url', 'base64' or 'name' (a file ComfyUI already has)."""
+    if value.startswith(("http://", "https://")):
+        return "url"
+    if value.startswith("data:"):
+        return "data_url"
+    compact = value.strip()
+    if len(compact) >= MIN_BASE64_LENGTH and BARE_BASE64.match(compact) and "." not in compact[-5:]:
+        return "base64"
+    return "name"
+
+
+def decode_base64_image(value: str) -> bytes:
+    match = DATA_URL.match(value)
+    payload = match.group("data") if match else value
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError("the image is not valid base64") from exc
+
+
+def is_public_address(address: str) -> bool:
+    """Only globally routable unicast addresses may be fetched (no loopback, private, metadata...)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+async def check_url_target(url: str, policy: InputPolicy) -> None:
+    """Refuse URLs whose host resolves to a non-public address (SSRF), unless allowlisted."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InputError(f"only http(s) image URLs are accepted: {url[:100]}")
+    host = parsed.hostname
+    if host in policy.allow_hosts:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, parsed.port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"cannot resolve image host {host}") from exc
+    addresses = {info[4][0] for info in infos}
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        raise InputError(f"image URL host {host} is not a public address; refused")
+
+
+async def fetch_image_url(url: str, policy: InputPolicy, client: httpx.AsyncClient | None = None) -> bytes:
+    """Download an image with SSRF checks on every hop, a byte limit and a time limit."""
+    own = client is None
+    client = client or httpx.AsyncClient(timeout=policy.fetch_timeout, follow_redirects=False)
+    try:
+        async with asyncio.timeout(policy.fetch_timeout):
+            for _hop in range(policy.max_redirects + 1):
+                await check_url_target(url, policy)
+                async with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        url = urljoin(url, response.headers.get("location", ""))
+                        continue
+                    if response.status_code != 200:
+                        raise InputError(f"image URL answered HTTP {response.status_code}")
+                    chunks, size = [], 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > policy.max_bytes:
+                            raise InputError(f"image URL is larger than {policy.max_bytes} bytes")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            raise InputError("image URL redirects too many times")
+    except TimeoutError as exc:
+        raise InputError("image URL took too long to download") from exc
+    except httpx.HTTPError as exc:
+        raise InputError(f"image URL could not be fetched: {exc}") from exc
+    finally:
+        if own:
+            await client.aclose()
+
+
+async def image_bytes_for(value: str, policy: InputPolicy) -> bytes | None:
+    kind = classify_image_value(value)
+    if kind == "name":
+        return None
+    if kind == "url":
+        return await fetch_image_url(value, policy)
+    return decode_base64_image(value)
+
+
+async def materialize_image_inputs(prompt: dict, comfy, policy: InputPolicy | None = None) -> dict[str, str]:
+    """Upload every inline/URL image of `prompt` to ComfyUI (once per content) and rewrite it in place.
+
+    Returns {"<node>.<input>": uploaded name}. Raises InputError naming the node on bad input.
+    """
+    policy = policy or InputPolicy()
+    uploaded: dict[str, str] = {}
+    by_digest: dict[str, str] = {}
+    for node_id, node in prompt.items():
+        for class_type, key in policy.image_inputs:
+            value = node.get("inputs", {}).get(key) if node.get("class_type") == class_type else None
+            if not isinstance(value, str) or not value:
+                continue
+            try:
+                data = await image_bytes_for(value, policy)
+                if data is None:
+                    continue
+                info = inspect_image(data, max_bytes=policy.max_bytes, max_pixels=policy.max_pixels)
+            except (InputError, ImageRejected) as exc:
+                raise InputError(f"node {node_id} ({class_type}.{key}): {exc}") from exc
+            digest = hashlib.sha256(data).hexdigest()
+            if digest not in by_digest:
+                answer = await comfy.upload_image(data, f"cw_{digest[:32]}.{info.extension}", overwrite=True)
+                by_digest[digest] = (
+                    f"{answer['subfolder']}/{answer['name']}" if answer.get("subfolder") else answer["name"]
+                )
+            node["inputs"][key] = by_digest[digest]
+            uploaded[f"{node_id}.{key}"] = by_digest[digest]
+    return uploaded

@@ -1,0 +1,75 @@
+"""Campaigns: a themed landing page that offers a chosen, ordered set of workflow templates."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Campaign(models.Model):
+    """What operators launch for an event: its look, its templates, its time window and its quota."""
+
+    slug = models.SlugField(_("slug"), max_length=100, unique=True, allow_unicode=True)
+    title = models.CharField(_("title"), max_length=200)
+    subtitle = models.CharField(_("subtitle"), max_length=300, blank=True)
+    intro = models.TextField(_("introduction"), blank=True)
+    hero_image = models.CharField(
+        _("hero image"), max_length=500, blank=True, help_text=_("An image URL or a path under /static/.")
+    )
+    primary_color = models.CharField(_("primary colour"), max_length=7, default="#e4487a")
+    accent_color = models.CharField(_("accent colour"), max_length=7, default="#6d5dfc")
+    starts_at = models.DateTimeField(_("starts"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    daily_quota = models.PositiveIntegerField(
+        _("jobs per visitor per day"), default=0, help_text=_("0 means no limit.")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("campaigns:campaign", kwargs={"slug": self.slug})
+
+    def window_state(self, now=None) -> str:
+        """'upcoming', 'open' or 'ended': pages explain politely when a campaign is not running."""
+        now = now or timezone.now()
+        if self.starts_at and now < self.starts_at:
+            return "upcoming"
+        if self.ends_at and now >= self.ends_at:
+            return "ended"
+        return "open"
+
+    def ordered_templates(self):
+        """The enabled templates this campaign offers, in the operator's order."""
+        from comfyweb.catalog.models import WorkflowTemplate
+
+        return WorkflowTemplate.objects.filter(enabled=True, campaign_entries__campaign=self).order_by(
+            "campaign_entries__position", "campaign_entries__id"
+        )
+
+
+class CampaignTemplate(models.Model):
+    """One template offered by a campaign, at a position."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="entries")
+    template = models.ForeignKey("catalog.WorkflowTemplate", on_delete=models.CASCADE, related_name="campaign_entries")
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "template"], name="campaign_template_once")]
+        verbose_name = _("offered template")
+        verbose_name_plural = _("offered templates")
+
+    def __str__(self) -> str:
+        return f"{self.campaign} / {self.template}"

@@ -1,0 +1,241 @@
+"""End-user forms built from a template's `params`.
+
+One field per visible panel, named "<node id>.<input key>" (the same keys as the REST API).
+Images are checked with Pillow before anything else sees them; the cleaned value of an image
+field is an `UploadedImage` (re-encoded, metadata stripped) or a chosen gallery option.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from comfyweb.catalog.params import field_name, iter_panels
+from comfyweb.comfy.images import ImageInfo, ImageRejected, normalize_image
+
+UPLOAD_SUFFIX = "__upload"
+STRING_MAX_LENGTH = 2000
+
+IMAGE_ERRORS = {
+    "empty": _("The file is empty."),
+    "too_large": _("The image is too large (at most %(mb)s MB)."),
+    "not_image": _("This file is not an image we can read. Please upload a JPEG, PNG or WebP photo."),
+    "format": _("This image format is not accepted. Please upload a JPEG, PNG or WebP photo."),
+    "too_many_pixels": _("The image has too many pixels. Please upload a smaller photo."),
+    "damaged": _("The image is damaged or incomplete. Please try another photo."),
+}
+
+
+@dataclass(frozen=True)
+class UploadedImage:
+    """A visitor's image after the checks: safe bytes ready to send to a GPU backend."""
+
+    data: bytes
+    info: ImageInfo
+    name: str = ""
+
+
+OptionsResolver = Callable[[dict], list[str]]
+
+
+def check_image_bytes(data: bytes, name: str = "") -> UploadedImage:
+    """Normalise an uploaded image or raise a ValidationError with a visitor-friendly message."""
+    try:
+        encoded, info = normalize_image(
+            data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+        )
+    except ImageRejected as exc:
+        message = IMAGE_ERRORS.get(exc.code, IMAGE_ERRORS["not_image"])
+        raise forms.ValidationError(message, code=exc.code, params={"mb": settings.UPLOAD_MAX_BYTES // 2**20}) from exc
+    return UploadedImage(data=encoded, info=info, name=name)
+
+
+class TemplateImageField(forms.FileField):
+    """A photo upload checked with Pillow (format, bytes, pixels, decompression bombs)."""
+
+    widget = forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if not upload:
+            return None
+        if upload.size and upload.size > settings.UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                IMAGE_ERRORS["too_large"], code="too_large", params={"mb": settings.UPLOAD_MAX_BYTES // 2**20}
+            )
+        return check_image_bytes(upload.read(), getattr(upload, "name", ""))
+
+
+def option_label(option: str) -> str:
+    """A readable label for a gallery option: its file name without extension."""
+    path = urlparse(option).path if "://" in option else option
+    stem = PurePosixPath(unquote(path)).stem
+    return stem or option
+
+
+def has_usable_default(value: object) -> bool:
+    """Whether the prompt's own image value can run as is (the visitor may then skip the field)."""
+    return isinstance(value, str) and value.strip() != ""
+
+
+class TemplateForm(forms.Form):
+    """The form of one template; `cleaned_data` maps field_name(panel) → value."""
+
+    template_prompt: dict
+    template_params: list
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in list(cleaned):
+            if not name.endswith(UPLOAD_SUFFIX):
+                continue
+            upload = cleaned.pop(name)
+            target = name[: -len(UPLOAD_SUFFIX)]
+            if upload is not None:
+                cleaned[target] = upload
+                self.errors.pop(target, None)
+            elif cleaned.get(target) in (None, "") and self.fields[target].required:
+                self.add_error(target, _("Choose one of the pictures or upload your own."))
+        return cleaned
+
+
+def build_template_form(
+    template,
+    *,
+    data=None,
+    files=None,
+    options_resolver: OptionsResolver | None = None,
+) -> TemplateForm:
+    """A bound (or unbound) form for `template` (anything with `.prompt` and `.params`)."""
+    prompt = template.prompt or {}
+    fields: dict[str, forms.Field] = {}
+    for panel in iter_panels(template.params or []):
+        if panel.get("hidden"):
+            continue
+        current = prompt.get(str(panel.get("id")), {}).get("inputs", {}).get(panel.get("key"))
+        fields.update(_fields_for_panel(panel, current, options_resolver))
+    form_class = type("TemplateForm", (TemplateForm,), dict(fields))
+    form = form_class(data=data, files=files)
+    form.template_prompt = prompt
+    form.template_params = template.params or []
+    return form
+
+
+def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | None) -> dict[str, forms.Field]:
+    name = field_name(panel)
+    common = {"label": panel.get("title") or name, "help_text": panel.get("description") or ""}
+    kind = panel.get("type")
+    options = panel.get("options")
+    if isinstance(options, str):
+        options = resolve_options(panel, current, resolver)
+    if kind == "image":
+        required = not has_usable_default(current)
+        if options:
+            choices = [(o, option_label(o)) for o in options]
+            gallery = forms.ChoiceField(
+                choices=choices,
+                required=required,
+                initial=current if current in options else None,
+                widget=forms.RadioSelect(attrs={"class": "gallery"}),
+                **common,
+            )
+            gallery.gallery = True
+            upload = TemplateImageField(
+                required=False, label=_("…or upload your own picture"), help_text=_("JPEG, PNG or WebP.")
+            )
+            return {name: gallery, name + UPLOAD_SUFFIX: upload}
+        return {name: TemplateImageField(required=required, **common)}
+    if kind == "select":
+        choices = [(str(o), str(o)) for o in options or []]
+        field = TypedSelectField(
+            choices=choices, originals=list(options or []), initial=current, required=True, **common
+        )
+        return {name: field}
+    if kind == "number":
+        return {name: _number_field(panel, current, common)}
+    if kind == "string":
+        text = current if isinstance(current, str) else ""
+        widget = forms.Textarea(attrs={"rows": 3}) if len(text) > 60 or "\n" in text else forms.TextInput()
+        return {
+            name: forms.CharField(
+                max_length=STRING_MAX_LENGTH, required=False, initial=text, widget=widget, strip=True, **common
+            )
+        }
+    return {}
+
+
+class TypedSelectField(forms.ChoiceField):
+    """A select that gives back the option's original JSON value (a number stays a number)."""
+
+    def __init__(self, *, originals: list, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.originals = {str(o): o for o in originals}
+
+    def clean(self, value):
+        return self.originals.get(super().clean(value), value)
+
+
+class StepNumberField(forms.FloatField):
+    """A number within [min, max] on the `step` grid; an int prompt value stays an int."""
+
+    def __init__(self, *, integer: bool, step: float | None, base: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.integer, self.step, self.base = integer, step, base
+
+    def clean(self, value):
+        number = super().clean(value)
+        if number is None:
+            return None
+        if self.step:
+            steps = (number - self.base) / self.step
+            if not math.isclose(steps, round(steps), abs_tol=1e-6):
+                raise forms.ValidationError(
+                    _("Choose a value on the %(step)s step grid."), code="step", params={"step": self.step}
+                )
+        if self.integer:
+            if not float(number).is_integer():
+                raise forms.ValidationError(_("Enter a whole number."), code="integer")
+            return int(number)
+        return number
+
+
+def _number_field(panel: dict, current: object, common: dict) -> forms.Field:
+    lo, hi, step = panel.get("min"), panel.get("max"), panel.get("step")
+    integer = isinstance(current, int) and not isinstance(current, bool) and not isinstance(step, float)
+    attrs = {"step": step if step else (1 if integer else "any")}
+    if lo is not None:
+        attrs["min"] = lo
+    if hi is not None:
+        attrs["max"] = hi
+    widget = forms.NumberInput(attrs=attrs)
+    if lo is not None and hi is not None:
+        widget.input_type = "range"
+    return StepNumberField(
+        integer=integer,
+        step=step,
+        base=lo if lo is not None else 0,
+        min_value=lo,
+        max_value=hi,
+        initial=current,
+        widget=widget,
+        **common,
+    )
+
+
+def resolve_options(panel: dict, current: object, resolver: OptionsResolver | None) -> list:
+    """Options named by a source (a node class with a COMBO input); the prompt's value when unreachable."""
+    if resolver is not None:
+        try:
+            resolved = resolver(panel)
+        except Exception:
+            resolved = []
+        if resolved:
+            return resolved
+    return [current] if current not in (None, "") else []

@@ -1,0 +1,57 @@
+"""Workflow templates: a ComfyUI API-format prompt plus the `params` panels users fill in."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class WorkflowTemplate(models.Model):
+    """One runnable workflow as operators publish it (the fc-comfyui template format).
+
+    `version` goes up whenever `prompt` or `params` change; jobs keep their own copy of the
+    prompt and params they ran with, so editing a template never rewrites history.
+    """
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True, allow_unicode=True)
+    description = models.TextField(_("description"), blank=True)
+    cover = models.CharField(
+        _("cover image"), max_length=500, blank=True, help_text=_("An image URL or a path under /static/.")
+    )
+    prompt = models.JSONField(_("ComfyUI prompt (API format)"), default=dict)
+    params = models.JSONField(_("params"), default=list, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    ordering = models.IntegerField(_("ordering"), default=0)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["ordering", "id"]
+        verbose_name = _("workflow template")
+        verbose_name_plural = _("workflow templates")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        """Bump `version` when what a job would run changes."""
+        if self.pk is not None:
+            old = type(self).objects.filter(pk=self.pk).values("prompt", "params").first()
+            if old and (old["prompt"] != self.prompt or old["params"] != self.params):
+                self.version += 1
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("campaigns:template", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from comfyweb.catalog.params import validate_template
+
+        problems = validate_template(self.prompt, self.params)
+        if problems:
+            raise ValidationError([str(p) for p in problems])

@@ -1,0 +1,1 @@
+"""Project-wide glue: system checks, context processors and the base layout."""

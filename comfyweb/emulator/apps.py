@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EmulatorConfig(AppConfig):
+    name = "comfyweb.emulator"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,99 @@
+"""The pool of GPU backends: from GPU_BACKENDS, the admin, or the embedded default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from comfyweb.jobs.models import GpuBackend
+
+UNHEALTHY_BACKOFF = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    kind: str
+    url: str
+    slots: int
+
+
+def parse_gpu_backends(value: str) -> list[BackendSpec]:
+    """Parse `[kind+]URL[#slots]` entries separated by commas or whitespace.
+
+    >>> parse_gpu_backends("agent+http://gpu-1:8189#2, http://gpu-2:8188")
+    [BackendSpec(kind='agent', url='http://gpu-1:8189', slots=2),
+     BackendSpec(kind='agent', url='http://gpu-2:8188', slots=1)]
+    """
+    specs = []
+    for raw in value.replace(",", " ").split():
+        kind = GpuBackend.Kind.AGENT
+        if "+" in raw.split("://", 1)[0]:
+            kind, raw = raw.split("+", 1)
+        slots = 1
+        if "#" in raw:
+            raw, count = raw.rsplit("#", 1)
+            slots = int(count)
+        if kind not in GpuBackend.Kind.values:
+            raise ValueError(f"GPU_BACKENDS: unknown kind {kind!r} (use agent or comfyui)")
+        if not raw.startswith(("http://", "https://")) or slots < 1:
+            raise ValueError(f"GPU_BACKENDS: {raw!r} must be an http(s) URL with #slots >= 1")
+        specs.append(BackendSpec(kind=kind, url=raw.rstrip("/"), slots=slots))
+    return specs
+
+
+def default_backend_specs() -> list[BackendSpec]:
+    """GPU_BACKENDS when set; else COMFYUI_URL; else the embedded emulator."""
+    if settings.GPU_BACKENDS:
+        return parse_gpu_backends(settings.GPU_BACKENDS)
+    if settings.COMFYUI_URL:
+        return [BackendSpec(kind=GpuBackend.Kind.COMFYUI, url=settings.COMFYUI_URL.rstrip("/"), slots=1)]
+    url = f"http://{settings.EMULATOR_HOST}:{settings.EMULATOR_PORT}"
+    return [BackendSpec(kind=GpuBackend.Kind.COMFYUI, url=url, slots=settings.EMULATOR_SLOTS)]
+
+
+def sync_env_backends(specs: list[BackendSpec] | None = None) -> list[GpuBackend]:
+    """Mirror the configured backends into GpuBackend rows (from_env); others stay as the admin set them."""
+    specs = default_backend_specs() if specs is None else specs
+    keep = []
+    for spec in specs:
+        backend, _ = GpuBackend.objects.update_or_create(
+            url=spec.url,
+            from_env=True,
+            defaults={
+                "name": spec.url,
+                "kind": spec.kind,
+                "slots": spec.slots,
+                "enabled": True,
+                "token": settings.AGENT_TOKEN,
+            },
+        )
+        keep.append(backend.pk)
+    GpuBackend.objects.filter(from_env=True).exclude(pk__in=keep).update(enabled=False)
+    return list(GpuBackend.objects.filter(pk__in=keep))
+
+
+def active_backends():
+    """Enabled backends that are not in their unhealthy back-off window."""
+    now = timezone.now()
+    return GpuBackend.objects.filter(enabled=True).filter(Q(unhealthy_until__isnull=True) | Q(unhealthy_until__lte=now))
+
+
+def mark_unhealthy(backend: GpuBackend, error: str) -> None:
+    """Skip a backend for a while after it failed; the dispatcher tries it again afterwards."""
+    GpuBackend.objects.filter(pk=backend.pk).update(
+        healthy=False,
+        last_error=error[:2000],
+        last_checked_at=timezone.now(),
+        unhealthy_until=timezone.now() + UNHEALTHY_BACKOFF,
+    )
+
+
+def mark_healthy(backend: GpuBackend) -> None:
+    if not backend.healthy or backend.unhealthy_until:
+        GpuBackend.objects.filter(pk=backend.pk).update(
+            healthy=True, last_error="", last_checked_at=timezone.now(), unhealthy_until=None
+        )

@@ -1,0 +1,138 @@
+"""Handing queued jobs to GPU backends: fair between visitors, no idle slot while work waits.
+
+The decisions are plain functions (`fair_order`, `assign_slots`) so they are tested without a
+database or sockets; `claim_jobs` applies them atomically (row locks on PostgreSQL, conditional
+updates everywhere), so several workers never claim the same job.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from comfyweb.jobs.backends import active_backends
+from comfyweb.jobs.models import GpuBackend, Job
+
+
+@dataclass(frozen=True)
+class Candidate:
+    job_id: object
+    owner_key: str
+    preferred_backend: int | None = None
+
+
+def fair_order(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Round-robin between owners, each owner's jobs oldest first, owners by their oldest job.
+
+    One visitor's 50 jobs then wait behind at most one job of each other visitor, never the reverse.
+    """
+    queues: OrderedDict[str, list[Candidate]] = OrderedDict()
+    for candidate in candidates:
+        queues.setdefault(candidate.owner_key, []).append(candidate)
+    ordered: list[Candidate] = []
+    while queues:
+        for owner in list(queues):
+            ordered.append(queues[owner].pop(0))
+            if not queues[owner]:
+                del queues[owner]
+    return ordered
+
+
+def assign_slots(candidates: Sequence[Candidate], free: dict[int, int], load: dict[int, float]) -> list[tuple]:
+    """Pair jobs (in the given order) with backends that have a free slot, least loaded first.
+
+    A job that ran on a backend before goes back to it when it has room (it may re-attach there).
+    """
+    free = dict(free)
+    load = dict(load)
+    pairs = []
+    for candidate in candidates:
+        open_backends = [b for b, n in free.items() if n > 0]
+        if not open_backends:
+            break
+        if candidate.preferred_backend in open_backends:
+            chosen = candidate.preferred_backend
+        else:
+            chosen = min(open_backends, key=lambda b: (load[b], b))
+        pairs.append((candidate.job_id, chosen))
+        free[chosen] -= 1
+        load[chosen] += 1
+    return pairs
+
+
+def owner_key(owner_id, session_key: str, client_ip: str | None) -> str:
+    if owner_id is not None:
+        return f"user:{owner_id}"
+    return f"session:{session_key}" if session_key else f"ip:{client_ip}"
+
+
+def backend_capacity(backends: Iterable[GpuBackend]) -> tuple[dict[int, int], dict[int, float]]:
+    """Free slots and load (busy / slots) of each backend, from the jobs it holds now."""
+    backends = list(backends)
+    busy = dict(
+        Job.objects.filter(backend__in=backends, status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING])
+        .values_list("backend")
+        .annotate(n=Count("id"))
+    )
+    free = {b.pk: max(0, b.slots - busy.get(b.pk, 0)) for b in backends}
+    load = {b.pk: busy.get(b.pk, 0) / max(1, b.slots) for b in backends}
+    return free, load
+
+
+def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
+    """Claim queued jobs for `worker`, assigning each a backend; returns the claimed jobs."""
+    now = timezone.now()
+    with transaction.atomic():
+        backends = list(active_backends())
+        free, load = backend_capacity(backends)
+        if not any(free.values()):
+            return []
+        queued = (
+            Job.objects.filter(status=Job.Status.QUEUED)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .order_by("created_at")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            queued = queued.select_for_update(skip_locked=True, of=("self",))
+        rows = list(queued.values_list("id", "owner_id", "session_key", "client_ip", "backend_id")[:1000])
+        candidates = [Candidate(r[0], owner_key(r[1], r[2], r[3]), r[4]) for r in rows]
+        pairs = assign_slots(fair_order(candidates), free, load)[:limit]
+        claimed_ids = []
+        for job_id, backend_id in pairs:
+            updated = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+                status=Job.Status.DISPATCHED,
+                backend_id=backend_id,
+                claimed_by=worker,
+                dispatched_at=now,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+            )
+            if updated:
+                claimed_ids.append(job_id)
+    return list(Job.objects.filter(pk__in=claimed_ids).select_related("backend"))
+
+
+def requeue_stale_jobs() -> int:
+    """Jobs whose runner stopped beating (a crashed or restarted worker) go back to the queue.
+
+    They keep their backend as a hint, so the next runner re-attaches to the same task there
+    (the task id is the job id) instead of running it a second time.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_STALE)
+    active = Job.objects.filter(status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING])
+    stale = active.filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+    return stale.update(status=Job.Status.QUEUED, claimed_by="", not_before=None)
+
+
+def runnable_counts() -> dict[str, int]:
+    counts = defaultdict(int)
+    for status, n in Job.objects.values_list("status").annotate(n=Count("id")):
+        counts[status] = n
+    return dict(counts)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from django.core.management.base import BaseCommand
+
+from comfyweb.jobs.worker import JobWorker
+
+
+class Command(BaseCommand):
+    help = "Run a dispatcher worker: claim queued jobs and run them on the GPU backends (scaled-out topology)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--name", default=None, help="worker name (default: host:pid)")
+        parser.add_argument("--poll", type=float, default=0.5, help="seconds between queue polls")
+
+    def handle(self, *args, name: str | None, poll: float, **options) -> None:
+        asyncio.run(self._run(name, poll))
+
+    async def _run(self, name: str | None, poll: float) -> None:
+        worker = JobWorker(name, poll_interval=poll)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.stop)
+        self.stdout.write(f"runjobs worker {worker.name} started")
+        await worker.run()

@@ -1,0 +1,124 @@
+"""Jobs (one run of a template for one visitor) and the GPU backends that run them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class GpuBackend(models.Model):
+    """A ComfyUI or comfyweb/fc-comfyui agent that runs jobs, with a number of slots."""
+
+    class Kind(models.TextChoices):
+        AGENT = "agent", _("GPU agent")
+        COMFYUI = "comfyui", _("plain ComfyUI")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    url = models.URLField(_("URL"), max_length=500)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.AGENT)
+    slots = models.PositiveSmallIntegerField(_("concurrency (slots)"), default=1)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    token = models.CharField(_("bearer token"), max_length=500, blank=True)
+    healthy = models.BooleanField(_("healthy"), default=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    unhealthy_until = models.DateTimeField(_("skip until"), null=True, blank=True)
+    from_env = models.BooleanField(_("from GPU_BACKENDS"), default=False, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("GPU backend")
+        verbose_name_plural = _("GPU backends")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind} {self.url})"
+
+
+class Job(models.Model):
+    """One durable run of a template: queued → dispatched → running → succeeded | failed | cancelled."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        DISPATCHED = "dispatched", _("dispatched")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.DISPATCHED, Status.RUNNING)
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    session_key = models.CharField(_("visitor session"), max_length=64, blank=True, db_index=True)
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    batch = models.UUIDField(_("batch"), null=True, blank=True, db_index=True)
+    template = models.ForeignKey(
+        "catalog.WorkflowTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    template_version = models.PositiveIntegerField(_("template version"), default=1)
+    template_title = models.CharField(_("template title"), max_length=200, blank=True)
+    params = models.JSONField(_("params it ran with"), default=list, blank=True)
+    values = models.JSONField(_("user values"), default=dict, blank=True)
+    prompt = models.JSONField(_("substituted prompt"), default=dict)
+    seeds = models.JSONField(_("seeds used"), default=dict, blank=True)
+
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    backend = models.ForeignKey(GpuBackend, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    not_before = models.DateTimeField(_("retry not before"), null=True, blank=True)
+    claimed_by = models.CharField(_("worker"), max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+
+    progress = models.JSONField(_("per-node progress"), default=dict, blank=True)
+    percent = models.FloatField(_("overall percent"), default=0)
+    current_node = models.CharField(_("current node"), max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    error_detail = models.JSONField(_("error detail"), null=True, blank=True)
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+
+    def __str__(self) -> str:
+        return f"{self.template_title or 'job'} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class JobOutput(models.Model):
+    """An output image of a job, copied from the GPU backend into Django storage."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="outputs")
+    node_id = models.CharField(_("node"), max_length=100)
+    index = models.PositiveSmallIntegerField(_("index"), default=0)
+    file = models.FileField(_("file"), upload_to="outputs/%Y/%m/%d/")
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="thumbnails/%Y/%m/%d/", blank=True)
+    filename = models.CharField(_("original file name"), max_length=300)
+    content_type = models.CharField(_("content type"), max_length=100, default="image/png")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["node_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "node_id", "index"], name="unique_job_output")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} node {self.node_id} #{self.index}"

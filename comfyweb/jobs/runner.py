@@ -1,0 +1,313 @@
+"""Running one claimed job on its backend: stream progress, persist it, relay it, store outputs.
+
+Plain ComfyUI backends are driven in-process with the same code the agent uses (input
+materialisation + the protocol client); agent backends through the fc-comfyui compatible
+`/api/run/ws` with `task-id` = job id, so a retry re-attaches instead of running twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from PIL import Image
+
+from comfyweb.agent.inputs import InputError, materialize_image_inputs
+from comfyweb.comfy.client import ComfyClient
+from comfyweb.comfy.errors import ComfyError, ComfyUnavailable, PromptValidationError
+from comfyweb.comfy.progress import current_node, output_images, overall_fraction
+from comfyweb.jobs.backends import mark_healthy, mark_unhealthy
+from comfyweb.jobs.events import apublish_snapshot
+from comfyweb.jobs.models import GpuBackend, Job, JobOutput
+from comfyweb.jobs.selectors import job_snapshot
+
+logger = logging.getLogger(__name__)
+
+PERSIST_INTERVAL = 0.5  # seconds between progress writes; status changes are written at once
+THUMBNAIL_SIZE = (384, 384)
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class ClaimLost(Exception):
+    """Another worker took the job over (this one was thought dead); stop without touching it."""
+
+
+@dataclass
+class Outcome:
+    status: str
+    progress: dict
+    images: list[tuple[dict, bytes]]
+    error: dict | None = None
+
+
+class ProgressSink:
+    """Receives every progress change; writes at most every PERSIST_INTERVAL and relays each write."""
+
+    def __init__(self, job: Job, worker: str) -> None:
+        self.job = job
+        self.worker = worker
+        self.last_write = 0.0
+
+    async def __call__(self, progress: dict) -> None:
+        now = time.monotonic()
+        if now - self.last_write < PERSIST_INTERVAL:
+            return
+        self.last_write = now
+        await self.write(progress)
+
+    async def write(self, progress: dict) -> None:
+        self.job.progress = progress
+        self.job.percent = 100 * overall_fraction(progress, self.job.prompt)
+        node = current_node(progress, self.job.prompt)
+        self.job.current_node = (node or {}).get("title", "")[:200]
+        still_mine, cancel = await sync_to_async(_save_progress)(self.job, self.worker)
+        if not still_mine:
+            raise ClaimLost()
+        if cancel:
+            raise JobCancelled()
+        await apublish_snapshot(self.job.pk, await sync_to_async(job_snapshot)(self.job))
+
+
+def _save_progress(job: Job, worker: str) -> tuple[bool, bool]:
+    updated = Job.objects.filter(pk=job.pk, claimed_by=worker, status=Job.Status.RUNNING).update(
+        progress=job.progress, percent=job.percent, current_node=job.current_node, heartbeat_at=timezone.now()
+    )
+    cancel = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
+    return bool(updated), cancel
+
+
+def _mark_running(job: Job, worker: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Job.objects.filter(pk=job.pk, claimed_by=worker, status=Job.Status.DISPATCHED).update(
+            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now
+        )
+    )
+
+
+async def run_job(job: Job, *, worker: str) -> Job:
+    """Run a dispatched job to a final state (or give it back to the queue for a retry)."""
+    if not await sync_to_async(_mark_running)(job, worker):
+        return job
+    job.status = Job.Status.RUNNING
+    backend: GpuBackend = job.backend
+    sink = ProgressSink(job, worker)
+    await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
+    try:
+        async with asyncio.timeout(settings.JOB_TIMEOUT):
+            if backend.kind == GpuBackend.Kind.AGENT:
+                outcome = await run_on_agent(job, backend, sink)
+            else:
+                outcome = await run_on_comfyui(job, backend, sink)
+    except ClaimLost:
+        logger.warning("job %s was taken over by another worker", job.pk)
+        return job
+    except JobCancelled:
+        await interrupt_backend(job, backend)
+        outcome = Outcome(
+            status=Job.Status.CANCELLED, progress=job.progress, images=[], error={"message": _("Cancelled.")}
+        )
+    except TimeoutError:
+        await interrupt_backend(job, backend)
+        outcome = Outcome(
+            status=Job.Status.FAILED,
+            progress=job.progress,
+            images=[],
+            error={
+                "message": _("The job took longer than %(s)d seconds and was stopped.") % {"s": settings.JOB_TIMEOUT}
+            },
+        )
+    except (ComfyUnavailable, OSError, websockets.WebSocketException) as exc:
+        await sync_to_async(mark_unhealthy)(backend, str(exc) or type(exc).__name__)
+        return await sync_to_async(_retry_or_fail)(job, worker, exc)
+    await sync_to_async(mark_healthy)(backend)
+    return await finish(job, worker, outcome)
+
+
+def _retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
+    """A dead backend: back to the queue with back-off, or a clear failure after JOB_MAX_ATTEMPTS."""
+    job.refresh_from_db()
+    if job.attempts < settings.JOB_MAX_ATTEMPTS and not job.cancel_requested:
+        delay = 2**job.attempts
+        Job.objects.filter(pk=job.pk, claimed_by=worker).update(
+            status=Job.Status.QUEUED,
+            claimed_by="",
+            backend=None,
+            not_before=timezone.now() + timezone.timedelta(seconds=delay),
+        )
+    else:
+        Job.objects.filter(pk=job.pk, claimed_by=worker).update(
+            status=Job.Status.FAILED,
+            finished_at=timezone.now(),
+            error=_("No GPU backend could run this job (tried %(n)d times). Last error: %(e)s")
+            % {"n": job.attempts, "e": str(exc) or type(exc).__name__},
+        )
+    job.refresh_from_db()
+    from comfyweb.jobs.events import publish_job
+
+    publish_job(job)
+    return job
+
+
+async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> Outcome:
+    """A plain ComfyUI: the job id is the prompt id, so a re-attach finds the earlier run."""
+    prompt_id = str(job.pk)
+    async with ComfyClient(backend.url, token=backend.token or None) as comfy:
+        previous = await comfy.history(prompt_id)
+        queue = await comfy.queue()
+        in_queue = any(
+            item[1] == prompt_id for key in ("queue_running", "queue_pending") for item in queue.get(key, [])
+        )
+        if previous.get(prompt_id) or in_queue:
+            result = await comfy.follow(prompt_id, prompt=job.prompt, on_progress=sink)
+        else:
+            prompt = json.loads(json.dumps(job.prompt))
+            try:
+                await materialize_image_inputs(prompt, comfy)
+            except InputError as exc:
+                return Outcome(status=Job.Status.FAILED, progress=job.progress, images=[], error={"message": str(exc)})
+            try:
+                result = await comfy.run(prompt, prompt_id=prompt_id, on_progress=sink)
+            except PromptValidationError as exc:
+                return Outcome(
+                    status=Job.Status.FAILED,
+                    progress=job.progress,
+                    images=[],
+                    error={"message": str(exc), "node_errors": exc.node_errors},
+                )
+        images = []
+        if result.status == "succeeded":
+            for ref in output_images(result.progress):
+                data = await comfy.view(
+                    ref["filename"], subfolder=ref.get("subfolder", ""), image_type=ref.get("type", "output")
+                )
+                images.append((ref, data))
+        return Outcome(status=result.status, progress=result.progress, images=images, error=result.error)
+
+
+async def run_on_agent(job: Job, backend: GpuBackend, sink: ProgressSink) -> Outcome:
+    """An fc-comfyui compatible agent: follow `/api/run/ws` (re-attach with ?id= when it knows the task)."""
+    base = backend.url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    headers = {"task-id": str(job.pk)}
+    if backend.token:
+        headers["Authorization"] = f"Bearer {backend.token}"
+    attach = job.attempts > 1 or bool(job.progress)
+    url = f"{base}/api/run/ws?id={job.pk}" if attach else f"{base}/api/run/ws"
+    async with websockets.connect(url, additional_headers=headers, max_size=None, open_timeout=10) as socket:
+        if not attach:
+            await socket.send(json.dumps(job.prompt))
+        async for raw in socket:
+            frame = json.loads(raw)
+            data = frame.get("data") or {}
+            if frame.get("type") == "progress":
+                await sink(data)
+            elif frame.get("type") == "result":
+                return Outcome(
+                    status=data.get("", {}).get("status", "succeeded"),
+                    progress=data,
+                    images=_images_from_results(data),
+                    error=data.get("", {}).get("error"),
+                )
+            elif frame.get("type") == "error":
+                return Outcome(
+                    status=Job.Status.FAILED,
+                    progress=job.progress,
+                    images=[],
+                    error=data if isinstance(data, dict) else {"message": str(data)},
+                )
+    raise ComfyUnavailable("the agent closed the connection before the result")
+
+
+def _images_from_results(progress: dict) -> list[tuple[dict, bytes]]:
+    images = []
+    for node_id, entry in progress.items():
+        if not node_id:
+            continue
+        for ref, encoded in zip(entry.get("images") or [], entry.get("results") or [], strict=False):
+            images.append(({**ref, "node": node_id}, base64.b64decode(encoded)))
+    return images
+
+
+async def interrupt_backend(job: Job, backend: GpuBackend) -> None:
+    try:
+        if backend.kind == GpuBackend.Kind.AGENT:
+            import httpx
+
+            headers = {"Authorization": f"Bearer {backend.token}"} if backend.token else {}
+            async with httpx.AsyncClient(timeout=5) as client:
+                await client.delete(f"{backend.url.rstrip('/')}/api/run", params={"id": str(job.pk)}, headers=headers)
+        else:
+            async with ComfyClient(backend.url, token=backend.token or None, timeout=5) as comfy:
+                await comfy.delete_queued([str(job.pk)])
+                await comfy.interrupt(str(job.pk))
+    except (ComfyError, OSError, Exception):
+        logger.warning("could not interrupt job %s on %s", job.pk, backend, exc_info=True)
+
+
+async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
+    """Store outputs and the final state in one transaction, then tell the watchers."""
+    await sync_to_async(_store_final)(job, worker, outcome)
+    await sync_to_async(job.refresh_from_db)()
+    await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
+    return job
+
+
+def human_error(error: dict | None) -> str:
+    if not error:
+        return ""
+    message = error.get("exception_message") or error.get("message") or json.dumps(error)[:500]
+    node = error.get("node_type") or error.get("node_id")
+    return _("The workflow failed at %(node)s: %(message)s") % {"node": node, "message": message} if node else message
+
+
+def _store_final(job: Job, worker: str, outcome: Outcome) -> None:
+    status = outcome.status if outcome.status in Job.Status.values else Job.Status.FAILED
+    if status == Job.Status.SUCCEEDED and not outcome.images:
+        status, outcome.error = Job.Status.FAILED, {"message": _("The workflow finished without any image.")}
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job.pk, claimed_by=worker).first()
+        if locked is None or locked.is_finished:
+            return
+        for index, (ref, data) in enumerate(outcome.images):
+            _save_output(locked, ref, index, data)
+        locked.status = status
+        locked.progress = outcome.progress or locked.progress
+        locked.percent = 100.0 if status == Job.Status.SUCCEEDED else locked.percent
+        locked.current_node = ""
+        locked.error = human_error(outcome.error) if status != Job.Status.SUCCEEDED else ""
+        locked.error_detail = outcome.error
+        locked.finished_at = timezone.now()
+        locked.save()
+
+
+def _save_output(job: Job, ref: dict, index: int, data: bytes) -> None:
+    filename = ref.get("filename") or f"output_{index}.png"
+    output = JobOutput(job=job, node_id=str(ref.get("node", "")), index=index, filename=filename)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            output.width, output.height = img.size
+            output.content_type = Image.MIME.get(img.format or "", "image/png")
+            thumb = img.convert("RGB")
+            thumb.thumbnail(THUMBNAIL_SIZE)
+            buffer = io.BytesIO()
+            thumb.save(buffer, format="JPEG", quality=85)
+            output.thumbnail.save(f"{job.pk}_{index}.jpg", ContentFile(buffer.getvalue()), save=False)
+    except OSError:
+        logger.warning("output %s of job %s is not an image we can thumbnail", filename, job.pk)
+    output.file.save(f"{job.pk}_{index}_{filename}", ContentFile(data), save=False)
+    output.save()

@@ -1,0 +1,86 @@
+"""Reading jobs: what a visitor may see and the snapshot the browser shows."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, F, QuerySet, Sum
+
+from comfyweb.jobs.models import GpuBackend, Job
+
+
+def visitor_jobs(*, user, session_key: str) -> QuerySet[Job]:
+    """A visitor's own jobs: by account when logged in, else by session."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return Job.objects.filter(owner=user)
+    if session_key:
+        return Job.objects.filter(session_key=session_key, owner__isnull=True)
+    return Job.objects.none()
+
+
+def can_view(job: Job, *, user, session_key: str) -> bool:
+    if user is not None and getattr(user, "is_staff", False):
+        return True
+    if job.owner_id is not None:
+        return user is not None and getattr(user, "is_authenticated", False) and job.owner_id == user.pk
+    return bool(session_key) and job.session_key == session_key
+
+
+def queue_position(job: Job) -> int | None:
+    """1 for the next job to start; None once it has left the queue."""
+    if job.status != Job.Status.QUEUED:
+        return None
+    return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count() + 1
+
+
+def estimate_seconds(position: int | None) -> int | None:
+    """Rough wait: position × recent average run time ÷ slots."""
+    if position is None:
+        return None
+    recent = Job.objects.filter(status=Job.Status.SUCCEEDED, started_at__isnull=False).order_by("-finished_at")[:50]
+    average = recent.aggregate(avg=Avg(F("finished_at") - F("started_at")))["avg"]
+    if average is None:
+        return None
+    slots = GpuBackend.objects.filter(enabled=True).aggregate(s=Sum("slots"))["s"] or 1
+    return int(average.total_seconds() * position / slots) + 1
+
+
+def output_dicts(job: Job) -> list[dict]:
+    from django.urls import reverse
+
+    outputs = []
+    for output in job.outputs.all():
+        outputs.append(
+            {
+                "url": output.file.url,
+                "thumbnail_url": output.thumbnail.url if output.thumbnail else output.file.url,
+                "download_url": reverse("jobs_api:job-output", kwargs={"pk": job.pk, "output_id": output.pk}),
+                "width": output.width,
+                "height": output.height,
+            }
+        )
+    return outputs
+
+
+def job_snapshot(job: Job) -> dict:
+    """The job as the browser and the REST API see it (see the jobs contract)."""
+    from comfyweb.comfy.progress import current_node
+
+    position = queue_position(job)
+    nodes = {k: {"value": v.get("value", 0), "max": v.get("max", 0)} for k, v in (job.progress or {}).items() if k}
+    current = current_node(job.progress, job.prompt) if job.status == Job.Status.RUNNING and job.progress else None
+    return {
+        "id": str(job.pk),
+        "status": job.status,
+        "percent": round(job.percent, 1),
+        "queue_position": position,
+        "estimate_seconds": estimate_seconds(position),
+        "current": current,
+        "nodes": nodes,
+        "error": job.error,
+        "outputs": output_dicts(job) if job.status == Job.Status.SUCCEEDED else [],
+        "template": job.template.slug if job.template_id else None,
+        "title": job.template_title,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "batch": str(job.batch) if job.batch else None,
+        "seeds": job.seeds,
+    }

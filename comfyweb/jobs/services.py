@@ -1,0 +1,155 @@
+"""Creating and cancelling jobs: the only places that change a job on a visitor's behalf."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import uuid
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from comfyweb.catalog.forms import UploadedImage
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.catalog.substitution import data_url, substitute
+from comfyweb.jobs.events import publish_job
+from comfyweb.jobs.models import Job
+
+IMAGE_INPUT_CLASSES = {"LoadImage": "image", "LoadImageMask": "image"}
+
+
+def store_input_image(image: UploadedImage) -> str:
+    """Keep the visitor's (already cleaned) image in storage under its content hash; return its name."""
+    digest = hashlib.sha256(image.data).hexdigest()
+    name = f"inputs/{digest[:2]}/{digest}.{image.info.extension}"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(image.data))
+    return name
+
+
+def site_image_to_data_url(path: str) -> str | None:
+    """A site-relative static image (e.g. a gallery option) as a data URL a GPU backend can load."""
+    if not path.startswith(settings.STATIC_URL):
+        return None
+    found = finders.find(path[len(settings.STATIC_URL) :])
+    if not found:
+        return None
+    with open(found, "rb") as handle:
+        payload = base64.b64encode(handle.read()).decode("ascii")
+    content_type = mimetypes.guess_type(found)[0] or "image/png"
+    return f"data:{content_type};base64,{payload}"
+
+
+def image_to_backend_input(value: object) -> str:
+    if isinstance(value, UploadedImage):
+        return data_url(value)
+    text = str(value)
+    return site_image_to_data_url(text) or text
+
+
+def inline_site_images(prompt: dict) -> None:
+    """Turn the prompt's own site-relative image defaults into data URLs (in place)."""
+    for node in prompt.values():
+        key = IMAGE_INPUT_CLASSES.get(node.get("class_type"))
+        value = node.get("inputs", {}).get(key) if key else None
+        if isinstance(value, str) and value.startswith("/"):
+            node["inputs"][key] = site_image_to_data_url(value) or value
+
+
+def recordable_values(values: dict) -> dict:
+    """The visitor's values as JSON: images become their storage names."""
+    recorded = {}
+    for name, value in values.items():
+        recorded[name] = {"image": store_input_image(value)} if isinstance(value, UploadedImage) else value
+    return recorded
+
+
+def check_queue_cap(*, owner, session_key: str, adding: int) -> None:
+    active = Job.objects.filter(status__in=Job.ACTIVE_STATUSES)
+    mine = active.filter(owner=owner) if owner is not None else active.filter(session_key=session_key)
+    if session_key or owner is not None:
+        if mine.count() + adding > settings.JOB_MAX_QUEUED_PER_VISITOR:
+            raise ValidationError(
+                _("You already have %(n)d images waiting. Please wait for them to finish.") % {"n": mine.count()},
+                code="queue_full",
+            )
+
+
+def create_jobs(
+    *,
+    template: WorkflowTemplate,
+    values: dict,
+    quantity: int = 1,
+    owner=None,
+    session_key: str = "",
+    client_ip: str | None = None,
+) -> list[Job]:
+    """Queue `quantity` jobs of `template` with cleaned form values; each gets its own random seeds."""
+    if not 1 <= quantity <= 8:
+        raise ValidationError(_("Choose how many images to make (1–8)."), code="quantity")
+    check_queue_cap(owner=owner, session_key=session_key, adding=quantity)
+    recorded = recordable_values(values)
+    batch = uuid.uuid4() if quantity > 1 else None
+    jobs = []
+    with transaction.atomic():
+        for _index in range(quantity):
+            prompt, seeds = substitute(template.prompt, template.params, values, image_to_input=image_to_backend_input)
+            inline_site_images(prompt)
+            jobs.append(
+                Job.objects.create(
+                    owner=owner,
+                    session_key=session_key,
+                    client_ip=client_ip,
+                    batch=batch,
+                    template=template,
+                    template_version=template.version,
+                    template_title=template.title,
+                    params=template.params,
+                    values=recorded,
+                    prompt=prompt,
+                    seeds=seeds,
+                )
+            )
+    for job in jobs:
+        publish_job(job)
+    return jobs
+
+
+def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
+    """Cancel a job: a queued one at once; a running one is interrupted by its runner."""
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED,
+        finished_at=timezone.now(),
+        cancel_requested=True,
+        error=_("Cancelled."),
+    )
+    if not updated:
+        Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(cancel_requested=True)
+    job.refresh_from_db()
+    publish_job(job)
+    return job
+
+
+def retry_job(*, job: Job) -> list[Job]:
+    """Queue a fresh copy of a finished job (same prompt and values, new seeds when they were random)."""
+    copy = Job.objects.create(
+        owner=job.owner,
+        session_key=job.session_key,
+        client_ip=job.client_ip,
+        template=job.template,
+        template_version=job.template_version,
+        template_title=job.template_title,
+        params=job.params,
+        values=job.values,
+        prompt=job.prompt,
+        seeds=job.seeds,
+    )
+    publish_job(copy)
+    return [copy]

@@ -1,0 +1,90 @@
+"""The dispatcher loop: claim jobs for free slots, run each in a task, keep their heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from comfyweb.jobs.backends import sync_env_backends
+from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.runner import run_job
+
+logger = logging.getLogger(__name__)
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JobWorker:
+    """One dispatcher worker; several may run against one PostgreSQL database."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        poll_interval: float = 0.5,
+        heartbeat_interval: float = 5.0,
+        sync_backends: bool = True,
+    ) -> None:
+        self.name = name or default_worker_name()
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.sync_backends = sync_backends
+        self.tasks: dict[object, asyncio.Task] = {}
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        if self.sync_backends:
+            await sync_to_async(sync_env_backends)()
+        logger.info("job worker %s started", self.name)
+        beat = asyncio.create_task(self._heartbeats())
+        try:
+            while not self.stopping.is_set():
+                await self.tick()
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            beat.cancel()
+            for task in list(self.tasks.values()):
+                task.cancel()
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    async def tick(self) -> list[Job]:
+        """One round: recover stale jobs, claim what fits, start a runner per claimed job."""
+        recovered = await sync_to_async(requeue_stale_jobs)()
+        if recovered:
+            logger.warning("re-queued %d job(s) whose worker stopped", recovered)
+        claimed = await sync_to_async(claim_jobs)(worker=self.name)
+        for job in claimed:
+            task = asyncio.create_task(self._run(job))
+            self.tasks[job.pk] = task
+        return claimed
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await run_job(job, worker=self.name)
+        except Exception:
+            logger.exception("runner of job %s crashed; it will be re-queued when its heartbeat goes stale", job.pk)
+        finally:
+            self.tasks.pop(job.pk, None)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            if self.tasks:
+                await sync_to_async(self._beat)(list(self.tasks))
+
+    def _beat(self, job_ids: list) -> None:
+        Job.objects.filter(pk__in=job_ids, claimed_by=self.name).update(heartbeat_at=timezone.now())
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,212 @@
+"""Django settings for comfyweb.
+
+Every deploy-time value comes from the environment (12-factor) with a safe embedded
+default: SQLite, the in-memory channel layer, local media and the ComfyUI emulator.
+See README.md for the full list of variables.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
+
+DEV_SECRET_KEY = "dev-insecure-comfyweb-secret-key-change-me"  # noqa: S105 - refused in production
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+# The production refusal of DEV_SECRET_KEY is a system check (comfyweb.checks).
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "comfyweb.core",
+    "comfyweb.emulator",
+    "comfyweb.agent",
+    "comfyweb.catalog",
+    "comfyweb.jobs",
+    "comfyweb.campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "comfyweb.urls"
+ASGI_APPLICATION = "comfyweb.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "comfyweb.core.context_processors.backend_info",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite by default, any DATABASE_URL otherwise (PostgreSQL when scaled out).
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+    # A file (not :memory:) so async consumers and live servers share it; one per test run.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
+        "TEST_DB_NAME", default=str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels: in-memory layer embedded, Redis when REDIS_URL is set.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Cache: local memory embedded, Redis when REDIS_URL is set (rate limits, object_info).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation: Simplified Chinese and English.
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="zh-hans")
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "comfyweb" / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media files.
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "staticfiles")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+STORAGES = {
+    "default": (
+        {"BACKEND": "storages.backends.s3.S3Storage"}
+        if AWS_STORAGE_BUCKET_NAME
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- REST framework.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "comfyweb API",
+    "DESCRIPTION": "Run ComfyUI workflow templates as jobs and follow their progress.",
+    "VERSION": "1.0.0",
+}
+
+# --- ComfyUI / GPU backends.
+# COMFYUI_URL: a real ComfyUI for the embedded topology; empty means the embedded emulator.
+COMFYUI_URL = env.str("COMFYUI_URL", default="")
+EMULATOR_HOST = env.str("EMULATOR_HOST", default="127.0.0.1")
+EMULATOR_PORT = env.int("EMULATOR_PORT", default=8188)
+EMULATOR_STEP_MS = env.int("EMULATOR_STEP_MS", default=50)
+EMULATOR_SLOTS = env.int("EMULATOR_SLOTS", default=2)
+# GPU_BACKENDS: comma-separated "kind+url#slots" entries, e.g. "agent+http://gpu1:8189#2".
+GPU_BACKENDS = env.str("GPU_BACKENDS", default="")
+AGENT_TOKEN = env.str("AGENT_TOKEN", default="")
+
+# --- Jobs.
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=600)  # seconds a job may run on a backend
+JOB_HEARTBEAT_STALE = env.int("JOB_HEARTBEAT_STALE", default=30)  # seconds before another worker takes over
+JOB_MAX_QUEUED_PER_VISITOR = env.int("JOB_MAX_QUEUED_PER_VISITOR", default=16)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Limits for user input.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Security headers for production.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and env.bool("HTTPS", default=False))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}
+
+# --- Topology hints used by the system checks.
+# EMBEDDED_DEV: the loopback-only embedded demo (`make run`, tests) may use the dev secret key.
+EMBEDDED_DEV = env.bool("EMBEDDED_DEV", default=False)
+WEB_PROCESSES = env.int("WEB_PROCESSES", default=1)

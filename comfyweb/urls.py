@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve as serve_static
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("comfyweb.jobs.api_urls")),
+    path("", include("comfyweb.campaigns.urls")),
+]
+
+if not getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""):
+    # Embedded topology: media files are served by the app itself.
+    urlpatterns += [
+        path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_static, {"document_root": settings.MEDIA_ROOT}),
+    ]

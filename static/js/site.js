@@ -1,0 +1,174 @@
+/* comfyweb: progressive enhancement only; every page works without this file. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var MAX_SIDE = 2048; // photos larger than this are downscaled in the browser before upload
+
+  function onReady(fn) {
+    if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  function initLanguage() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  function initRanges() {
+    document.querySelectorAll('input[type="range"]').forEach(function (input) {
+      var out = document.querySelector('output[for="' + input.id + '"]');
+      if (!out) return;
+      var show = function () { out.textContent = input.value; };
+      input.addEventListener("input", show);
+      show();
+    });
+  }
+
+  function downscale(file) {
+    // Resolve to a smaller JPEG File when the image is huge, or to the original file otherwise.
+    return new Promise(function (resolve) {
+      if (!/^image\/(jpeg|png|webp)$/.test(file.type) || !window.createImageBitmap) return resolve(file);
+      createImageBitmap(file).then(function (bitmap) {
+        var scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+        if (scale >= 1) { bitmap.close && bitmap.close(); return resolve(file); }
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.round(bitmap.width * scale);
+        canvas.height = Math.round(bitmap.height * scale);
+        canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+        canvas.toBlob(function (blob) {
+          if (!blob) return resolve(file);
+          var name = file.name.replace(/\.[^.]+$/, "") + ".jpg";
+          resolve(new File([blob], name, { type: "image/jpeg" }));
+        }, "image/jpeg", 0.9);
+      }, function () { resolve(file); });
+    });
+  }
+
+  function initUploads() {
+    document.querySelectorAll('input[type="file"]').forEach(function (input) {
+      var preview = document.querySelector('img[data-preview-for="' + input.id + '"]');
+      input.addEventListener("change", function () {
+        var file = input.files && input.files[0];
+        if (!file) { if (preview) preview.hidden = true; return; }
+        if (preview) { preview.src = URL.createObjectURL(file); preview.hidden = false; }
+        // Uploading a photo replaces a gallery choice for the same parameter.
+        var field = input.closest(".field");
+        if (field && field.parentElement) {
+          field.parentElement.querySelectorAll('input[type="radio"][name="' + input.name + '"]').forEach(function (r) { r.checked = false; });
+        }
+        downscale(file).then(function (smaller) {
+          if (smaller === file || !window.DataTransfer) return;
+          var transfer = new DataTransfer();
+          transfer.items.add(smaller);
+          input.files = transfer.files;
+        });
+      });
+    });
+  }
+
+  function initSubmit() {
+    document.querySelectorAll("form[data-job-form]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        var button = form.querySelector("[data-submit]");
+        var note = form.querySelector("[data-submitting]");
+        if (button) button.disabled = true;
+        if (note) note.hidden = false;
+      });
+    });
+  }
+
+  function strings() {
+    var el = document.getElementById("i18n-strings");
+    return el ? el.dataset : {};
+  }
+
+  function statusText(job, t) {
+    if (job.status === "queued" || job.status === "dispatched") {
+      var text = job.queue_position ? (t.position || "%s").replace("%s", job.queue_position) : t.queued;
+      if (job.estimate_seconds) text += " · " + (t.estimate || "%s").replace("%s", job.estimate_seconds);
+      return text;
+    }
+    if (job.status === "running") {
+      var line = t.running + " " + Math.round(job.percent || 0) + "%";
+      if (job.current && job.current.title) line += " · " + job.current.title + " " + job.current.value + "/" + job.current.max;
+      return line;
+    }
+    if (job.status === "succeeded") return t.done;
+    if (job.status === "cancelled") return t.cancelled;
+    return t.failed;
+  }
+
+  function render(card, job) {
+    var t = strings();
+    card.className = "job job-" + job.status;
+    card.dataset.status = job.status;
+    var pct = Math.round(job.percent || 0);
+    var bar = card.querySelector(".bar");
+    if (bar) { bar.setAttribute("aria-valuenow", pct); bar.firstElementChild.style.width = pct + "%"; }
+    card.querySelector("[data-status-text]").textContent = statusText(job, t);
+    var err = card.querySelector("[data-error]");
+    if (err) { err.hidden = job.status !== "failed"; err.textContent = job.error || ""; }
+    if (job.status === "succeeded" && job.outputs && job.outputs.length && !card.querySelector("img[data-output]")) {
+      var media = card.querySelector(".job-media");
+      var actions = card.querySelector("[data-actions]");
+      media.textContent = "";
+      actions.textContent = "";
+      job.outputs.forEach(function (out) {
+        var link = document.createElement("a");
+        link.href = out.url;
+        var img = document.createElement("img");
+        img.src = out.url; img.alt = t.image || ""; img.dataset.output = "";
+        if (out.width) { img.width = out.width; img.height = out.height; }
+        link.appendChild(img);
+        media.appendChild(link);
+        var dl = document.createElement("a");
+        dl.className = "btn-primary"; dl.href = out.download_url || out.url;
+        dl.setAttribute("download", ""); dl.dataset.download = ""; dl.textContent = t.download;
+        actions.appendChild(dl);
+      });
+    }
+    if (job.status === "failed" && job.template && !card.querySelector("[data-retry]")) {
+      var retry = document.createElement("a");
+      retry.className = "btn-secondary"; retry.href = "/t/" + encodeURIComponent(job.template) + "/";
+      retry.dataset.retry = ""; retry.textContent = t.retry;
+      card.querySelector("[data-actions]").appendChild(retry);
+    }
+  }
+
+  var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };
+
+  function follow(card, prefix, attempt) {
+    if (FINAL[card.dataset.status]) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + prefix + card.dataset.jobId + "/");
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame && frame.type === "job" && frame.job) {
+        attempt = 0;
+        render(card, frame.job);
+        if (FINAL[frame.job.status]) socket.close();
+      }
+    };
+    socket.onclose = function () {
+      if (FINAL[card.dataset.status]) return;
+      var delay = Math.min(10000, 500 * Math.pow(2, attempt || 0));
+      setTimeout(function () { follow(card, prefix, (attempt || 0) + 1); }, delay);
+    };
+  }
+
+  function initJobs() {
+    document.querySelectorAll("[data-results]").forEach(function (results) {
+      var prefix = results.dataset.wsPrefix || "/ws/jobs/";
+      results.querySelectorAll("[data-job-id]").forEach(function (card) { follow(card, prefix, 0); });
+    });
+  }
+
+  onReady(function () {
+    initLanguage();
+    initRanges();
+    initUploads();
+    initSubmit();
+    initJobs();
+  });
+})();

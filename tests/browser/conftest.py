@@ -1,0 +1,151 @@
+"""A live comfyweb (`manage.py serve`, emulator backend) and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+# Playwright's sync API keeps an event loop on the test thread; Django's ORM in the same test is still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _serve_available() -> bool:
+    return (ROOT / "comfyweb" / "jobs" / "management" / "commands" / "serve.py").is_file()
+
+
+def _manage(args: list[str], env: dict, timeout: float) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(tmp_path_factory) -> str:
+    """A real `serve` process on a free port with a fresh SQLite file, migrated and demo-loaded."""
+    if not _serve_available():
+        pytest.skip("the jobs area's `serve` command is not available")
+    tmp = tmp_path_factory.mktemp("live")
+    port = free_port()
+    env = {
+        **os.environ,
+        "EMBEDDED_DEV": "1",
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp / "media"),
+        "EMULATOR_PORT": str(free_port()),
+        "EMULATOR_STEP_MS": "150",
+        "COMFYUI_URL": "",
+        "GPU_BACKENDS": "",
+        "REDIS_URL": "",
+    }
+    _manage(["migrate", "--noinput"], env, 120)
+    _manage(["loaddemo"], env, 120)
+    log = open(tmp / "serve.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"serve did not come up; log: {(tmp / 'serve.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).is_file() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server_url):
+    context = browser.new_context(
+        base_url=live_server_url, locale="zh-CN", viewport={"width": 390, "height": 844}, accept_downloads=True
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def django_page(browser, live_server, transactional_db):
+    """A page on pytest-django's in-process live server: for pages that need no job runner."""
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shot():
+    """Save a screenshot of a step under test-artifacts/browser/ for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    """A real JPEG photo-like image."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 800), (200, 170, 150))
+    ImageDraw.Draw(image).ellipse((200, 150, 440, 450), fill=(240, 210, 190))
+    path = tmp_path / "me.jpg"
+    image.save(path, "JPEG", quality=85)
+    return path
+
+
+@pytest.fixture
+def background(tmp_path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "beach.png"
+    Image.new("RGB", (800, 600), (90, 160, 220)).save(path, "PNG")
+    return path

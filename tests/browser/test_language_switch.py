@@ -1,0 +1,16 @@
+"""The language switcher in a real browser (no job runner needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_language_switcher_turns_the_page_english(django_page, shot):
+    django_page.goto("/")
+    assert django_page.locator("html").get_attribute("lang") == "zh-hans"
+    django_page.select_option("#lang-select", "en")
+    django_page.wait_for_function("document.documentElement.lang === 'en'")
+    assert django_page.get_by_role("link", name="My creations").is_visible()
+    shot(django_page, "06-english")

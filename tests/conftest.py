@@ -1,0 +1,83 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED_DIR = FIXTURES / "seed"
+TRANSCRIPTS_DIR = FIXTURES / "comfyui"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_fixture(relative: str):
+    return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def couple_photo_prompt() -> dict:
+    """The production couple-photo prompt from the seed."""
+    return load_fixture("seed/couple_photo_prompt.json")
+
+
+@pytest.fixture
+def templates_sample() -> list:
+    return load_fixture("seed/templates_sample.json")
+
+
+@pytest.fixture
+def progress_sample() -> dict:
+    return load_fixture("seed/progress_sample.json")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Every test writes media into its own temporary folder."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+async def emulator(tmp_path):
+    """A ComfyUI emulator on this test's event loop (fast steps, files under tmp_path)."""
+    from comfyweb.emulator.testing import running_emulator
+
+    async with running_emulator(step_ms=5, output_dir=tmp_path / "emulator" / "output") as handle:
+        yield handle
+
+
+@pytest.fixture
+def emulator_thread(tmp_path):
+    """A ComfyUI emulator in its own thread, for sync code and live-server tests."""
+    from comfyweb.emulator.testing import EmulatorThread
+
+    thread = EmulatorThread(step_ms=5, output_dir=tmp_path / "emulator-thread" / "output").start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(params=["emulator", pytest.param("comfyui", marks=pytest.mark.comfyui)])
+def comfy_url(request, tmp_path):
+    """The base URL of a ComfyUI: the emulator always, a real one when REAL_COMFYUI_URL is set."""
+    import os
+
+    if request.param == "comfyui":
+        url = os.environ.get("REAL_COMFYUI_URL")
+        if not url:
+            pytest.skip("REAL_COMFYUI_URL is not set")
+        yield url.rstrip("/")
+        return
+    from comfyweb.emulator.testing import EmulatorThread
+
+    thread = EmulatorThread(step_ms=5, output_dir=tmp_path / "comfy-url" / "output").start()
+    yield thread.url
+    thread.stop()
