@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from comfyweb.comfy.prompt import is_link
+
 PANEL_TYPES = ("image", "select", "number", "string", "group")
 
 
@@ -37,11 +39,6 @@ def iter_panels(params: list) -> Iterator[dict]:
 def field_name(panel: dict) -> str:
     """The form field / REST value key of a panel: "<node id>.<input key>"."""
     return f"{panel.get('id')}.{panel.get('key')}"
-
-
-def is_link(value: object) -> bool:
-    """An API-format input that is a link to another node's output: ["node id", slot]."""
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
 
 
 def panel_label(panel: dict, index: int) -> str:

@@ -58,6 +58,7 @@ class EmulatorState:
     counter: int = 0
     interrupt_flag: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    last_node_id: str | None = None  # the node executing now, re-announced to a reconnecting client
 
     @property
     def faults(self) -> dict:
@@ -245,6 +246,7 @@ class PromptExecutor:
         self.node_state(node_id, 0.0, 1.0, "running")
         await self.progress_state()
         await self.send("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id})
+        self.state.last_node_id = node_id
         faults = self.state.faults
         if faults.get("fail_node") == node_id or faults.get("fail_class_type") == class_type:
             raise NodeFailure(f"Emulated failure of node {node_id} ({class_type})", "RuntimeError")
@@ -309,6 +311,7 @@ async def executor_loop(state: EmulatorState) -> None:
                 item.prompt_id, {"prompt": item.as_list(), "outputs": {}, "meta": {}, "status": failed}
             )
         state.running = None
+        state.last_node_id = None
         await state.send_status()
         await state.send("executing", {"node": None, "prompt_id": item.prompt_id}, item.extra.get("client_id"))
 
@@ -370,9 +373,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     try:
         await state.send("status", {"status": {"exec_info": {"queue_remaining": state.queue_remaining()}}, "sid": sid},
                          sid)  # fmt: skip
-        if state.running and state.running.extra.get("client_id") == sid:
-            await state.send("executing", {"node": None, "display_node": None,
-                                           "prompt_id": state.running.prompt_id}, sid)  # fmt: skip
+        # Like ComfyUI: a reconnecting client of the running prompt hears the current node (no prompt_id).
+        if state.running and state.running.extra.get("client_id") == sid and state.last_node_id is not None:
+            await state.send("executing", {"node": state.last_node_id}, sid)
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 with contextlib.suppress(ValueError):

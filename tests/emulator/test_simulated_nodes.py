@@ -7,17 +7,7 @@ from PIL import Image
 
 from tests.emulator.protocol import TIMEOUT, run_prompt
 from tests.emulator.test_files import png, upload
-
-SAMPLER_WORKFLOW = {
-    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "any.safetensors"}},
-    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 48, "batch_size": 1}},
-    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},
-    "3": {"class_type": "KSampler", "inputs": {"seed": 7, "steps": 6, "cfg": 7.0, "sampler_name": "euler",
-          "scheduler": "normal", "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["6", 0],
-          "latent_image": ["5", 0]}},
-    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
-    "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "gen"}},
-}  # fmt: skip
+from tests.prompts import SAMPLER_WORKFLOW
 
 
 async def test_sampler_sends_one_progress_per_step(emulator):

@@ -1,0 +1,370 @@
+"""Asyncio client for ComfyUI's HTTP + WebSocket protocol, shared by the GPU agent and the web runner.
+
+ComfyUI is stateful: a prompt goes in with `POST /prompt`, its progress comes back on a
+separate `/ws?clientId=` socket that only carries messages for prompts submitted with that
+client id. `run()` hides that: it attaches the socket *before* submitting (execution may
+start before the POST answer arrives), derives the client id from the prompt id (so a later
+`follow()` from another process re-attaches to the same stream), and falls back to
+`/history/{id}` when the socket drops or the run finished before anyone listened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import mimetypes
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from comfyweb.comfy.errors import ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
+from comfyweb.comfy.progress import (
+    CANCELLED,
+    FAILED,
+    fold_history,
+    fold_message,
+    is_final,
+    new_progress,
+    output_images,
+    task_status,
+)
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[dict], Awaitable[None]]
+PreviewCallback = Callable[[str | None, str, bytes], Awaitable[None]]
+
+HISTORY_POLL_SECONDS = 1.0  # how often a quiet run is checked against /history (lost socket, missed end)
+PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # binary frame event types (ComfyUI server.BinaryEventTypes)
+
+
+@dataclass
+class RunResult:
+    """How a prompt ended: `status` is succeeded | failed | cancelled, `progress` the final object."""
+
+    prompt_id: str
+    status: str
+    progress: dict
+    error: dict | None = None
+    outputs: list[dict] = field(default_factory=list)
+    node_errors: dict = field(default_factory=dict)
+
+
+def client_id_for(prompt_id: str) -> str:
+    """The socket client id of a prompt: derived, so any process can re-attach to its messages."""
+    return f"comfyweb-{prompt_id}"
+
+
+def parse_preview_frame(frame: bytes) -> tuple[str | None, str | None, str, bytes] | None:
+    """Decode a binary preview frame into (node_id, prompt_id, mime type, image bytes); None if unknown."""
+    if len(frame) < 8:
+        return None
+    event = int.from_bytes(frame[:4], "big")
+    if event == PREVIEW_IMAGE:
+        image_format = int.from_bytes(frame[4:8], "big")
+        return None, None, "image/png" if image_format == 2 else "image/jpeg", frame[8:]
+    if event == PREVIEW_IMAGE_WITH_METADATA:
+        length = int.from_bytes(frame[4:8], "big")
+        try:
+            meta = json.loads(frame[8 : 8 + length])
+        except ValueError:
+            return None
+        return meta.get("node_id"), meta.get("prompt_id"), meta.get("image_type", "image/jpeg"), frame[8 + length :]
+    return None
+
+
+class ComfyClient:
+    """One ComfyUI server. Use as `async with ComfyClient(url) as comfy:`; every call has a timeout."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Backends are internal services: never route them through a proxy from the environment.
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self.headers, trust_env=False)
+
+    async def __aenter__(self) -> ComfyClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ComfyTimeout(f"ComfyUI at {self.base_url} did not answer {method} {path} in time") from exc
+        except httpx.TransportError as exc:
+            raise ComfyUnavailable(f"ComfyUI at {self.base_url} is unreachable: {exc or type(exc).__name__}") from exc
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ComfyHTTPError(method, path, response.status_code, _body(response))
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ComfyHTTPError(method, path, response.status_code, response.text[:300]) from exc
+
+    async def submit(self, prompt: dict, client_id: str, prompt_id: str | None = None) -> dict:
+        """`POST /prompt`; returns ComfyUI's answer (`prompt_id`, `number`, `node_errors`).
+
+        A 400 raises PromptValidationError with ComfyUI's `error` and `node_errors` intact.
+        """
+        body: dict[str, Any] = {"prompt": prompt, "client_id": client_id}
+        if prompt_id:
+            body["prompt_id"] = prompt_id
+        response = await self._request("POST", "/prompt", json=body)
+        if response.status_code == 400:
+            raise PromptValidationError(400, _body(response))
+        if response.status_code >= 400:
+            raise ComfyHTTPError("POST", "/prompt", response.status_code, _body(response))
+        return response.json()
+
+    async def history(self, prompt_id: str | None = None) -> dict:
+        """`/history/{id}` (`{}` when ComfyUI does not know it) or the whole history."""
+        return await self._json("GET", f"/history/{prompt_id}" if prompt_id else "/history")
+
+    async def queue(self) -> dict:
+        return await self._json("GET", "/queue")
+
+    async def queued_prompt_ids(self) -> tuple[set[str], set[str]]:
+        """(running, pending) prompt ids."""
+        queue = await self.queue()
+        running = {item[1] for item in queue.get("queue_running", []) if len(item) > 1}
+        pending = {item[1] for item in queue.get("queue_pending", []) if len(item) > 1}
+        return running, pending
+
+    async def upload_image(
+        self, data: bytes, filename: str, subfolder: str = "", overwrite: bool = False, image_type: str = "input"
+    ) -> dict:
+        """`POST /upload/image`; returns `{"name", "subfolder", "type"}` (ComfyUI may rename)."""
+        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        form = {"subfolder": subfolder, "type": image_type, "overwrite": "true" if overwrite else "false"}
+        return await self._json("POST", "/upload/image", files={"image": (filename, data, mime)}, data=form)
+
+    async def view(self, filename: str, subfolder: str = "", image_type: str = "output") -> bytes:
+        """The bytes of an output (or input/temp) file via `/view`."""
+        params = {"filename": filename, "subfolder": subfolder, "type": image_type}
+        response = await self._request("GET", "/view", params=params)
+        if response.status_code != 200:
+            raise ComfyHTTPError("GET", "/view", response.status_code, response.text[:300])
+        return response.content
+
+    async def interrupt(self, prompt_id: str | None = None) -> bool:
+        """Interrupt the running prompt; with `prompt_id`, only when it is that one (never someone else's)."""
+        if prompt_id is not None:
+            running, _pending = await self.queued_prompt_ids()
+            if prompt_id not in running:
+                return False
+        await self._json("POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else {})
+        return True
+
+    async def delete_queued(self, prompt_ids: list[str]) -> None:
+        """Remove prompts that have not started yet (`POST /queue {"delete": [...]}`)."""
+        await self._json("POST", "/queue", json={"delete": list(prompt_ids)})
+
+    async def object_info(self, node_class: str | None = None) -> dict:
+        return await self._json("GET", f"/object_info/{node_class}" if node_class else "/object_info")
+
+    async def system_stats(self) -> dict:
+        return await self._json("GET", "/system_stats")
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def ws_url(self, client_id: str) -> str:
+        base = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{base}/ws?clientId={client_id}"
+
+    async def _connect(self, client_id: str) -> Any | None:
+        """Open the message socket; None when it cannot be opened (the run then relies on /history)."""
+        try:
+            return await websockets.connect(
+                self.ws_url(client_id),
+                additional_headers=self.headers,
+                max_size=None,
+                open_timeout=self.timeout,
+                ping_interval=20,
+                ping_timeout=self.timeout,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            logger.warning("ComfyUI socket %s unavailable (%s); following by /history", self.base_url, exc)
+            return None
+
+    async def run(
+        self,
+        prompt: dict,
+        prompt_id: str | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Submit `prompt` and follow it to the end; `on_progress` gets a copy after every change.
+
+        Raises PromptValidationError when ComfyUI refuses the prompt, ComfyTimeout after `timeout`
+        seconds (the prompt keeps running on ComfyUI: the caller decides whether to interrupt).
+        """
+        prompt_id = prompt_id or str(uuid.uuid4())
+        client_id = client_id_for(prompt_id)
+        socket = await self._connect(client_id)
+        try:
+            answer = await self.submit(prompt, client_id, prompt_id)
+        except BaseException:
+            if socket is not None:
+                await socket.close()
+            raise
+        prompt_id = answer.get("prompt_id", prompt_id)
+        progress = new_progress(prompt, prompt_id)
+        result = await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout)
+        result.node_errors = answer.get("node_errors") or {}
+        return result
+
+    async def follow(
+        self,
+        prompt_id: str,
+        *,
+        prompt: dict | None = None,
+        progress: dict | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Attach to a prompt submitted earlier (by `run()` here or in another process)."""
+        client_id = client_id_for(prompt_id)
+        progress = copy.deepcopy(progress) if progress else new_progress(prompt or {}, prompt_id)
+        progress[""]["prompt_id"] = prompt_id
+        socket = await self._connect(client_id)
+        return await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout)
+
+    async def _follow(
+        self,
+        prompt_id: str,
+        client_id: str,
+        progress: dict,
+        socket: Any | None,
+        on_progress: ProgressCallback | None,
+        on_preview: PreviewCallback | None,
+        timeout: float | None,
+    ) -> RunResult:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        vanished = 0
+        check_history = socket is None
+        try:
+            while True:
+                if deadline is not None and loop.time() >= deadline:
+                    raise ComfyTimeout(f"prompt {prompt_id} did not finish within {timeout:g} s")
+                if check_history:
+                    check_history = False
+                    state = await self._settle_from_history(prompt_id, progress)
+                    if state == "done":
+                        break
+                    vanished = vanished + 1 if state == "gone" else 0
+                    if vanished >= 2:  # deleted from the queue before it ran: ComfyUI never says so
+                        progress[""]["status"] = CANCELLED
+                        progress[""]["error"] = {"type": "deleted", "message": "removed from the ComfyUI queue"}
+                        break
+                if socket is None:
+                    await asyncio.sleep(HISTORY_POLL_SECONDS)
+                    socket = await self._connect(client_id)
+                    check_history = True
+                    continue
+                wait = HISTORY_POLL_SECONDS * 5
+                if deadline is not None:
+                    wait = max(0.01, min(wait, deadline - loop.time()))
+                try:
+                    raw = await asyncio.wait_for(socket.recv(), timeout=wait)
+                except TimeoutError:
+                    check_history = True  # quiet: maybe the end was never sent to us
+                    continue
+                except ConnectionClosed:
+                    logger.info("ComfyUI socket closed during prompt %s; re-attaching", prompt_id)
+                    socket = None
+                    check_history = True
+                    continue
+                if isinstance(raw, bytes):
+                    await self._preview(raw, prompt_id, progress, on_preview)
+                    continue
+                finished = await self._message(raw, prompt_id, progress, on_progress)
+                if finished:
+                    break
+        finally:
+            if socket is not None:
+                await socket.close()
+        entry = (await self.history(prompt_id)).get(prompt_id)
+        if entry:
+            fold_history(progress, entry)
+        if on_progress:
+            await on_progress(copy.deepcopy(progress))
+        return RunResult(
+            prompt_id=prompt_id,
+            status=task_status(progress),
+            progress=progress,
+            error=progress[""].get("error"),
+            outputs=output_images(progress),
+        )
+
+    async def _message(self, raw: str, prompt_id: str, progress: dict, on_progress: ProgressCallback | None) -> bool:
+        """Fold one text frame; True when it ends the prompt (`executing` with `node: null`)."""
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return False
+        if not isinstance(message, dict):
+            return False
+        data = message.get("data") or {}
+        if not isinstance(data, dict) or data.get("prompt_id", prompt_id) != prompt_id:
+            return False
+        if message.get("type") == "executing" and data.get("node") is None and "prompt_id" not in data:
+            return False
+        changed = fold_message(progress, message)
+        # The end is `executing` with node null *and* our prompt id (a bare one is a reconnect echo).
+        done = message.get("type") == "executing" and data.get("node") is None and data.get("prompt_id") == prompt_id
+        if changed and not done and on_progress:
+            await on_progress(copy.deepcopy(progress))
+        return done
+
+    async def _preview(self, frame: bytes, prompt_id: str, progress: dict, on_preview: PreviewCallback | None) -> None:
+        parsed = parse_preview_frame(frame)
+        if parsed is None or on_preview is None:
+            return
+        node_id, frame_prompt_id, mime, image = parsed
+        if frame_prompt_id not in (None, prompt_id):
+            return
+        await on_preview(node_id or progress[""].get("node"), mime, image)
+
+    async def _settle_from_history(self, prompt_id: str, progress: dict) -> str:
+        """'done' when /history has the prompt, 'gone' when neither history nor queue knows it, else 'waiting'."""
+        entry = (await self.history(prompt_id)).get(prompt_id)
+        if entry:
+            fold_history(progress, entry)
+            if not is_final(progress):
+                progress[""]["status"] = FAILED
+            return "done"
+        running, pending = await self.queued_prompt_ids()
+        if prompt_id in running or prompt_id in pending:
+            return "waiting"
+        return "gone"
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]

@@ -1,0 +1,235 @@
+"""The progress object (fc-comfyui's `TProgress`) and how ComfyUI's messages fold into it.
+
+A progress object is keyed by node id; the key `""` is the whole task. Each entry has
+`max`, `value`, `start`, `last_updated` (unix seconds) and `images` (output refs or None),
+exactly as the seed's agent reports it (see tests/fixtures/seed/progress_sample.json).
+Extensions are new keys only: the `""` entry carries `status`, `prompt_id`, `error` and
+`node` (the node running now). A finished node has `value == max`.
+
+These are plain functions over dicts so the agent, the web runner and the tests share them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
+
+
+def _entry() -> dict:
+    return {"max": 0, "value": 0, "start": 0, "last_updated": 0, "images": None}
+
+
+def new_progress(prompt: dict, prompt_id: str = "") -> dict:
+    """An empty progress object with an entry for every node of `prompt`."""
+    progress: dict[str, dict] = {"": {**_entry(), "status": QUEUED, "prompt_id": prompt_id, "error": None}}
+    for node_id in prompt:
+        progress[str(node_id)] = _entry()
+    return progress
+
+
+def task_status(progress: dict) -> str:
+    return (progress.get("") or {}).get("status", QUEUED)
+
+
+def is_final(progress: dict) -> bool:
+    return task_status(progress) in FINAL_STATUSES
+
+
+def _node(progress: dict, node_id: Any) -> dict:
+    return progress.setdefault(str(node_id), _entry())
+
+
+def _touch(progress: dict, entry: dict, now: int) -> None:
+    entry["last_updated"] = now
+    progress.setdefault("", _entry())["last_updated"] = now
+
+
+def _start_node(progress: dict, node_id: str, now: int) -> None:
+    entry = _node(progress, node_id)
+    if not entry["start"]:
+        entry["start"] = now
+    entry["max"] = max(entry["max"], 1)
+    _touch(progress, entry, now)
+
+
+def _finish_node(progress: dict, node_id: str | None, now: int) -> None:
+    if not node_id:
+        return
+    entry = _node(progress, node_id)
+    entry["max"] = max(entry["max"], 1)
+    entry["value"] = entry["max"]
+    if not entry["start"]:
+        entry["start"] = now
+    _touch(progress, entry, now)
+
+
+def _set_status(progress: dict, status: str, now: int) -> None:
+    task = progress.setdefault("", _entry())
+    if task.get("status") in FINAL_STATUSES and status != task.get("status"):
+        return  # the first final status wins (an error is not overwritten by the closing `executing`)
+    task["status"] = status
+    task["last_updated"] = now
+
+
+def _error_from_message(kind: str, data: dict) -> dict:
+    error = {key: value for key, value in data.items() if key not in ("prompt_id", "timestamp")}
+    error["type"] = kind
+    error.setdefault("message", data.get("exception_message") or kind.replace("_", " "))
+    return error
+
+
+def fold_message(progress: dict, message: dict, now: int | None = None) -> bool:
+    """Apply one ComfyUI WebSocket message (already known to be ours); True when something changed.
+
+    Unknown types and fields are ignored: newer ComfyUI versions add them.
+    """
+    now = int(now if now is not None else time.time())
+    kind = message.get("type")
+    data = message.get("data") or {}
+    task = progress.setdefault("", _entry())
+    if kind == "execution_start":
+        _set_status(progress, RUNNING, now)
+        task["start"] = task["start"] or now
+        return True
+    if kind == "execution_cached":
+        for node_id in data.get("nodes") or []:
+            _finish_node(progress, str(node_id), now)
+        return bool(data.get("nodes"))
+    if kind == "executing":
+        node_id = data.get("node")
+        _finish_node(progress, task.get("node"), now)
+        if node_id is None:
+            task["node"] = None
+            _set_status(progress, SUCCEEDED, now)
+        else:
+            _set_status(progress, RUNNING, now)
+            task["node"] = str(node_id)
+            _start_node(progress, str(node_id), now)
+        return True
+    if kind == "progress":
+        node_id = data.get("node") or task.get("node")
+        if node_id is None:
+            return False
+        entry = _node(progress, node_id)
+        entry["value"], entry["max"] = data.get("value", 0), data.get("max", 0)
+        entry["start"] = entry["start"] or now
+        _touch(progress, entry, now)
+        return True
+    if kind == "progress_state":
+        changed = False
+        for node_id, state in (data.get("nodes") or {}).items():
+            entry = _node(progress, node_id)
+            value, maximum = _number(state.get("value", 0)), _number(state.get("max", 0))
+            if state.get("state") == "finished":
+                value = maximum = max(maximum, 1)
+            if (entry["value"], entry["max"]) != (value, maximum) and value >= 0:
+                entry["value"], entry["max"] = value, maximum
+                entry["start"] = entry["start"] or now
+                _touch(progress, entry, now)
+                changed = True
+        return changed
+    if kind == "executed":
+        node_id = str(data.get("node"))
+        images = (data.get("output") or {}).get("images")
+        entry = _node(progress, node_id)
+        if images:
+            entry["images"] = [_image_ref(image) for image in images]
+        _finish_node(progress, node_id, now)
+        return True
+    if kind == "execution_success":
+        _finish_node(progress, task.get("node"), now)
+        _set_status(progress, SUCCEEDED, now)
+        return True
+    if kind == "execution_error":
+        task["error"] = _error_from_message("execution_error", data)
+        _set_status(progress, FAILED, now)
+        return True
+    if kind == "execution_interrupted":
+        task["error"] = _error_from_message("execution_interrupted", data)
+        _set_status(progress, CANCELLED, now)
+        return True
+    return False
+
+
+def _number(value: Any) -> int | float:
+    """ComfyUI's progress_state sends floats (1.0); keep the seed's integers where they are whole."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int | float) else 0
+
+
+def _image_ref(image: dict) -> dict:
+    return {"filename": image.get("filename", ""), "subfolder": image.get("subfolder", ""),
+            "type": image.get("type", "output")}  # fmt: skip
+
+
+def fold_history(progress: dict, entry: dict, now: int | None = None) -> None:
+    """Complete `progress` from a `/history/{id}` entry: the authority once a prompt has finished.
+
+    Used when the WebSocket missed the end of a run (finished before we attached, or the
+    socket dropped): its `status.messages` replay the run's milestones, `outputs` the images.
+    """
+    now = int(now if now is not None else time.time())
+    status = entry.get("status") or {}
+    for kind, data in status.get("messages") or []:
+        fold_message(progress, {"type": kind, "data": data}, now)
+    for node_id, output in (entry.get("outputs") or {}).items():
+        images = output.get("images") if isinstance(output, dict) else None
+        if images:
+            _node(progress, node_id)["images"] = [_image_ref(image) for image in images]
+        _finish_node(progress, str(node_id), now)
+    if status.get("completed") or status.get("status_str") == "success":
+        _set_status(progress, SUCCEEDED, now)
+    elif status.get("status_str") == "error":
+        _set_status(progress, FAILED, now)
+        progress[""].setdefault("error", None)
+        if not progress[""]["error"]:
+            progress[""]["error"] = {"type": "execution_error", "message": "ComfyUI reported an error"}
+    progress[""]["node"] = None
+
+
+def overall_fraction(progress: dict, prompt: dict | None = None) -> float:
+    """Share of the workflow done: finished nodes plus the running node's fraction, over all nodes."""
+    if task_status(progress) == SUCCEEDED:
+        return 1.0
+    node_ids = [str(node_id) for node_id in (prompt or {})] or [key for key in progress if key]
+    if not node_ids:
+        return 0.0
+    done = 0.0
+    for node_id in node_ids:
+        entry = progress.get(node_id) or {}
+        maximum = entry.get("max") or 0
+        if maximum > 0:
+            done += min(max(entry.get("value", 0) / maximum, 0.0), 1.0)
+    return done / len(node_ids)
+
+
+def node_title(prompt: dict | None, node_id: str) -> str:
+    node = (prompt or {}).get(str(node_id)) or {}
+    return (node.get("_meta") or {}).get("title") or node.get("class_type") or str(node_id)
+
+
+def current_node(progress: dict | None, prompt: dict | None = None) -> dict | None:
+    """The node running now as `{"node", "title", "class_type", "value", "max"}`, or None."""
+    node_id = ((progress or {}).get("") or {}).get("node")
+    if not node_id:
+        return None
+    entry = (progress or {}).get(node_id) or {}
+    node = (prompt or {}).get(node_id) or {}
+    return {"node": node_id, "title": node_title(prompt, node_id), "class_type": node.get("class_type", ""),
+            "value": entry.get("value", 0), "max": entry.get("max", 0)}  # fmt: skip
+
+
+def output_images(progress: dict, image_types: tuple[str, ...] = ("output",)) -> list[dict]:
+    """Output image refs, in node order: `[{"node", "filename", "subfolder", "type"}]`.
+
+    Only saved outputs by default: `PreviewImage` writes `temp` files that are not results.
+    """
+    refs = []
+    for node_id, entry in progress.items():
+        if node_id and entry.get("images"):
+            refs.extend({"node": node_id, **image} for image in entry["images"] if image.get("type") in image_types)
+    return refs

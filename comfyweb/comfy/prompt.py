@@ -1,0 +1,47 @@
+"""API-format prompt helpers: accept what clients send, refuse what ComfyUI could never run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InvalidPrompt(ValueError):
+    """The body is not an API-format prompt; the message says where."""
+
+
+def is_link(value: Any) -> bool:
+    """An input wired to another node's output: `["node id", slot]`."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str | int)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    )
+
+
+def normalize_prompt(body: Any) -> dict:
+    """The prompt from a request body: a bare "Save (API)" export or `{"prompt": {...}}`.
+
+    Checks the shape ComfyUI needs before it sees it: every node has a `class_type` and an
+    `inputs` object, and every link points at a node of the prompt.
+    """
+    if isinstance(body, dict) and isinstance(body.get("prompt"), dict):
+        body = body["prompt"]
+    if not isinstance(body, dict) or not body:
+        raise InvalidPrompt("the body must be a non-empty JSON object of nodes (ComfyUI's API format)")
+    prompt = {}
+    for node_id, node in body.items():
+        if not isinstance(node, dict):
+            raise InvalidPrompt(f"node {node_id}: must be an object with class_type and inputs")
+        if not isinstance(node.get("class_type"), str) or not node["class_type"]:
+            raise InvalidPrompt(f"node {node_id}: class_type is missing")
+        inputs = node.get("inputs", {})
+        if not isinstance(inputs, dict):
+            raise InvalidPrompt(f"node {node_id}: inputs must be an object")
+        prompt[str(node_id)] = node
+    for node_id, node in prompt.items():
+        for name, value in node.get("inputs", {}).items():
+            if is_link(value) and str(value[0]) not in prompt:
+                raise InvalidPrompt(f"node {node_id}: input {name} links to node {value[0]}, which does not exist")
+    return prompt

@@ -1,0 +1,171 @@
+"""The protocol client over real sockets: the emulator always, a real ComfyUI in `make test-comfyui`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import uuid
+
+import pytest
+from PIL import Image
+
+from comfyweb.comfy.client import ComfyClient, client_id_for, parse_preview_frame
+from comfyweb.comfy.errors import ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
+from tests.conftest import free_port, load_fixture
+from tests.prompts import CORE_WORKFLOW, sampler_workflow
+
+
+def png_bytes(size: tuple[int, int] = (16, 12), color: str = "red") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_run_reports_progress_and_returns_the_saved_image(comfy_url):
+    snapshots: list[dict] = []
+
+    async def on_progress(progress: dict) -> None:
+        snapshots.append(progress)
+
+    async with ComfyClient(comfy_url) as comfy:
+        result = await comfy.run(CORE_WORKFLOW, on_progress=on_progress)
+        image = Image.open(io.BytesIO(await comfy.view(result.outputs[0]["filename"])))
+    assert result.status == "succeeded" and result.error is None
+    assert [ref["node"] for ref in result.outputs] == ["3"]
+    assert image.size == (32, 24)
+    assert snapshots[-1][""]["status"] == "succeeded"
+    assert any(s[""]["status"] == "running" for s in snapshots), "the run was seen while it ran"
+    assert snapshots[0] is not snapshots[-1], "each callback gets its own copy"
+
+
+async def test_a_refused_prompt_keeps_comfyuis_node_errors(comfy_url):
+    recorded = load_fixture("comfyui/validation_error.json")
+    async with ComfyClient(comfy_url) as comfy:
+        with pytest.raises(PromptValidationError) as caught:
+            await comfy.run(recorded["workflow"])
+    error = caught.value
+    assert error.status == 400
+    assert error.error["type"] == recorded["post_body"]["error"]["type"]
+    assert set(error.node_errors) == set(recorded["post_body"]["node_errors"])
+    assert "node" in str(error)
+
+
+async def test_upload_then_view_round_trips_the_bytes(comfy_url):
+    data = png_bytes()
+    name = f"client-{uuid.uuid4().hex[:8]}.png"
+    async with ComfyClient(comfy_url) as comfy:
+        stored = await comfy.upload_image(data, name)
+        assert stored == {"name": name, "subfolder": "", "type": "input"}
+        assert await comfy.view(name, image_type="input") == data
+        with pytest.raises(ComfyHTTPError) as caught:
+            await comfy.view("does-not-exist.png")
+    assert caught.value.status == 404
+
+
+async def test_object_info_and_system_stats(comfy_url):
+    async with ComfyClient(comfy_url) as comfy:
+        info = await comfy.object_info("LoadImage")
+        stats = await comfy.system_stats()
+    assert "image" in info["LoadImage"]["input"]["required"]
+    assert "system" in stats
+
+
+async def test_follow_after_the_prompt_finished_reads_history(comfy_url):
+    async with ComfyClient(comfy_url) as comfy:
+        first = await comfy.run(CORE_WORKFLOW)
+        again = await comfy.follow(first.prompt_id, prompt=CORE_WORKFLOW)
+    assert again.status == "succeeded"
+    assert again.outputs == first.outputs
+
+
+async def test_execution_error_is_a_failed_result_with_the_node(emulator):
+    emulator.set_faults(fail_class_type="ImageInvert")
+    async with ComfyClient(emulator.url) as comfy:
+        result = await comfy.run(CORE_WORKFLOW)
+    assert result.status == "failed"
+    assert result.error["node_id"] == "2" and result.error["node_type"] == "ImageInvert"
+
+
+async def test_interrupt_cancels_only_the_running_prompt(emulator):
+    async with ComfyClient(emulator.url) as comfy:
+        run = asyncio.create_task(comfy.run(sampler_workflow(steps=400), prompt_id="long"))
+        while "long" not in (await comfy.queued_prompt_ids())[0]:
+            await asyncio.sleep(0.01)
+        assert not await comfy.interrupt("someone-else"), "never interrupt another prompt"
+        assert await comfy.interrupt("long")
+        result = await run
+    assert result.status == "cancelled"
+
+
+async def test_a_prompt_deleted_from_the_queue_ends_cancelled(emulator):
+    async with ComfyClient(emulator.url) as comfy:
+        blocker = asyncio.create_task(comfy.run(sampler_workflow(steps=150), prompt_id="blocker"))
+        waiting = asyncio.create_task(comfy.run(CORE_WORKFLOW, prompt_id="waiting"))
+        while "waiting" not in (await comfy.queued_prompt_ids())[1]:
+            await asyncio.sleep(0.01)
+        await comfy.delete_queued(["waiting"])
+        result = await waiting
+        await comfy.interrupt("blocker")
+        await blocker
+    assert result.status == "cancelled"
+
+
+async def test_a_dropped_socket_is_reattached_and_the_run_completes(emulator):
+    emulator.set_faults(drop_ws_after=4)
+    seen: list[dict] = []
+
+    async def on_progress(progress: dict) -> None:
+        seen.append(progress)
+
+    async with ComfyClient(emulator.url) as comfy:
+        result = await comfy.run(sampler_workflow(steps=20), on_progress=on_progress)
+    assert result.status == "succeeded"
+    assert result.outputs and result.outputs[0]["node"] == "9"
+
+
+async def test_another_process_can_follow_a_running_prompt(emulator):
+    async with ComfyClient(emulator.url) as first, ComfyClient(emulator.url) as second:
+        run = asyncio.create_task(first.run(sampler_workflow(steps=60), prompt_id="shared"))
+        while "shared" not in (await first.queued_prompt_ids())[0]:
+            await asyncio.sleep(0.01)
+        steps: list[int] = []
+
+        async def on_progress(progress: dict) -> None:
+            steps.append(progress["3"]["value"])
+
+        followed = await second.follow("shared", prompt=sampler_workflow(steps=60), on_progress=on_progress)
+        original = await run
+    assert followed.status == original.status == "succeeded"
+    assert followed.outputs == original.outputs
+    assert steps, "the follower received live messages (same derived client id)"
+
+
+async def test_timeout_raises_while_the_prompt_keeps_running(emulator):
+    async with ComfyClient(emulator.url) as comfy:
+        with pytest.raises(ComfyTimeout):
+            await comfy.run(sampler_workflow(steps=500), prompt_id="slow", timeout=0.3)
+        assert "slow" in (await comfy.queued_prompt_ids())[0]
+        await comfy.interrupt("slow")
+
+
+async def test_unreachable_comfyui_is_a_clear_error():
+    async with ComfyClient(f"http://127.0.0.1:{free_port()}", timeout=2) as comfy:
+        with pytest.raises(ComfyUnavailable, match="unreachable"):
+            await comfy.run(CORE_WORKFLOW)
+        with pytest.raises(ComfyUnavailable):
+            await comfy.system_stats()
+
+
+def test_client_ids_are_derived_from_prompt_ids():
+    assert client_id_for("abc") == client_id_for("abc") != client_id_for("abd")
+
+
+def test_binary_preview_frames_are_decoded():
+    legacy = (1).to_bytes(4, "big") + (2).to_bytes(4, "big") + b"PNGDATA"
+    assert parse_preview_frame(legacy) == (None, None, "image/png", b"PNGDATA")
+    meta = json.dumps({"node_id": "3", "prompt_id": "p", "image_type": "image/jpeg"}).encode()
+    framed = (4).to_bytes(4, "big") + len(meta).to_bytes(4, "big") + meta + b"JPEG"
+    assert parse_preview_frame(framed) == ("3", "p", "image/jpeg", b"JPEG")
+    assert parse_preview_frame(b"\x00\x00") is None
+    assert parse_preview_frame((9).to_bytes(4, "big") * 2) is None
