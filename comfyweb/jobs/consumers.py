@@ -32,6 +32,8 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         session_key = getattr(session, "session_key", "") or ""
         snapshot = await visible_snapshot(self.job_id, self.scope.get("user"), session_key)
         if not snapshot:
+            # Accept first: a close code only reaches the browser on an open socket.
+            await self.accept()
             await self.close(code=NOT_FOUND if snapshot is None else REFUSED)
             return
         self.group = job_group(self.job_id)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import websockets
@@ -100,8 +102,33 @@ def _mark_running(job: Job, worker: str) -> bool:
     )
 
 
-async def run_job(job: Job, *, worker: str) -> Job:
-    """Run a dispatched job to a final state (or give it back to the queue for a retry)."""
+async def until_cancelled(work: Awaitable[Outcome], cancelled: asyncio.Event | None) -> Outcome:
+    """Await `work`, or raise JobCancelled as soon as `cancelled` is set (the work is then stopped)."""
+    if cancelled is None:
+        return await work
+    run = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(cancelled.wait())
+    try:
+        done, _pending = await asyncio.wait({run, stop}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        run.cancel()
+        raise
+    finally:
+        stop.cancel()
+    if run in done:
+        return run.result()
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await run
+    raise JobCancelled()
+
+
+async def run_job(job: Job, *, worker: str, cancelled: asyncio.Event | None = None) -> Job:
+    """Run a dispatched job to a final state (or give it back to the queue for a retry).
+
+    `cancelled` is set by the worker when a user or operator cancels the job, even while
+    the backend sends nothing (the job waits in ComfyUI's own queue).
+    """
     if not await sync_to_async(_mark_running)(job, worker):
         return job
     job.status = Job.Status.RUNNING
@@ -110,10 +137,8 @@ async def run_job(job: Job, *, worker: str) -> Job:
     await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
     try:
         async with asyncio.timeout(settings.JOB_TIMEOUT):
-            if backend.kind == GpuBackend.Kind.AGENT:
-                outcome = await run_on_agent(job, backend, sink)
-            else:
-                outcome = await run_on_comfyui(job, backend, sink)
+            runner = run_on_agent if backend.kind == GpuBackend.Kind.AGENT else run_on_comfyui
+            outcome = await until_cancelled(runner(job, backend, sink), cancelled)
     except ClaimLost:
         logger.warning("job %s was taken over by another worker", job.pk)
         return job

@@ -31,13 +31,16 @@ class JobWorker:
         *,
         poll_interval: float = 0.5,
         heartbeat_interval: float = 5.0,
+        cancel_poll_interval: float = 1.0,
         sync_backends: bool = True,
     ) -> None:
         self.name = name or default_worker_name()
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
+        self.cancel_poll_interval = cancel_poll_interval
         self.sync_backends = sync_backends
         self.tasks: dict[object, asyncio.Task] = {}
+        self.cancel_events: dict[object, asyncio.Event] = {}
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -45,6 +48,7 @@ class JobWorker:
             await sync_to_async(sync_env_backends)()
         logger.info("job worker %s started", self.name)
         beat = asyncio.create_task(self._heartbeats())
+        watch = asyncio.create_task(self._watch_cancellations())
         try:
             while not self.stopping.is_set():
                 await self.tick()
@@ -54,6 +58,7 @@ class JobWorker:
                     pass
         finally:
             beat.cancel()
+            watch.cancel()
             for task in list(self.tasks.values()):
                 task.cancel()
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -65,23 +70,36 @@ class JobWorker:
             logger.warning("re-queued %d job(s) whose worker stopped", recovered)
         claimed = await sync_to_async(claim_jobs)(worker=self.name)
         for job in claimed:
-            task = asyncio.create_task(self._run(job))
-            self.tasks[job.pk] = task
+            self.cancel_events[job.pk] = asyncio.Event()
+            self.tasks[job.pk] = asyncio.create_task(self._run(job))
         return claimed
 
     async def _run(self, job: Job) -> None:
         try:
-            await run_job(job, worker=self.name)
+            await run_job(job, worker=self.name, cancelled=self.cancel_events.get(job.pk))
         except Exception:
             logger.exception("runner of job %s crashed; it will be re-queued when its heartbeat goes stale", job.pk)
         finally:
             self.tasks.pop(job.pk, None)
+            self.cancel_events.pop(job.pk, None)
 
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             if self.tasks:
                 await sync_to_async(self._beat)(list(self.tasks))
+
+    async def _watch_cancellations(self) -> None:
+        """One query per interval for all running jobs: cancel requests reach idle runners too."""
+        while True:
+            await asyncio.sleep(self.cancel_poll_interval)
+            if self.tasks:
+                for job_id in await sync_to_async(self._cancel_requested)(list(self.tasks)):
+                    if job_id in self.cancel_events:
+                        self.cancel_events[job_id].set()
+
+    def _cancel_requested(self, job_ids: list) -> list:
+        return list(Job.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True))
 
     def _beat(self, job_ids: list) -> None:
         Job.objects.filter(pk__in=job_ids, claimed_by=self.name).update(heartbeat_at=timezone.now())
