@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -60,17 +61,13 @@ def sync_env_backends(specs: list[BackendSpec] | None = None) -> list[GpuBackend
     specs = default_backend_specs() if specs is None else specs
     keep = []
     for spec in specs:
-        backend, _ = GpuBackend.objects.update_or_create(
-            url=spec.url,
-            from_env=True,
-            defaults={
-                "name": spec.url,
-                "kind": spec.kind,
-                "slots": spec.slots,
-                "enabled": True,
-                "token": settings.AGENT_TOKEN,
-            },
-        )
+        defaults = {"name": spec.url, "kind": spec.kind, "slots": spec.slots, "enabled": True,
+                    "token": settings.AGENT_TOKEN}  # fmt: skip
+        try:
+            with transaction.atomic():
+                backend, _ = GpuBackend.objects.update_or_create(url=spec.url, from_env=True, defaults=defaults)
+        except IntegrityError:  # another worker starting at the same moment created it
+            backend, _ = GpuBackend.objects.update_or_create(url=spec.url, from_env=True, defaults=defaults)
         keep.append(backend.pk)
     GpuBackend.objects.filter(from_env=True).exclude(pk__in=keep).update(enabled=False)
     return list(GpuBackend.objects.filter(pk__in=keep))

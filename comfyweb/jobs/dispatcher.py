@@ -45,25 +45,27 @@ def fair_order(candidates: Sequence[Candidate]) -> list[Candidate]:
     return ordered
 
 
-def assign_slots(candidates: Sequence[Candidate], free: dict[int, int], load: dict[int, float]) -> list[tuple]:
+def assign_slots(candidates: Sequence[Candidate], free: dict[int, int], total: dict[int, int]) -> list[tuple]:
     """Pair jobs (in the given order) with backends that have a free slot, least loaded first.
 
-    A job that ran on a backend before goes back to it when it has room (it may re-attach there).
+    `free` and `total` are slots per active backend. A job that was running on an active
+    backend before (its worker died) waits for that backend: it re-attaches there by its
+    task id, where running it elsewhere would run it twice.
     """
     free = dict(free)
-    load = dict(load)
     pairs = []
     for candidate in candidates:
         open_backends = [b for b, n in free.items() if n > 0]
         if not open_backends:
             break
-        if candidate.preferred_backend in open_backends:
+        if candidate.preferred_backend in free:
+            if free[candidate.preferred_backend] == 0:
+                continue
             chosen = candidate.preferred_backend
         else:
-            chosen = min(open_backends, key=lambda b: (load[b], b))
+            chosen = min(open_backends, key=lambda b: ((total[b] - free[b]) / max(1, total[b]), -free[b], b))
         pairs.append((candidate.job_id, chosen))
         free[chosen] -= 1
-        load[chosen] += 1
     return pairs
 
 
@@ -73,8 +75,8 @@ def owner_key(owner_id, session_key: str, client_ip: str | None) -> str:
     return f"session:{session_key}" if session_key else f"ip:{client_ip}"
 
 
-def backend_capacity(backends: Iterable[GpuBackend]) -> tuple[dict[int, int], dict[int, float]]:
-    """Free slots and load (busy / slots) of each backend, from the jobs it holds now."""
+def backend_capacity(backends: Iterable[GpuBackend]) -> tuple[dict[int, int], dict[int, int]]:
+    """Free and total slots of each backend, from the jobs it holds now."""
     backends = list(backends)
     busy = dict(
         Job.objects.filter(backend__in=backends, status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING])
@@ -82,16 +84,17 @@ def backend_capacity(backends: Iterable[GpuBackend]) -> tuple[dict[int, int], di
         .annotate(n=Count("id"))
     )
     free = {b.pk: max(0, b.slots - busy.get(b.pk, 0)) for b in backends}
-    load = {b.pk: busy.get(b.pk, 0) / max(1, b.slots) for b in backends}
-    return free, load
+    return free, {b.pk: b.slots for b in backends}
 
 
 def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
     """Claim queued jobs for `worker`, assigning each a backend; returns the claimed jobs."""
     now = timezone.now()
     with transaction.atomic():
-        backends = list(active_backends())
-        free, load = backend_capacity(backends)
+        # Locking the backend rows serialises claims between workers, so two of them never
+        # both see the same free slot (PostgreSQL; SQLite serialises writers anyway).
+        backends = list(active_backends().select_for_update())
+        free, total = backend_capacity(backends)
         if not any(free.values()):
             return []
         queued = (
@@ -103,7 +106,7 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
             queued = queued.select_for_update(skip_locked=True, of=("self",))
         rows = list(queued.values_list("id", "owner_id", "session_key", "client_ip", "backend_id")[:1000])
         candidates = [Candidate(r[0], owner_key(r[1], r[2], r[3]), r[4]) for r in rows]
-        pairs = assign_slots(fair_order(candidates), free, load)[:limit]
+        pairs = assign_slots(fair_order(candidates), free, total)[:limit]
         claimed_ids = []
         for job_id, backend_id in pairs:
             updated = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(

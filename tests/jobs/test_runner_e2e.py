@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from PIL import Image
 
 from comfyweb.catalog.models import WorkflowTemplate
@@ -20,6 +14,7 @@ from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.services import cancel_job, create_jobs
 from comfyweb.jobs.worker import JobWorker
 from tests.conftest import free_port
+from tests.processes import EmulatorProcess
 from tests.prompts import CORE_WORKFLOW, sampler_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,36 +48,6 @@ def all_final() -> bool:
 
 def fast_worker(name: str = "w1") -> JobWorker:
     return JobWorker(name, poll_interval=0.05, heartbeat_interval=0.2, cancel_poll_interval=0.05, sync_backends=False)
-
-
-class EmulatorProcess:
-    """An emulator in its own process, so a test can kill it like a crashed GPU box."""
-
-    def __init__(self, tmp_path, step_ms: int = 5) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "EMBEDDED_DEV": "1"}
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "emulator", "--host", "127.0.0.1", "--port", str(self.port),
-             "--step-ms", str(step_ms), "--output-dir", str(tmp_path / f"emu-{self.port}")],
-            cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/system_stats", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the emulator process did not start")
-
-    def set_faults(self, **faults: object) -> None:
-        httpx.post(f"{self.url}/emulator/faults", json=faults, timeout=5).raise_for_status()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
 
 
 async def test_a_job_runs_to_stored_images_with_progress(emulator_thread):

@@ -1,0 +1,100 @@
+"""The browser relay at /ws/jobs/<id>/: the owner (or staff) sees the snapshot, then every update."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+
+from comfyweb.asgi import application
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.events import publish_job
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.services import create_jobs
+from tests.prompts import CORE_WORKFLOW
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def new_session() -> str:
+    session = SessionStore()
+    session["visitor"] = True
+    session.create()
+    return session.session_key
+
+
+def queued_job(session_key: str) -> Job:
+    defaults = {"title": "Core", "prompt": CORE_WORKFLOW}
+    template = WorkflowTemplate.objects.get_or_create(slug="core", defaults=defaults)[0]
+    return create_jobs(template=template, values={}, session_key=session_key)[0]
+
+
+def communicator(job_id, session_key: str | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if session_key:
+        headers.append((b"cookie", f"sessionid={session_key}".encode()))
+    return WebsocketCommunicator(application, f"/ws/jobs/{job_id}/", headers=headers)
+
+
+async def test_the_owner_gets_the_persisted_snapshot_then_live_updates():
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(queued_job)(session_key)
+    socket = communicator(job.pk, session_key)
+    connected, _ = await socket.connect()
+    assert connected
+    first = await socket.receive_json_from(timeout=5)
+    assert first["type"] == "job"
+    assert first["job"]["id"] == str(job.pk) and first["job"]["status"] == "queued"
+    assert first["job"]["queue_position"] == 1
+
+    job.status, job.percent = Job.Status.RUNNING, 42.0
+    await job.asave(update_fields=["status", "percent"])
+    await sync_to_async(publish_job)(job)
+    update = await socket.receive_json_from(timeout=5)
+    assert update["job"]["status"] == "running" and update["job"]["percent"] == 42.0
+    await socket.disconnect()
+
+
+async def test_another_visitor_is_refused():
+    job = await sync_to_async(queued_job)(await sync_to_async(new_session)())
+    socket = communicator(job.pk, await sync_to_async(new_session)())
+    await socket.connect()
+    closed = await socket.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_visitor_without_a_session_is_refused():
+    job = await sync_to_async(queued_job)(await sync_to_async(new_session)())
+    socket = communicator(job.pk, None)
+    await socket.connect()
+    assert (await socket.receive_output(timeout=5))["code"] == 4403
+
+
+async def test_an_unknown_job_is_not_found():
+    socket = communicator(uuid.uuid4(), await sync_to_async(new_session)())
+    await socket.connect()
+    assert (await socket.receive_output(timeout=5))["code"] == 4404
+
+
+async def test_staff_may_watch_any_job(client):
+    job = await sync_to_async(queued_job)(await sync_to_async(new_session)())
+    staff = await sync_to_async(get_user_model().objects.create_user)("op", password="pw", is_staff=True)
+    await sync_to_async(client.force_login)(staff)
+    socket = communicator(job.pk, client.cookies["sessionid"].value)
+    connected, _ = await socket.connect()
+    assert connected
+    assert (await socket.receive_json_from(timeout=5))["job"]["id"] == str(job.pk)
+    await socket.disconnect()
+
+
+async def test_a_foreign_origin_is_refused():
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(queued_job)(session_key)
+    headers = [(b"origin", b"http://evil.example"), (b"cookie", f"sessionid={session_key}".encode())]
+    socket = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=headers)
+    connected, _ = await socket.connect()
+    assert not connected

@@ -1,0 +1,125 @@
+"""Dispatch decisions: fair between visitors, least-loaded backends, no idle slot while work waits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
+
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.backends import parse_gpu_backends, sync_env_backends
+from comfyweb.jobs.dispatcher import Candidate, assign_slots, claim_jobs, fair_order, requeue_stale_jobs
+from comfyweb.jobs.models import GpuBackend, Job
+from tests.prompts import CORE_WORKFLOW
+
+
+def test_one_visitors_burst_does_not_starve_the_next_visitor():
+    burst = [Candidate(f"a{i}", "alice") for i in range(50)]
+    ordered = fair_order([*burst, Candidate("b0", "bob"), Candidate("c0", "carol")])
+    assert [c.job_id for c in ordered[:4]] == ["a0", "b0", "c0", "a1"]
+    assert [c.job_id for c in ordered if c.owner_key == "alice"] == [f"a{i}" for i in range(50)]
+
+
+@given(st.lists(st.sampled_from("abcde"), max_size=60))
+def test_fair_order_is_a_permutation_that_keeps_each_visitors_order(owners):
+    candidates = [Candidate(index, owner) for index, owner in enumerate(owners)]
+    ordered = fair_order(candidates)
+    assert sorted(c.job_id for c in ordered) == list(range(len(owners)))
+    for owner in set(owners):
+        mine = [c.job_id for c in ordered if c.owner_key == owner]
+        assert mine == sorted(mine)
+
+
+@given(
+    st.integers(min_value=0, max_value=40),
+    st.dictionaries(st.integers(1, 6), st.tuples(st.integers(0, 4), st.integers(1, 4)), min_size=1, max_size=6),
+)
+def test_no_slot_stays_idle_while_work_waits(queued, slots):
+    total = {backend: size for backend, (_busy, size) in slots.items()}
+    free = {backend: max(0, size - busy) for backend, (busy, size) in slots.items()}
+    pairs = assign_slots([Candidate(i, "x") for i in range(queued)], free, total)
+    assert len(pairs) == min(queued, sum(free.values()))
+    for backend in free:
+        assert sum(1 for _, chosen in pairs if chosen == backend) <= free[backend]
+
+
+def test_least_loaded_backend_first():
+    pairs = assign_slots([Candidate(1, "x"), Candidate(2, "x")], free={10: 1, 20: 4}, total={10: 4, 20: 4})
+    assert [backend for _, backend in pairs] == [20, 20]
+
+
+def test_a_job_recovered_from_a_dead_worker_waits_for_its_backend():
+    pairs = assign_slots([Candidate(1, "x", preferred_backend=10), Candidate(2, "y")], {10: 0, 20: 1}, {10: 1, 20: 1})
+    assert pairs == [(2, 20)]
+    # ...unless that backend is no longer active (disabled or unhealthy): then anywhere.
+    assert assign_slots([Candidate(1, "x", preferred_backend=99)], {20: 1}, {20: 1}) == [(1, 20)]
+
+
+def test_gpu_backends_setting_is_parsed_with_kinds_and_slots():
+    specs = parse_gpu_backends("agent+http://gpu-1:8189#2, comfyui+http://gpu-2:8188 http://gpu-3:8189/")
+    assert [(s.kind, s.url, s.slots) for s in specs] == [
+        ("agent", "http://gpu-1:8189", 2), ("comfyui", "http://gpu-2:8188", 1), ("agent", "http://gpu-3:8189", 1)
+    ]  # fmt: skip
+    for bad in ("ftp://x", "http://x#0", "mystery+http://x"):
+        with pytest.raises(ValueError, match="GPU_BACKENDS"):
+            parse_gpu_backends(bad)
+
+
+@pytest.mark.django_db
+def test_env_backends_are_mirrored_and_removed_ones_disabled(settings):
+    settings.GPU_BACKENDS = "comfyui+http://a:8188#2,agent+http://b:8189"
+    sync_env_backends()
+    settings.GPU_BACKENDS = "agent+http://b:8189#3"
+    sync_env_backends()
+    rows = {b.url: (b.kind, b.slots, b.enabled) for b in GpuBackend.objects.all()}
+    assert rows == {"http://a:8188": ("comfyui", 2, False), "http://b:8189": ("agent", 3, True)}
+
+
+def make_jobs(count: int, session_key: str) -> list[Job]:
+    defaults = {"title": "Core", "prompt": CORE_WORKFLOW}
+    template = WorkflowTemplate.objects.get_or_create(slug="core", defaults=defaults)[0]
+    return [Job.objects.create(template=template, prompt=CORE_WORKFLOW, session_key=session_key) for _ in range(count)]
+
+
+@pytest.mark.django_db
+def test_claims_fill_every_free_slot_fairly_and_only_once():
+    one = GpuBackend.objects.create(name="one", url="http://one", kind="comfyui", slots=2)
+    two = GpuBackend.objects.create(name="two", url="http://two", kind="comfyui", slots=1)
+    alice = make_jobs(10, "alice")
+    [bob] = make_jobs(1, "bob")
+    claimed = claim_jobs(worker="w1")
+    assert len(claimed) == 3
+    assert bob.pk in {job.pk for job in claimed}, "bob's single job is not stuck behind alice's ten"
+    assert {job.backend_id for job in claimed} == {one.pk, two.pk}
+    assert all(job.status == Job.Status.DISPATCHED and job.attempts == 1 for job in claimed)
+    assert claim_jobs(worker="w2") == [], "no slot is free: nothing more is claimed"
+    assert Job.objects.filter(status=Job.Status.QUEUED).count() == len(alice) - 2
+
+
+@pytest.mark.django_db
+def test_unhealthy_and_disabled_backends_get_nothing():
+    GpuBackend.objects.create(name="off", url="http://off", kind="comfyui", slots=4, enabled=False)
+    GpuBackend.objects.create(
+        name="sick", url="http://sick", kind="comfyui", slots=4, unhealthy_until=timezone.now() + timedelta(minutes=1)
+    )
+    make_jobs(2, "s")
+    assert claim_jobs(worker="w") == []
+
+
+@pytest.mark.django_db
+def test_jobs_of_a_silent_worker_go_back_to_the_queue_keeping_their_backend(settings):
+    settings.JOB_HEARTBEAT_STALE = 30
+    backend = GpuBackend.objects.create(name="one", url="http://one", kind="comfyui", slots=2)
+    stale, fresh = make_jobs(2, "s")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk=stale.pk).update(status="running", backend=backend, claimed_by="dead", heartbeat_at=long_ago)
+    Job.objects.filter(pk=fresh.pk).update(status="running", backend=backend, claimed_by="alive",
+                                           heartbeat_at=timezone.now())  # fmt: skip
+    assert requeue_stale_jobs() == 1
+    stale.refresh_from_db()
+    assert stale.status == Job.Status.QUEUED and stale.backend_id == backend.pk and stale.claimed_by == ""
+    [claimed] = claim_jobs(worker="new")
+    assert claimed.pk == stale.pk and claimed.backend_id == backend.pk and claimed.attempts == 1

@@ -1,0 +1,158 @@
+"""The scaled-out topology: PostgreSQL row claims, Redis channel layer, several worker and web processes.
+
+Everything runs as real processes on loopback: three emulated GPU backends with two slots each,
+two `runjobs` workers and a daphne web process, against a fresh PostgreSQL database and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg
+import pytest
+import redis
+import websockets
+
+from tests.conftest import free_port
+from tests.processes import BASE_DIR, EmulatorProcess, manage, stop, wait_for_http
+from tests.prompts import sampler_workflow
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+ADMIN_URL = os.environ.get("SCALE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("SCALE_REDIS_URL", "redis://127.0.0.1:6379/7")
+JOBS, VISITORS = 200, 20
+
+CREATE_JOBS = """
+import json
+from django.contrib.sessions.backends.db import SessionStore
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.services import create_jobs
+template = WorkflowTemplate.objects.create(title="scale", slug="scale", prompt=json.loads({prompt!r}))
+sessions, jobs = [], []
+for visitor in range({visitors}):
+    session = SessionStore(); session["visitor"] = visitor; session.create(); sessions.append(session.session_key)
+for index in range({jobs}):
+    jobs += create_jobs(template=template, values={{}}, session_key=sessions[index % {visitors}])
+print(json.dumps({{"jobs": [str(job.pk) for job in jobs], "session": sessions[0]}}))
+"""
+
+
+@pytest.fixture
+def postgres_database():
+    """A fresh database for this run, dropped afterwards."""
+    name = f"comfyweb_scale_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is needed for the scaled-out tests ({ADMIN_URL}): {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def redis_url():
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is needed for the scaled-out tests ({REDIS_URL}): {exc}")
+    yield REDIS_URL
+    client.flushdb()
+
+
+def final_counts(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as connection:
+        return dict(connection.execute("SELECT status, count(*) FROM jobs_job GROUP BY status").fetchall())
+
+
+async def watch(url: str, session_key: str, frames: list[dict]) -> None:
+    """A browser-like watcher of one job, through the web process."""
+    headers = {"Cookie": f"sessionid={session_key}", "Origin": "http://127.0.0.1"}
+    async with websockets.connect(url, additional_headers=headers) as socket:
+        async for raw in socket:
+            frames.append(json.loads(raw)["job"])
+            if frames[-1]["status"] in ("succeeded", "failed", "cancelled"):
+                return
+
+
+def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postgres_database, redis_url):
+    backends = [EmulatorProcess(tmp_path, step_ms=5) for _ in range(3)]
+    processes: list[subprocess.Popen] = []
+    env = {
+        "DATABASE_URL": postgres_database,
+        "REDIS_URL": redis_url,
+        "GPU_BACKENDS": ",".join(f"comfyui+{backend.url}#2" for backend in backends),
+        "JOB_MAX_QUEUED_PER_VISITOR": str(JOBS),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    try:
+        assert manage("migrate", "--noinput", env=env, stdout=subprocess.DEVNULL).wait(120) == 0
+        script = CREATE_JOBS.format(prompt=json.dumps(sampler_workflow(steps=4, seed=-1)), jobs=JOBS,
+                                    visitors=VISITORS)  # fmt: skip
+        created = manage("shell", "-c", script, env=env, stdout=subprocess.PIPE, text=True)
+        output, _ = created.communicate(timeout=120)
+        batch = json.loads(output.strip().splitlines()[-1])
+        assert len(batch["jobs"]) == JOBS
+
+        port = free_port()
+        web = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "comfyweb.asgi:application"],
+            cwd=BASE_DIR, env={**os.environ, "EMBEDDED_DEV": "1", **env},
+            stdout=subprocess.DEVNULL, stderr=(tmp_path / "web.log").open("w"),
+        )  # fmt: skip
+        processes.append(web)
+        wait_for_http(f"http://127.0.0.1:{port}/", process=web)
+
+        frames: list[dict] = []
+        watched = batch["jobs"][0]
+
+        async def scenario() -> None:
+            watcher = asyncio.create_task(watch(f"ws://127.0.0.1:{port}/ws/jobs/{watched}/", batch["session"], frames))
+            await asyncio.sleep(0.5)  # the watcher is subscribed before any worker starts
+            for name in ("worker-a", "worker-b"):
+                processes.append(manage("runjobs", "--name", name, "--poll", "0.1", env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                counts = await asyncio.to_thread(final_counts, postgres_database)
+                if sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled")) == JOBS:
+                    break
+                await asyncio.sleep(0.5)
+            try:
+                await asyncio.wait_for(watcher, 30)
+            except TimeoutError:
+                pytest.fail(f"the watcher saw only {[frame['status'] for frame in frames]}")
+
+        asyncio.run(scenario())
+        counts = final_counts(postgres_database)
+        assert counts == {"succeeded": JOBS}
+
+        histories = [backend.history() for backend in backends]
+        ran = [prompt_id for history in histories for prompt_id in history]
+        assert sorted(ran) == sorted(batch["jobs"]), "every job ran exactly once on some backend"
+        assert all(histories), "every backend took work"
+
+        with psycopg.connect(postgres_database) as connection:
+            outputs = connection.execute("SELECT count(*), count(DISTINCT job_id) FROM jobs_joboutput").fetchone()
+            workers = connection.execute("SELECT count(DISTINCT claimed_by) FROM jobs_job").fetchone()[0]
+        assert outputs == (JOBS, JOBS)
+        assert workers == 2, "both workers took jobs"
+
+        statuses = [frame["status"] for frame in frames]
+        assert statuses[0] == "queued" and statuses[-1] == "succeeded"
+        assert "running" in statuses, "live updates crossed processes through Redis"
+        assert frames[-1]["outputs"], "the final frame carries the images"
+    finally:
+        for process in processes:
+            stop(process)
+        for backend in backends:
+            backend.stop()
