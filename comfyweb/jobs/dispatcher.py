@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from comfyweb.jobs.backends import active_backends
 from comfyweb.jobs.models import GpuBackend, Job
@@ -131,6 +132,12 @@ def requeue_stale_jobs() -> int:
     stale_before = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_STALE)
     active = Job.objects.filter(status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING])
     stale = active.filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+    stale.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS).update(
+        status=Job.Status.FAILED,
+        finished_at=timezone.now(),
+        error=_("The job was interrupted %(n)d times (its worker stopped); giving up.")
+        % {"n": settings.JOB_MAX_ATTEMPTS},
+    )
     return stale.update(status=Job.Status.QUEUED, claimed_by="", not_before=None)
 
 

@@ -82,7 +82,7 @@ class ProgressSink:
             raise ClaimLost()
         if cancel:
             raise JobCancelled()
-        await apublish_snapshot(self.job.pk, await sync_to_async(job_snapshot)(self.job))
+        await publish_quietly(self.job)
 
 
 def _save_progress(job: Job, worker: str) -> tuple[bool, bool]:
@@ -134,7 +134,7 @@ async def run_job(job: Job, *, worker: str, cancelled: asyncio.Event | None = No
     job.status = Job.Status.RUNNING
     backend: GpuBackend = job.backend
     sink = ProgressSink(job, worker)
-    await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
+    await publish_quietly(job)
     try:
         async with asyncio.timeout(settings.JOB_TIMEOUT):
             runner = run_on_agent if backend.kind == GpuBackend.Kind.AGENT else run_on_comfyui
@@ -159,14 +159,16 @@ async def run_job(job: Job, *, worker: str, cancelled: asyncio.Event | None = No
         )
     except (ComfyUnavailable, OSError, websockets.WebSocketException) as exc:
         await sync_to_async(mark_unhealthy)(backend, str(exc) or type(exc).__name__)
-        return await sync_to_async(_retry_or_fail)(job, worker, exc)
+        return await sync_to_async(retry_or_fail)(job, worker, exc)
     await sync_to_async(mark_healthy)(backend)
     return await finish(job, worker, outcome)
 
 
-def _retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
+def retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
     """A dead backend: back to the queue with back-off, or a clear failure after JOB_MAX_ATTEMPTS."""
     job.refresh_from_db()
+    if job.status not in Job.ACTIVE_STATUSES:
+        return job  # it reached a final state before the error: nothing to retry
     if job.attempts < settings.JOB_MAX_ATTEMPTS and not job.cancel_requested:
         delay = 2**job.attempts
         Job.objects.filter(pk=job.pk, claimed_by=worker).update(
@@ -174,6 +176,10 @@ def _retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
             claimed_by="",
             backend=None,
             not_before=timezone.now() + timezone.timedelta(seconds=delay),
+        )
+    elif job.cancel_requested:
+        Job.objects.filter(pk=job.pk, claimed_by=worker).update(
+            status=Job.Status.CANCELLED, finished_at=timezone.now(), error=_("Cancelled.")
         )
     else:
         Job.objects.filter(pk=job.pk, claimed_by=worker).update(
@@ -288,8 +294,16 @@ async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
     """Store outputs and the final state in one transaction, then tell the watchers."""
     await sync_to_async(_store_final)(job, worker, outcome)
     await sync_to_async(job.refresh_from_db)()
-    await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
+    await publish_quietly(job)
     return job
+
+
+async def publish_quietly(job: Job) -> None:
+    """Relay the job's state; a relay failure is logged and never changes the job (pages poll too)."""
+    try:
+        await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
+    except Exception:
+        logger.warning("could not relay job %s", job.pk, exc_info=True)
 
 
 def human_error(error: dict | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -13,7 +14,7 @@ from django.utils import timezone
 from comfyweb.jobs.backends import sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.runner import run_job
+from comfyweb.jobs.runner import retry_or_fail, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,11 @@ class JobWorker:
     async def _run(self, job: Job) -> None:
         try:
             await run_job(job, worker=self.name, cancelled=self.cancel_events.get(job.pk))
-        except Exception:
-            logger.exception("runner of job %s crashed; it will be re-queued when its heartbeat goes stale", job.pk)
+        except Exception as exc:
+            # A bug or a lost database connection: retry with back-off, then fail, never loop forever.
+            logger.exception("runner of job %s crashed", job.pk)
+            with contextlib.suppress(Exception):
+                await sync_to_async(retry_or_fail)(job, self.name, exc)
         finally:
             self.tasks.pop(job.pk, None)
             self.cancel_events.pop(job.pk, None)

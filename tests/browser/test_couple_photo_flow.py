@@ -25,11 +25,11 @@ def test_couple_photo_from_campaign_to_downloaded_image(page, shot, photo, backg
     page.wait_for_selector("form[data-job-form]")
     shot(page, "02-template-form")
 
-    _file_inputs(page).first.set_input_files(str(photo))
+    # The shipped couple-photo template: the visitor's photo is node 10, the background node 12.
+    page.locator('input[type="file"][name="10.image"]').set_input_files(str(photo))
     page.wait_for_selector("img.preview:not([hidden])")
     _gallery_choices(page).first.check(force=True)
-    if _file_inputs(page).count() > 1:
-        _file_inputs(page).nth(1).set_input_files(str(background))
+    page.locator('input[type="file"][name="12.image"]').set_input_files(str(background))
     page.locator('.qty:has(input[value="1"])').click()
     shot(page, "03-filled-form")
     page.locator("[data-submit]").click()

@@ -123,3 +123,14 @@ def test_jobs_of_a_silent_worker_go_back_to_the_queue_keeping_their_backend(sett
     assert stale.status == Job.Status.QUEUED and stale.backend_id == backend.pk and stale.claimed_by == ""
     [claimed] = claim_jobs(worker="new")
     assert claimed.pk == stale.pk and claimed.backend_id == backend.pk and claimed.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_job_whose_worker_keeps_dying_fails_instead_of_looping(settings):
+    settings.JOB_MAX_ATTEMPTS = 2
+    [job] = make_jobs(1, "s")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk=job.pk).update(status="running", claimed_by="dead", heartbeat_at=long_ago, attempts=2)
+    assert requeue_stale_jobs() == 0
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "interrupted 2 times" in job.error
