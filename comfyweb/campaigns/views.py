@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from comfyweb.campaigns import services
 from comfyweb.campaigns.models import Campaign
+from comfyweb.catalog.backends_check import backends_options_resolver
+from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
 
 
@@ -40,12 +42,11 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
         campaign_obj = get_object_or_404(Campaign, slug=campaign, enabled=True)
         if not campaign_obj.entries.filter(template=template).exists():
             raise Http404("template not in campaign")
-    from comfyweb.catalog.forms import build_template_form
-
     errors: list[str] = []
     quantity = services.DEFAULT_QUANTITY
+    resolver = backends_options_resolver()
     if request.method == "POST":
-        form = build_template_form(template, data=request.POST, files=request.FILES)
+        form = build_template_form(template, data=request.POST, files=request.FILES, options_resolver=resolver)
         try:
             quantity = services.parse_quantity(request.POST.get("quantity"))
         except ValidationError as exc:
@@ -56,7 +57,7 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
                 return redirect(batch_url)
         status = 400
     else:
-        form = build_template_form(template)
+        form = build_template_form(template, options_resolver=resolver)
         status = 200
     context = {
         "workflow_template": template,

@@ -1,8 +1,9 @@
-"""Operators' admin for workflow templates: paste or import, validate, preview, check backends."""
+"""Operators' admin for workflow templates: paste or import, validate, preview, check backends, try."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,10 +14,20 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from comfyweb.catalog.backends_check import report_for_backends
+from comfyweb.catalog.backends_check import (
+    BackendReport,
+    backends_options_resolver,
+    configured_backends,
+    report_for_backends,
+)
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
-from comfyweb.catalog.services import import_templates
+from comfyweb.catalog.params import validate_template
+from comfyweb.catalog.services import import_templates, sample_values
+from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
+
+MAX_SHOWN_PROBLEMS = 20
+BACKEND_PROBLEMS = _("A GPU backend cannot run this template. Fix it, or tick “Publish despite backend problems”:")
 
 
 class ImportForm(forms.Form):
@@ -24,33 +35,57 @@ class ImportForm(forms.Form):
 
 
 class WorkflowTemplateForm(forms.ModelForm):
+    """The template form: pasted JSON is checked, and publishing is checked against the GPU backends."""
+
     publish_anyway = forms.BooleanField(
         required=False,
         label=_("Publish despite backend problems"),
-        help_text=_("The backend check below found problems; tick to enable the template anyway."),
+        help_text=_("When the backend check finds problems, tick this to enable the template anyway."),
     )
 
     class Meta:
         model = WorkflowTemplate
         fields = ["title", "slug", "description", "cover", "prompt", "params", "enabled", "ordering"]
 
+    def clean_prompt(self):
+        """Accept a bare "Save (API)" export or one wrapped as {"prompt": {...}}."""
+        prompt = self.cleaned_data.get("prompt")
+        if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), dict):
+            try:
+                return normalize_prompt(prompt)
+            except InvalidPrompt:
+                return prompt
+        return prompt
+
     def clean(self):
         cleaned = super().clean()
-        prompt = cleaned.get("prompt")
-        if prompt and cleaned.get("enabled") and not cleaned.get("publish_anyway"):
-            problems = [p for r in report_for_backends(prompt, configured_backends()) for p in r.problems]
-            if problems:
-                raise ValidationError([_("A GPU backend cannot run this template:"), *problems[:20]])
+        if self.needs_backend_check(cleaned) and not cleaned.get("publish_anyway"):
+            prompt = cleaned.get("prompt", self.instance.prompt)
+            params = cleaned.get("params", self.instance.params)
+            if not validate_template(prompt, params):
+                problems = [
+                    f"{r.backend}: {p}"
+                    for r in report_for_backends(prompt, configured_backends(), params)
+                    for p in r.problems
+                ]
+                if problems:
+                    raise ValidationError(
+                        [
+                            BACKEND_PROBLEMS,
+                            *problems[:MAX_SHOWN_PROBLEMS],
+                        ],
+                        code="backend_problems",
+                    )
         return cleaned
 
-
-def configured_backends() -> list[tuple[str, str, str, str]]:
-    """(name, url, kind, token) of every enabled backend, from the jobs area when it is installed."""
-    try:
-        from comfyweb.jobs.backends import active_backends
-    except ImportError:
-        return []
-    return [(b.name, b.url, b.kind, b.token) for b in active_backends()]
+    def needs_backend_check(self, cleaned: dict) -> bool:
+        """Check when a template gets published or what it runs changes while published."""
+        enabled = cleaned.get("enabled", self.instance.enabled)
+        if not enabled:
+            return False
+        if self.instance.pk is None:
+            return True
+        return bool({"enabled", "prompt", "params"} & set(self.changed_data))
 
 
 @admin.register(WorkflowTemplate)
@@ -60,12 +95,24 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     list_editable = ["enabled", "ordering"]
     search_fields = ["title", "slug", "description"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["version", "preview_link", "backend_report"]
+    readonly_fields = ["version", "backend_report", "form_preview"]
     change_list_template = "admin/catalog/workflowtemplate/change_list.html"
+    change_form_template = "admin/catalog/workflowtemplate/change_form.html"
+    actions = ["try_it"]
+
+    def get_changelist_form(self, request, **kwargs):
+        """Enabling a template from the list goes through the same backend check as its page."""
+        kwargs.setdefault("form", WorkflowTemplateForm)
+        return super().get_changelist_form(request, **kwargs)
 
     def get_urls(self):
         own = [
             path("import/", self.admin_site.admin_view(self.import_view), name="catalog_workflowtemplate_import"),
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.live_preview_view),
+                name="catalog_workflowtemplate_live_preview",
+            ),
             path(
                 "<int:pk>/preview/",
                 self.admin_site.admin_view(self.preview_view),
@@ -75,34 +122,60 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         return own + super().get_urls()
 
     @admin.display(description=_("End-user form"))
-    def preview_link(self, obj: WorkflowTemplate) -> str:
+    def form_preview(self, obj: WorkflowTemplate) -> str:
         if not obj.pk:
-            return "—"
+            return _("Save the template (or use “Preview unsaved changes”) to see its form.")
         url = reverse("admin:catalog_workflowtemplate_preview", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, _("Preview the form"))
+        form = build_template_form(obj, options_resolver=backends_options_resolver())
+        return format_html(
+            '<div class="template-preview">{}</div><p><a href="{}">{}</a></p>',
+            form.as_div(),
+            url,
+            _("Open the preview and try it with your own values"),
+        )
 
     @admin.display(description=_("Backend check"))
     def backend_report(self, obj: WorkflowTemplate) -> str:
         if not obj.pk:
             return "—"
-        reports = report_for_backends(obj.prompt, configured_backends())
-        if not reports:
-            return _("No GPU backend is configured.")
-        rows = []
-        for report in reports:
-            if not report.reachable:
-                rows.append((report.backend, _("unreachable: %(e)s") % {"e": report.error}))
-            elif report.problems:
-                rows.append((report.backend, "; ".join(report.problems)))
-            else:
-                rows.append((report.backend, _("OK: every node, model and value is available")))
-        return format_html("<ul>{}</ul>", format_html_join("", "<li><b>{}</b>: {}</li>", rows))
+        return render_reports(report_for_backends(obj.prompt, configured_backends(), obj.params))
+
+    @admin.action(description=_("Try it: submit a test job with default values and a sample photo"))
+    def try_it(self, request, queryset):
+        for template in queryset:
+            job = self.create_test_job(request, template, sample_values(template))
+            if job is not None:
+                url = reverse("campaigns:job", kwargs={"job_id": job.id})
+                self.message_user(
+                    request,
+                    format_html('{}: <a href="{}">{}</a>', template.title, url, _("test job submitted")),
+                    messages.SUCCESS,
+                )
+
+    def create_test_job(self, request, template: WorkflowTemplate, values: dict):
+        """One job for the operator (it shows in their own creations); errors become admin messages."""
+        from comfyweb.jobs.services import create_jobs
+
+        if not request.session.session_key:
+            request.session.save()
+        try:
+            return create_jobs(
+                template=template,
+                values=values,
+                quantity=1,
+                owner=request.user,
+                session_key=request.session.session_key or "",
+                client_ip=request.META.get("REMOTE_ADDR"),
+            )[0]
+        except ValidationError as exc:
+            self.message_user(request, f"{template.title}: {'; '.join(exc.messages)}", messages.ERROR)
+            return None
 
     def import_view(self, request):
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                data = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
+                data = json.loads(form.cleaned_data["file"].read().decode("utf-8-sig"))
                 saved = import_templates(data)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 form.add_error("file", _("Not a JSON file: %(e)s") % {"e": exc})
@@ -110,7 +183,12 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
                 for message in exc.messages:
                     form.add_error("file", message)
             else:
-                self.message_user(request, _("Imported %(n)d template(s).") % {"n": len(saved)}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Imported %(n)d template(s): %(slugs)s")
+                    % {"n": len(saved), "slugs": ", ".join(t.slug for t in saved)},
+                    messages.SUCCESS,
+                )
                 return redirect("admin:catalog_workflowtemplate_changelist")
         context = {
             **self.admin_site.each_context(request),
@@ -121,12 +199,75 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/catalog/workflowtemplate/import.html", context)
 
     def preview_view(self, request, pk: int):
+        """The saved template's end-user form; submitting it creates a test job ("try it")."""
         template = get_object_or_404(WorkflowTemplate, pk=pk)
+        resolver = backends_options_resolver()
+        if request.method == "POST":
+            form = build_template_form(template, data=request.POST, files=request.FILES, options_resolver=resolver)
+            if form.is_valid():
+                job = self.create_test_job(request, template, form.cleaned_data)
+                if job is not None:
+                    return redirect("campaigns:job", job_id=job.id)
+        else:
+            form = build_template_form(template, options_resolver=resolver)
+        return self.render_preview(request, template.title, form, problems=[], can_try=True)
+
+    def live_preview_view(self, request):
+        """The form that the prompt and params being edited (not yet saved) would give visitors."""
+        problems: list[str] = []
+        form = None
+        if request.method == "POST":
+            try:
+                prompt = json.loads(request.POST.get("prompt") or "null")
+                params = json.loads(request.POST.get("params") or "[]")
+            except json.JSONDecodeError as exc:
+                problems.append(_("Not valid JSON: %(e)s") % {"e": exc})
+            else:
+                if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), dict):
+                    prompt = prompt["prompt"]
+                problems = [str(p) for p in validate_template(prompt, params)]
+                if not problems:
+                    draft = SimpleNamespace(prompt=prompt, params=params)
+                    form = build_template_form(draft, options_resolver=backends_options_resolver())
+        else:
+            problems.append(_("Use “Preview unsaved changes” on a template's page."))
+        title = request.POST.get("title") or _("unsaved template")
+        return self.render_preview(request, title, form, problems=problems, can_try=False)
+
+    def render_preview(self, request, title: str, form, *, problems: list[str], can_try: bool):
         context = {
             **self.admin_site.each_context(request),
-            "form": build_template_form(template),
-            "template_obj": template,
-            "title": _("Preview: %(t)s") % {"t": template.title},
+            "form": form,
+            "problems": problems,
+            "can_try": can_try,
+            "title": _("Preview: %(t)s") % {"t": title},
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/catalog/workflowtemplate/preview.html", context)
+
+
+def render_reports(reports: list[BackendReport]) -> str:
+    """The backend check as an HTML list, one line per backend."""
+    if not reports:
+        return _("No GPU backend is configured.")
+    rows = []
+    for report in reports:
+        if not report.reachable:
+            rows.append((report.backend, _("unreachable, could not check: %(e)s") % {"e": report.error}, []))
+        elif report.problems:
+            rows.append((report.backend, _("%(n)d problem(s):") % {"n": len(report.problems)}, report.problems))
+        else:
+            rows.append((report.backend, _("OK: every node, model and value is available"), []))
+    return format_html(
+        '<ul class="backend-report">{}</ul>',
+        format_html_join(
+            "",
+            "<li><b>{}</b>: {}{}</li>",
+            (
+                (name, summary, format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((p,) for p in found))))
+                if found
+                else (name, summary, "")
+                for name, summary, found in rows
+            ),
+        ),
+    )

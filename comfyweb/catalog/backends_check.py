@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -10,7 +11,14 @@ from django.core.cache import cache
 from comfyweb.catalog.services import check_against_object_info
 
 OBJECT_INFO_TTL = 300
+UNREACHABLE_TTL = 30  # a down backend is not asked again on every page view
 OBJECT_INFO_TIMEOUT = 5.0
+
+Backend = tuple[str, str, str, str]  # (name, url, kind, token)
+
+
+class BackendUnreachable(Exception):
+    """The backend's /object_info could not be read (recently); the message says why."""
 
 
 @dataclass
@@ -26,44 +34,89 @@ def object_info_url(backend_url: str, kind: str) -> str:
     return backend_url.rstrip("/") + "/object_info"
 
 
+def _cache_key(backend_url: str) -> str:
+    return f"catalog:object_info:{backend_url.rstrip('/')}"
+
+
 def fetch_object_info(backend_url: str, kind: str = "comfyui", token: str = "") -> dict:
-    """A backend's /object_info, cached for a few minutes (it only changes when nodes/models change)."""
-    key = f"object_info:{backend_url}"
+    """A backend's /object_info, cached for a few minutes (it only changes when nodes/models change).
+
+    Raises BackendUnreachable; a failure is remembered briefly so forms stay fast while a backend is down.
+    """
+    key = _cache_key(backend_url)
     cached = cache.get(key)
-    if cached is not None:
+    if isinstance(cached, dict):
         return cached
+    if isinstance(cached, str):
+        raise BackendUnreachable(cached)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.get(object_info_url(backend_url, kind), headers=headers, timeout=OBJECT_INFO_TIMEOUT)
-    response.raise_for_status()
-    info = response.json()
+    try:
+        response = httpx.get(object_info_url(backend_url, kind), headers=headers, timeout=OBJECT_INFO_TIMEOUT)
+        response.raise_for_status()
+        info = response.json()
+        if not isinstance(info, dict):
+            raise ValueError("/object_info did not answer a JSON object")
+    except (httpx.HTTPError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        cache.set(key, reason, UNREACHABLE_TTL)
+        raise BackendUnreachable(reason) from exc
     cache.set(key, info, OBJECT_INFO_TTL)
     return info
 
 
-def report_for_backends(prompt: dict, backends: list[tuple[str, str, str, str]]) -> list[BackendReport]:
+def report_for_backends(prompt: dict, backends: list[Backend], params: list | None = None) -> list[BackendReport]:
     """One report per (name, url, kind, token) backend; an unreachable backend says so."""
     reports = []
     for name, url, kind, token in backends:
         try:
             info = fetch_object_info(url, kind, token)
-        except (httpx.HTTPError, ValueError) as exc:
-            reports.append(BackendReport(backend=name, reachable=False, error=str(exc) or type(exc).__name__))
+        except BackendUnreachable as exc:
+            reports.append(BackendReport(backend=name, reachable=False, error=str(exc)))
             continue
-        reports.append(BackendReport(backend=name, reachable=True, problems=check_against_object_info(prompt, info)))
+        problems = check_against_object_info(prompt, info, params)
+        reports.append(BackendReport(backend=name, reachable=True, problems=problems))
     return reports
 
 
-def combo_options_resolver(backend_url: str, kind: str = "comfyui", token: str = ""):
+def combo_options(info: dict, node_class: str, key: str) -> list:
+    """The values a COMBO input offers in an /object_info answer (old and new list forms)."""
+    spec = info.get(node_class, {}).get("input", {})
+    declared = {**spec.get("required", {}), **spec.get("optional", {})}.get(key, [])
+    if declared and isinstance(declared[0], list):
+        return list(declared[0])
+    if declared and declared[0] == "COMBO" and len(declared) > 1 and isinstance(declared[1], dict):
+        return list(declared[1].get("options", []))
+    return []
+
+
+def combo_options_resolver(backend_url: str, kind: str = "comfyui", token: str = "") -> Callable[[dict], list]:
     """An options resolver for forms: a panel's string `options` names the node class with the COMBO."""
 
-    def resolve(panel: dict) -> list[str]:
+    def resolve(panel: dict) -> list:
         info = fetch_object_info(backend_url, kind, token)
-        spec = info.get(panel["options"], {}).get("input", {})
-        declared = {**spec.get("required", {}), **spec.get("optional", {})}.get(panel.get("key"), [])
-        if declared and isinstance(declared[0], list):
-            return list(declared[0])
-        if declared and declared[0] == "COMBO" and len(declared) > 1:
-            return list(declared[1].get("options", []))
+        return combo_options(info, panel["options"], panel.get("key"))
+
+    return resolve
+
+
+def configured_backends() -> list[Backend]:
+    """(name, url, kind, token) of every enabled backend of the jobs pool."""
+    from comfyweb.jobs.backends import active_backends
+
+    return [(b.name, b.url, b.kind, b.token) for b in active_backends()]
+
+
+def backends_options_resolver(backends: list[Backend] | None = None) -> Callable[[dict], list]:
+    """Resolve string `options` from the first backend that answers (the pool shares models in practice)."""
+
+    def resolve(panel: dict) -> list:
+        for _name, url, kind, token in configured_backends() if backends is None else backends:
+            try:
+                found = combo_options_resolver(url, kind, token)(panel)
+            except BackendUnreachable:
+                continue
+            if found:
+                return found
         return []
 
     return resolve

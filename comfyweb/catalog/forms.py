@@ -7,7 +7,7 @@ field is an `UploadedImage` (re-encoded, metadata stripped) or a chosen gallery 
 
 from __future__ import annotations
 
-import math
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -17,10 +17,13 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from comfyweb.catalog.params import field_name, iter_panels
+from comfyweb.catalog.params import field_name, iter_panels, on_step_grid
 from comfyweb.comfy.images import ImageInfo, ImageRejected, normalize_image
 
+logger = logging.getLogger(__name__)
+
 UPLOAD_SUFFIX = "__upload"
+SOURCE_UNAVAILABLE = _("(The list of choices could not be loaded from the GPU backend; only the default is offered.)")
 STRING_MAX_LENGTH = 2000
 
 IMAGE_ERRORS = {
@@ -60,7 +63,7 @@ def check_image_bytes(data: bytes, name: str = "") -> UploadedImage:
 class TemplateImageField(forms.FileField):
     """A photo upload checked with Pillow (format, bytes, pixels, decompression bombs)."""
 
-    widget = forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+    widget = forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
 
     def clean(self, data, initial=None):
         upload = super().clean(data, initial)
@@ -86,22 +89,28 @@ def has_usable_default(value: object) -> bool:
 
 
 class TemplateForm(forms.Form):
-    """The form of one template; `cleaned_data` maps field_name(panel) → value."""
+    """The form of one template; `cleaned_data` maps field_name(panel) → value.
+
+    A value that is absent (None) keeps the prompt's own value; an image panel with a gallery
+    takes the uploaded picture when there is one, else the chosen option.
+    """
 
     template_prompt: dict
     template_params: list
+    required_images: frozenset[str] = frozenset()
 
     def clean(self):
         cleaned = super().clean()
-        for name in list(cleaned):
+        for name in list(self.fields):
             if not name.endswith(UPLOAD_SUFFIX):
                 continue
-            upload = cleaned.pop(name)
             target = name[: -len(UPLOAD_SUFFIX)]
+            upload = cleaned.pop(name, None)
             if upload is not None:
                 cleaned[target] = upload
-                self.errors.pop(target, None)
-            elif cleaned.get(target) in (None, "") and self.fields[target].required:
+            elif name in self.errors:
+                cleaned.pop(target, None)
+            elif not cleaned.get(target) and target in self.required_images and target not in self.errors:
                 self.add_error(target, _("Choose one of the pictures or upload your own."))
         return cleaned
 
@@ -116,16 +125,33 @@ def build_template_form(
     """A bound (or unbound) form for `template` (anything with `.prompt` and `.params`)."""
     prompt = template.prompt or {}
     fields: dict[str, forms.Field] = {}
+    required_images = set()
     for panel in iter_panels(template.params or []):
         if panel.get("hidden"):
             continue
         current = prompt.get(str(panel.get("id")), {}).get("inputs", {}).get(panel.get("key"))
-        fields.update(_fields_for_panel(panel, current, options_resolver))
+        panel_fields = _fields_for_panel(panel, current, options_resolver)
+        if panel.get("type") == "image" and not has_usable_default(current):
+            required_images.add(field_name(panel))
+        fields.update(panel_fields)
+    if data is not None:
+        _keep_defaults_for_omitted(fields, data, files or {})
     form_class = type("TemplateForm", (TemplateForm,), dict(fields))
     form = form_class(data=data, files=files)
     form.template_prompt = prompt
     form.template_params = template.params or []
+    form.required_images = frozenset(required_images)
     return form
+
+
+def _keep_defaults_for_omitted(fields: dict[str, forms.Field], data, files) -> None:
+    """Values a client did not send at all (an API call naming only some fields) keep the prompt's own."""
+    for name, field in fields.items():
+        if isinstance(field, TemplateImageField) or getattr(field, "gallery", False):
+            continue
+        if field.widget.value_omitted_from_data(data, files, name):
+            field.required = False
+            field.omitted = True
 
 
 def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | None) -> dict[str, forms.Field]:
@@ -141,7 +167,7 @@ def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | 
             choices = [(o, option_label(o)) for o in options]
             gallery = forms.ChoiceField(
                 choices=choices,
-                required=required,
+                required=False,
                 initial=current if current in options else None,
                 widget=forms.RadioSelect(attrs={"class": "gallery"}),
                 **common,
@@ -153,21 +179,20 @@ def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | 
             return {name: gallery, name + UPLOAD_SUFFIX: upload}
         return {name: TemplateImageField(required=required, **common)}
     if kind == "select":
-        choices = [(str(o), str(o)) for o in options or []]
-        field = TypedSelectField(
-            choices=choices, originals=list(options or []), initial=current, required=True, **common
-        )
+        labels = panel.get("labels") if isinstance(panel.get("labels"), list) else []
+        if len(labels) != len(options or []):
+            labels = [str(o) for o in options or []]
+        choices = [(str(o), label) for o, label in zip(options or [], labels, strict=True)]
+        field = TypedSelectField(choices=choices, originals=list(options or []), initial=current, **common)
+        if isinstance(panel.get("options"), str) and options == unresolved_options(current):
+            field.help_text = " ".join(str(t) for t in (common["help_text"], SOURCE_UNAVAILABLE) if t)
         return {name: field}
     if kind == "number":
         return {name: _number_field(panel, current, common)}
     if kind == "string":
         text = current if isinstance(current, str) else ""
         widget = forms.Textarea(attrs={"rows": 3}) if len(text) > 60 or "\n" in text else forms.TextInput()
-        return {
-            name: forms.CharField(
-                max_length=STRING_MAX_LENGTH, required=False, initial=text, widget=widget, strip=True, **common
-            )
-        }
+        return {name: TemplateTextField(max_length=STRING_MAX_LENGTH, initial=text, widget=widget, **common)}
     return {}
 
 
@@ -179,7 +204,22 @@ class TypedSelectField(forms.ChoiceField):
         self.originals = {str(o): o for o in originals}
 
     def clean(self, value):
-        return self.originals.get(super().clean(value), value)
+        cleaned = super().clean(value)
+        if cleaned in self.empty_values:
+            return None
+        return self.originals.get(cleaned, cleaned)
+
+
+class TemplateTextField(forms.CharField):
+    """Text for a prompt input: may be cleared, but a value the client did not send keeps the default."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, strip=True, **kwargs)
+
+    def clean(self, value):
+        if getattr(self, "omitted", False):
+            return None
+        return super().clean(value)
 
 
 class StepNumberField(forms.FloatField):
@@ -193,12 +233,10 @@ class StepNumberField(forms.FloatField):
         number = super().clean(value)
         if number is None:
             return None
-        if self.step:
-            steps = (number - self.base) / self.step
-            if not math.isclose(steps, round(steps), abs_tol=1e-6):
-                raise forms.ValidationError(
-                    _("Choose a value on the %(step)s step grid."), code="step", params={"step": self.step}
-                )
+        if self.step and not on_step_grid(number, self.step, self.base):
+            raise forms.ValidationError(
+                _("Choose a value on the %(step)s step grid."), code="step", params={"step": self.step}
+            )
         if self.integer:
             if not float(number).is_integer():
                 raise forms.ValidationError(_("Enter a whole number."), code="integer")
@@ -229,13 +267,25 @@ def _number_field(panel: dict, current: object, common: dict) -> forms.Field:
     )
 
 
+def unresolved_options(current: object) -> list:
+    """What a select offers when its source cannot be read: only the prompt's own value."""
+    return [current] if current not in (None, "") else []
+
+
 def resolve_options(panel: dict, current: object, resolver: OptionsResolver | None) -> list:
-    """Options named by a source (a node class with a COMBO input); the prompt's value when unreachable."""
+    """Options named by a source (a node class with a COMBO input); the prompt's value when unreachable.
+
+    A form must render even when every GPU backend is down, so any failure falls back quietly
+    (the field's help text says so) instead of breaking the page.
+    """
     if resolver is not None:
         try:
             resolved = resolver(panel)
         except Exception:
+            logger.warning("options source %s unavailable for %s", panel.get("options"), field_name(panel))
             resolved = []
         if resolved:
+            if current not in (None, "") and current not in resolved:
+                resolved = [current, *resolved]
             return resolved
-    return [current] if current not in (None, "") else []
+    return unresolved_options(current)

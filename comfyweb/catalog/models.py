@@ -48,10 +48,14 @@ class WorkflowTemplate(models.Model):
         return reverse("campaigns:template", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
+        """Refuse a prompt/params pair that cannot run; each problem names the panel and the reason."""
         from django.core.exceptions import ValidationError
 
         from comfyweb.catalog.params import validate_template
 
         problems = validate_template(self.prompt, self.params)
         if problems:
-            raise ValidationError([str(p) for p in problems])
+            by_field: dict[str, list[str]] = {}
+            for problem in problems:
+                by_field.setdefault(problem.field, []).append(str(problem))
+            raise ValidationError(by_field)

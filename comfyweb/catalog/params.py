@@ -6,6 +6,7 @@ panel and the reason so an operator can fix the template without reading code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,16 +19,24 @@ PANEL_TYPES = ("image", "select", "number", "string", "group")
 
 @dataclass(frozen=True)
 class TemplateProblem:
+    """One reason a template cannot be saved; `panel` says where, `field` which JSON it is in."""
+
     panel: str
     reason: str
+    field: str = "params"
 
     def __str__(self) -> str:
         return f"{self.panel}: {self.reason}" if self.panel else self.reason
 
 
+def is_node_id(value: object) -> bool:
+    """Panel ids name prompt nodes; fc-comfyui files use strings, hand-written ones sometimes ints."""
+    return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def iter_panels(params: list) -> Iterator[dict]:
     """Every non-group panel, groups' children included, in display order."""
-    for panel in params or []:
+    for panel in params if isinstance(params, list) else []:
         if not isinstance(panel, dict):
             continue
         if panel.get("type") == "group":
@@ -42,31 +51,48 @@ def field_name(panel: dict) -> str:
 
 
 def panel_label(panel: dict, index: int) -> str:
+    """How problems name a panel: its position, title, type and target, e.g. `#3 角色 (image 11.image)`."""
     title = panel.get("title") or ""
-    return f"#{index + 1} {title} ({panel.get('type')} {field_name(panel)})".strip()
+    target = "" if panel.get("type") == "group" else f" {field_name(panel)}"
+    return f"#{index + 1} {title} ({panel.get('type')}{target})".replace("  ", " ")
 
 
 def validate_prompt_graph(prompt: object) -> list[TemplateProblem]:
     """An API-format prompt: a dict of nodes with class_type and inputs; every link points at a node."""
+    if isinstance(prompt, dict) and isinstance(prompt.get("nodes"), list) and "links" in prompt:
+        return [
+            TemplateProblem(
+                "prompt",
+                _("This is ComfyUI's UI workflow format; export it with “Save (API)” (API format) instead."),
+                "prompt",
+            )
+        ]
     if not isinstance(prompt, dict) or not prompt:
-        return [TemplateProblem("prompt", _("The prompt must be a non-empty JSON object in ComfyUI's API format."))]
+        return [
+            TemplateProblem(
+                "prompt", _("The prompt must be a non-empty JSON object in ComfyUI's API format."), "prompt"
+            )
+        ]
     problems = []
     for node_id, node in prompt.items():
         where = _("node %(id)s") % {"id": node_id}
-        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
-            problems.append(TemplateProblem(where, _("is not a node: it needs a class_type (API format export).")))
+        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str) or not node["class_type"]:
+            problems.append(
+                TemplateProblem(where, _("is not a node: it needs a class_type (API format export)."), "prompt")
+            )
             continue
         inputs = node.get("inputs", {})
         if not isinstance(inputs, dict):
-            problems.append(TemplateProblem(where, _("its inputs must be a JSON object.")))
+            problems.append(TemplateProblem(where, _("its inputs must be a JSON object."), "prompt"))
             continue
         for key, value in inputs.items():
-            if is_link(value) and value[0] not in prompt:
+            if is_link(value) and str(value[0]) not in prompt:
                 problems.append(
                     TemplateProblem(
                         where,
                         _("input %(key)s links to node %(target)s, which is not in the prompt.")
                         % {"key": key, "target": value[0]},
+                        "prompt",
                     )
                 )
     return problems
@@ -86,34 +112,41 @@ def validate_template(prompt: dict, params: list) -> list[TemplateProblem]:
         where = panel_label(panel, index)
         kind = panel.get("type")
         if kind not in PANEL_TYPES:
-            problems.append(TemplateProblem(where, _("unknown type %(type)r.") % {"type": kind}))
+            problems.append(
+                TemplateProblem(
+                    where,
+                    _("unknown type %(type)r (use image, select, number, string or group).") % {"type": kind},
+                )
+            )
             continue
         if kind == "group":
             if not isinstance(panel.get("children"), list) or not panel["children"]:
                 problems.append(TemplateProblem(where, _("a group needs a non-empty children list.")))
             continue
-        problems.extend(_check_target(prompt if graph_ok else {}, panel, where, seen, graph_ok))
-        problems.extend(_check_type(prompt if graph_ok else {}, panel, where))
+        target_problems = _check_target(prompt if graph_ok else {}, panel, where, seen, graph_ok)
+        problems.extend(target_problems)
+        problems.extend(_check_type(prompt if graph_ok and not target_problems else {}, panel, where))
     return problems
 
 
 def _all_panels(params: list) -> Iterator[object]:
     for panel in params:
         yield panel
-        if isinstance(panel, dict) and panel.get("type") == "group":
-            yield from _all_panels(panel.get("children") or [])
+        if isinstance(panel, dict) and panel.get("type") == "group" and isinstance(panel.get("children"), list):
+            yield from _all_panels(panel["children"])
 
 
 def _check_target(prompt: dict, panel: dict, where: str, seen: set[str], graph_ok: bool) -> list[TemplateProblem]:
     node_id, key = panel.get("id"), panel.get("key")
-    if not isinstance(node_id, str) or not node_id or not isinstance(key, str) or not key:
-        return [TemplateProblem(where, _("id and key must be non-empty strings."))]
+    if not is_node_id(node_id) or not isinstance(key, str) or not key:
+        return [TemplateProblem(where, _("id (a node id of the prompt) and key (an input name) are required."))]
     name = field_name(panel)
     if name in seen:
         return [TemplateProblem(where, _("another panel already edits %(name)s.") % {"name": name})]
     seen.add(name)
     if not graph_ok:
         return []
+    node_id = str(node_id)
     if node_id not in prompt:
         return [TemplateProblem(where, _("node %(id)s is not in the prompt.") % {"id": node_id})]
     inputs = prompt[node_id].get("inputs", {})
@@ -130,34 +163,79 @@ def _check_target(prompt: dict, panel: dict, where: str, seen: set[str], graph_o
     return []
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
     kind = panel["type"]
     options = panel.get("options")
-    current = prompt.get(panel.get("id"), {}).get("inputs", {}).get(panel.get("key")) if prompt else None
+    node = prompt.get(str(panel.get("id")), {}) if prompt else {}
+    current = node.get("inputs", {}).get(panel.get("key")) if isinstance(node, dict) else None
     problems = []
     if options is not None and not isinstance(options, (list, str)):
         problems.append(TemplateProblem(where, _("options must be a list, or a node class name as a source.")))
     if kind == "select":
         if options is None or (isinstance(options, list) and not options) or options == "":
             problems.append(TemplateProblem(where, _("a select needs a non-empty options list or source.")))
+        elif isinstance(options, list) and not all(isinstance(o, (str, int, float)) for o in options):
+            problems.append(TemplateProblem(where, _("select options must be texts or numbers.")))
+        elif isinstance(options, list) and len({str(o) for o in options}) != len(options):
+            problems.append(TemplateProblem(where, _("select options must not repeat.")))
+        labels = panel.get("labels")
+        if labels is not None and (
+            not isinstance(options, list)
+            or not isinstance(labels, list)
+            or len(labels) != len(options)
+            or not all(isinstance(label, str) for label in labels)
+        ):
+            problems.append(TemplateProblem(where, _("labels must be a list of texts, one per option.")))
     elif kind == "number":
-        bounds = {name: panel.get(name) for name in ("min", "max", "step")}
-        for name, value in bounds.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                problems.append(TemplateProblem(where, _("%(name)s must be a number.") % {"name": name}))
-        lo, hi, step = bounds["min"], bounds["max"], bounds["step"]
-        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
-            problems.append(TemplateProblem(where, _("min is greater than max.")))
-        if isinstance(step, (int, float)) and step <= 0:
-            problems.append(TemplateProblem(where, _("step must be positive.")))
-        if prompt and (isinstance(current, bool) or not isinstance(current, (int, float))):
-            problems.append(TemplateProblem(where, _("the prompt's value is not a number.")))
+        problems.extend(_check_number(panel, current, where, bool(prompt)))
     elif kind == "string":
         if prompt and not isinstance(current, str):
             problems.append(TemplateProblem(where, _("the prompt's value is not text.")))
     elif kind == "image":
-        if isinstance(options, list) and not all(isinstance(o, str) and o for o in options):
+        if isinstance(options, str):
+            problems.append(TemplateProblem(where, _("image options must be a list of image URLs.")))
+        elif isinstance(options, list) and not all(isinstance(o, str) and o for o in options):
             problems.append(TemplateProblem(where, _("image options must be image URLs.")))
         if prompt and not isinstance(current, str):
             problems.append(TemplateProblem(where, _("the prompt's value is not an image name or URL.")))
     return problems
+
+
+def _check_number(panel: dict, current: object, where: str, have_prompt: bool) -> list[TemplateProblem]:
+    problems = []
+    bounds = {name: panel.get(name) for name in ("min", "max", "step")}
+    for name, value in bounds.items():
+        if value is not None and not _is_number(value):
+            problems.append(TemplateProblem(where, _("%(name)s must be a number.") % {"name": name}))
+    lo, hi, step = (value if _is_number(value) else None for value in bounds.values())
+    if lo is not None and hi is not None and lo > hi:
+        problems.append(TemplateProblem(where, _("min is greater than max.")))
+    if step is not None and step <= 0:
+        problems.append(TemplateProblem(where, _("step must be positive.")))
+    if not have_prompt:
+        return problems
+    if not _is_number(current):
+        problems.append(TemplateProblem(where, _("the prompt's value is not a number.")))
+    elif (lo is not None and current < lo) or (hi is not None and current > hi):
+        problems.append(
+            TemplateProblem(
+                where,
+                _("the prompt's value %(value)s is outside min…max, so the form could never keep it.")
+                % {"value": current},
+            )
+        )
+    elif step is not None and step > 0 and not on_step_grid(current, step, lo or 0):
+        problems.append(
+            TemplateProblem(where, _("the prompt's value %(value)s is not on the step grid.") % {"value": current})
+        )
+    return problems
+
+
+def on_step_grid(value: float, step: float, base: float) -> bool:
+    """Whether `value` is `base` plus a whole number of `step`s (within float rounding)."""
+    steps = (value - base) / step
+    return math.isclose(steps, round(steps), abs_tol=1e-6)

@@ -60,6 +60,8 @@ def inspect_image(
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format or ""
             width, height = probe.size
+    except Image.DecompressionBombError as exc:  # Pillow refuses huge headers at open time
+        raise ImageRejected("The image expands to too many pixels.", "too_many_pixels") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageRejected("The file is not an image (or it is damaged).", "not_image") from exc
     if fmt not in formats:

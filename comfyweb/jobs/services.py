@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import mimetypes
 import uuid
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -18,11 +15,9 @@ from django.utils.translation import gettext as _
 
 from comfyweb.catalog.forms import UploadedImage
 from comfyweb.catalog.models import WorkflowTemplate
-from comfyweb.catalog.substitution import data_url, substitute
+from comfyweb.catalog.substitution import image_input_from_settings, substitute
 from comfyweb.jobs.events import publish_job
 from comfyweb.jobs.models import Job
-
-IMAGE_INPUT_CLASSES = {"LoadImage": "image", "LoadImageMask": "image"}
 
 
 def store_input_image(image: UploadedImage) -> str:
@@ -34,33 +29,9 @@ def store_input_image(image: UploadedImage) -> str:
     return name
 
 
-def site_image_to_data_url(path: str) -> str | None:
-    """A site-relative static image (e.g. a gallery option) as a data URL a GPU backend can load."""
-    if not path.startswith(settings.STATIC_URL):
-        return None
-    found = finders.find(path[len(settings.STATIC_URL) :])
-    if not found:
-        return None
-    with open(found, "rb") as handle:
-        payload = base64.b64encode(handle.read()).decode("ascii")
-    content_type = mimetypes.guess_type(found)[0] or "image/png"
-    return f"data:{content_type};base64,{payload}"
-
-
-def image_to_backend_input(value: object) -> str:
-    if isinstance(value, UploadedImage):
-        return data_url(value)
-    text = str(value)
-    return site_image_to_data_url(text) or text
-
-
-def inline_site_images(prompt: dict) -> None:
-    """Turn the prompt's own site-relative image defaults into data URLs (in place)."""
-    for node in prompt.values():
-        key = IMAGE_INPUT_CLASSES.get(node.get("class_type"))
-        value = node.get("inputs", {}).get(key) if key else None
-        if isinstance(value, str) and value.startswith("/"):
-            node["inputs"][key] = site_image_to_data_url(value) or value
+def stored_image_path(image: UploadedImage) -> str:
+    """A visitor's image as a path on this site (for CATALOG_IMAGE_INPUT = "url")."""
+    return default_storage.url(store_input_image(image))
 
 
 def recordable_values(values: dict) -> dict:
@@ -98,10 +69,10 @@ def create_jobs(
     recorded = recordable_values(values)
     batch = uuid.uuid4() if quantity > 1 else None
     jobs = []
+    image_to_input = image_input_from_settings(store=stored_image_path)
     with transaction.atomic():
         for _index in range(quantity):
-            prompt, seeds = substitute(template.prompt, template.params, values, image_to_input=image_to_backend_input)
-            inline_site_images(prompt)
+            prompt, seeds = substitute(template.prompt, template.params, values, image_to_input=image_to_input)
             jobs.append(
                 Job.objects.create(
                     owner=owner,

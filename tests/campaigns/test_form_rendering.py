@@ -57,3 +57,28 @@ def test_field_errors_are_shown_next_to_the_field(db):
     assert not form.is_valid()
     html = _render(form, [])
     assert html.count('class="error" role="alert"') >= 2 and "has-error" in html
+
+
+def test_a_shipped_template_renders_steps_gallery_slider_and_select(db):
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from comfyweb.catalog.forms import build_template_form
+
+    workflows = Path(__file__).resolve().parents[2] / "workflows"
+    couple, _swap = json.loads((workflows / "couple-photo.json").read_text(encoding="utf-8"))
+    _poster, pop = json.loads((workflows / "core-image.json").read_text(encoding="utf-8"))
+
+    couple_form = build_template_form(SimpleNamespace(prompt=couple["prompt"], params=couple["params"]))
+    html = _render(couple_form, couple["params"])
+    assert "STEP 1 - 上传您的照片</legend>" in html
+    assert html.count('<fieldset class="choices gallery"') == 1
+    assert html.count('<img src="/static/characters/') == 7
+    assert '<textarea name="24.text"' in html
+
+    pop_form = build_template_form(SimpleNamespace(prompt=pop["prompt"], params=pop["params"]))
+    html = _render(pop_form, pop["params"])
+    assert "STEP 2 - 风格 / Style</legend>" in html
+    assert '<select name="4.blend_mode"' in html and '<select name="3.color"' in html
+    assert 'type="range" name="4.blend_factor"' in html and 'output for="id_4.blend_factor"' in html
