@@ -54,7 +54,7 @@
         // Uploading a photo replaces a gallery choice for the same parameter.
         var field = input.closest(".field");
         if (field && field.parentElement) {
-          field.parentElement.querySelectorAll('input[type="radio"][name="' + input.name + '"]').forEach(function (r) { r.checked = false; });
+          field.parentElement.querySelectorAll('input[type="radio"][name="' + input.name.replace(/__upload$/, "") + '"]').forEach(function (r) { r.checked = false; });
         }
         downscale(file).then(function (smaller) {
           if (smaller === file || !window.DataTransfer) return;
