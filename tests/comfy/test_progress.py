@@ -55,7 +55,7 @@ def test_cached_rerun_marks_every_node_finished():
 
 
 def test_execution_error_keeps_comfyuis_details():
-    progress, recorded = replay("execution_error.json")
+    progress, _recorded = replay("execution_error.json")
     error = progress[""]["error"]
     assert progress[""]["status"] == "failed"
     assert error["type"] == "execution_error"
