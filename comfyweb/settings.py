@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -134,6 +135,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "staticfiles")
+# whitenoise serves STATIC_ROOT (collectstatic) and, embedded, the finders; it warns when the folder is missing.
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
@@ -154,18 +157,31 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# --- REST framework.
+# --- REST framework (jobs API, /api/v1/): tokens for API clients, the session for the browser and
+# anonymous visitors. Job creation is rate limited per visitor (account or session) and per client IP.
+INSTALLED_APPS += ["drf_spectacular_sidecar"]  # Swagger UI files served by this site, no CDN
+JOB_CREATE_RATE = env.str("JOB_CREATE_RATE", default="30/min")
+JOB_CREATE_IP_RATE = env.str("JOB_CREATE_IP_RATE", default="120/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"job_create_visitor": JOB_CREATE_RATE, "job_create_ip": JOB_CREATE_IP_RATE},
+    # Client IPs for the throttles: REMOTE_ADDR, or the last X-Forwarded-For hop behind one proxy.
+    "NUM_PROXIES": 1 if env.bool("BEHIND_PROXY", default=False) else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "comfyweb API",
     "DESCRIPTION": "Run ComfyUI workflow templates as jobs and follow their progress.",
     "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- ComfyUI / GPU backends.
@@ -197,11 +213,22 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and 
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
 
+# --- Logging (operations): plain text by default, JSON lines with LOG_FORMAT=json. Work bound with
+# comfyweb.core.logging.bind_job()/bind_task() carries job_id/task_id on every line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"job_context": {"()": "comfyweb.core.logging.JobContextFilter"}},
+    "formatters": {
+        "text": {"()": "comfyweb.core.logging.TextFormatter"},
+        "json": {"()": "comfyweb.core.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job_context"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
@@ -210,3 +237,9 @@ LOGGING = {
 # EMBEDDED_DEV: the loopback-only embedded demo (`make run`, tests) may use the dev secret key.
 EMBEDDED_DEV = env.bool("EMBEDDED_DEV", default=False)
 WEB_PROCESSES = env.int("WEB_PROCESSES", default=1)
+
+# --- Catalog: how visitors' pictures reach the GPU backends. "data_url" (default) inlines them in
+# the prompt; "url" sends links on this site (CATALOG_PUBLIC_URL, e.g. https://comfyweb.example)
+# that the agents fetch, which keeps prompts small when backends can reach the web app.
+CATALOG_IMAGE_INPUT = env.str("CATALOG_IMAGE_INPUT", default="data_url")
+CATALOG_PUBLIC_URL = env.str("CATALOG_PUBLIC_URL", default="")

@@ -66,5 +66,3 @@ class EmulatorProcess:
 
     def stop(self) -> None:
         stop(self.process, signal.SIGKILL)
-
-

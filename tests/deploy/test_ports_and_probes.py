@@ -1,0 +1,127 @@
+"""One port per role, the same in every descriptor; health probes hit routes the agent really serves."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.deploy.descriptors import (
+    AGENT_PORT,
+    WEB_PORT,
+    agent_command_present,
+    agent_source_text,
+    compose,
+    containers,
+    dockerfile,
+    exec_form,
+    fc_props,
+    k8s_object,
+    stage_env,
+)
+
+
+def _exposed(name: str) -> list[int]:
+    return [int(port.split("/")[0]) for i in dockerfile(name) if i.keyword == "EXPOSE" for port in i.args.split()]
+
+
+def _healthcheck(name: str) -> list[str]:
+    (check,) = [i for i in dockerfile(name) if i.keyword == "HEALTHCHECK"]
+    return exec_form(check)
+
+
+def test_each_image_exposes_exactly_one_port():
+    assert _exposed("agent.Dockerfile") == [AGENT_PORT]
+    assert _exposed("web.Dockerfile") == [WEB_PORT]
+
+
+def test_agent_image_listens_on_its_exposed_port_and_reaches_comfyui_on_loopback():
+    env = stage_env("agent.Dockerfile", "agent")
+    assert int(env["AGENT_PORT"]) == AGENT_PORT
+    assert env["AGENT_HOST"] == "0.0.0.0"
+    comfyui = urlsplit(env["COMFYUI_URL"])
+    assert comfyui.hostname == "127.0.0.1"
+    cmd_arg = [i for i in dockerfile("agent.Dockerfile") if i.keyword == "ARG" and i.args.startswith("COMFYUI_CMD=")]
+    (arg,) = cmd_arg
+    assert env["AGENT_COMFYUI_CMD"] == "${COMFYUI_CMD}"
+    assert f"--port {comfyui.port}" in arg.args and "--listen 127.0.0.1" in arg.args
+
+
+def test_comfyui_base_image_is_a_build_argument():
+    instructions = dockerfile("agent.Dockerfile")
+    first_from = next(n for n, i in enumerate(instructions) if i.keyword == "FROM")
+    global_args = {i.args.split("=")[0] for i in instructions[:first_from] if i.keyword == "ARG"}
+    assert "COMFYUI_IMAGE" in global_args
+    final = [i for i in instructions if i.keyword == "FROM"][-1]
+    assert final.args.split()[0] == "${COMFYUI_IMAGE}"
+
+
+def test_image_healthchecks_probe_their_own_port():
+    agent = _healthcheck("agent.Dockerfile")
+    assert agent[-1] == "/api/health"  # probe.py turns a bare path into 127.0.0.1:$AGENT_PORT
+    web = _healthcheck("web.Dockerfile")
+    assert urlsplit(web[-1]).port == WEB_PORT
+
+
+def test_daphne_listens_on_the_web_port_everywhere():
+    commands = [exec_form(next(i for i in dockerfile("web.Dockerfile") if i.keyword == "CMD"))]
+    commands.append(compose()["services"]["web"]["command"])
+    commands += [c["command"] for c in containers(k8s_object("Deployment", "comfyweb-web"))]
+    for command in commands:
+        assert command[command.index("--port") + 1] == str(WEB_PORT)
+
+
+def test_compose_ports_match_the_images():
+    services = compose()["services"]
+    assert services["web"]["ports"] == [f"127.0.0.1:{WEB_PORT}:{WEB_PORT}"]
+    assert int(services["agent"]["environment"]["AGENT_PORT"]) == AGENT_PORT
+    emulator = services["emulator"]["command"]
+    emulator_port = emulator[emulator.index("--port") + 1]
+    assert urlsplit(services["agent"]["environment"]["COMFYUI_URL"]).port == int(emulator_port)
+
+
+def _backend_ports(value: str) -> list[int]:
+    return [urlsplit(re.sub(r"^\w+\+", "", entry.split("#")[0])).port for entry in value.replace(",", " ").split()]
+
+
+def test_gpu_backends_point_at_the_agent_port():
+    assert _backend_ports(compose()["x-web-env"]["GPU_BACKENDS"]) == [AGENT_PORT]
+    config = k8s_object("ConfigMap", "comfyweb-config")["data"]
+    assert _backend_ports(config["GPU_BACKENDS"]) == [AGENT_PORT]
+
+
+def test_k8s_ports_match_the_images():
+    (web,) = containers(k8s_object("Deployment", "comfyweb-web"))
+    assert [p["containerPort"] for p in web["ports"]] == [WEB_PORT]
+    (agent,) = containers(k8s_object("Deployment", "comfyweb-agent"))
+    assert [p["containerPort"] for p in agent["ports"]] == [AGENT_PORT]
+    assert {e["name"]: e.get("value") for e in agent["env"]}["AGENT_PORT"] == str(AGENT_PORT)
+    assert k8s_object("Service", "comfyweb-agent")["spec"]["ports"][0]["port"] == AGENT_PORT
+
+
+def test_k8s_agent_probes_use_ready_and_health():
+    (agent,) = containers(k8s_object("Deployment", "comfyweb-agent"))
+    assert agent["readinessProbe"]["httpGet"]["path"] == "/api/ready"
+    assert agent["livenessProbe"]["httpGet"]["path"] == "/api/health"
+    assert agent["startupProbe"]["httpGet"]["path"] == "/api/health"
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert agent[probe]["httpGet"]["port"] == agent["ports"][0]["name"]
+
+
+def test_fc_container_port_and_health_check_match_the_agent():
+    config = fc_props()["customContainerConfig"]
+    assert config["port"] == AGENT_PORT
+    assert int(fc_props()["environmentVariables"]["AGENT_PORT"]) == AGENT_PORT
+    assert config["healthCheckConfig"]["httpGetUrl"] == "/api/ready"
+
+
+def test_compose_agent_waits_for_ready():
+    assert compose()["services"]["agent"]["healthcheck"]["test"][-1] == "/api/ready"
+
+
+@pytest.mark.parametrize("route", ["/api/health", "/api/ready", "/metrics", "/api/run", "/api/status"])
+def test_probed_and_scraped_routes_exist_in_the_agent(route):
+    if not agent_command_present():
+        pytest.skip("the agent (issue 3) is not in the tree yet")
+    assert re.search(rf"""["']{re.escape(route)}["']""", agent_source_text()), f"the agent serves no {route}"
