@@ -133,6 +133,7 @@ async def run_job(job: Job, *, worker: str, cancelled: asyncio.Event | None = No
         return job
     job.status = Job.Status.RUNNING
     backend: GpuBackend = job.backend
+    logger.info("job running on %s (attempt %d)", backend, job.attempts)
     sink = ProgressSink(job, worker)
     await publish_quietly(job)
     try:
@@ -294,6 +295,7 @@ async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
     """Store outputs and the final state in one transaction, then tell the watchers."""
     await sync_to_async(_store_final)(job, worker, outcome)
     await sync_to_async(job.refresh_from_db)()
+    logger.info("job %s: %s", job.status, job.error or f"{len(outcome.images)} image(s)")
     await publish_quietly(job)
     return job
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 
 from django.conf import settings
@@ -16,8 +17,11 @@ from django.utils.translation import gettext as _
 from comfyweb.catalog.forms import UploadedImage
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.substitution import image_input_from_settings, substitute
+from comfyweb.core.logging import bind_job
 from comfyweb.jobs.events import publish_job
 from comfyweb.jobs.models import Job
+
+logger = logging.getLogger(__name__)
 
 
 def store_input_image(image: UploadedImage) -> str:
@@ -89,8 +93,43 @@ def create_jobs(
                 )
             )
     for job in jobs:
+        with bind_job(job.pk):
+            logger.info("job queued: template %s, visitor %s", template.slug, owner or session_key[:8])
         publish_job(job)
     return jobs
+
+
+def submit_jobs(
+    *,
+    template: WorkflowTemplate,
+    values: dict,
+    quantity: int,
+    owner=None,
+    session_key: str = "",
+    client_ip: str | None = None,
+    campaign=None,
+) -> list[Job]:
+    """A visitor's submission, from the template page or the REST API: the same window and quota rules.
+
+    Raises ValidationError: code "quota_exceeded" (campaign daily quota), "queue_full" (too many waiting
+    jobs), "quantity", or the campaign window's refusal.
+    """
+    from comfyweb.campaigns import services as campaigns
+
+    campaigns.check_window(campaign)
+    for limiting in campaigns.quota_campaigns(template, campaign):
+        try:
+            campaigns.check_quota(limiting, user=owner, session_key=session_key, quantity=quantity)
+        except ValidationError as exc:
+            raise ValidationError(" ".join(exc.messages), code="quota_exceeded") from exc
+    return create_jobs(
+        template=template,
+        values=values,
+        quantity=quantity,
+        owner=owner,
+        session_key=session_key,
+        client_ip=client_ip,
+    )
 
 
 def cancel_job(*, job: Job, by_staff: bool = False) -> Job:

@@ -11,6 +11,7 @@ import socket
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from comfyweb.core.logging import bind_job
 from comfyweb.jobs.backends import sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
@@ -76,16 +77,18 @@ class JobWorker:
         return claimed
 
     async def _run(self, job: Job) -> None:
-        try:
-            await run_job(job, worker=self.name, cancelled=self.cancel_events.get(job.pk))
-        except Exception as exc:
-            # A bug or a lost database connection: retry with back-off, then fail, never loop forever.
-            logger.exception("runner of job %s crashed", job.pk)
-            with contextlib.suppress(Exception):
-                await sync_to_async(retry_or_fail)(job, self.name, exc)
-        finally:
-            self.tasks.pop(job.pk, None)
-            self.cancel_events.pop(job.pk, None)
+        """One job's task; every log line of its life carries its id."""
+        with bind_job(job.pk):
+            try:
+                await run_job(job, worker=self.name, cancelled=self.cancel_events.get(job.pk))
+            except Exception as exc:
+                # A bug or a lost database connection: retry with back-off, then fail, never loop forever.
+                logger.exception("runner of job %s crashed", job.pk)
+                with contextlib.suppress(Exception):
+                    await sync_to_async(retry_or_fail)(job, self.name, exc)
+            finally:
+                self.tasks.pop(job.pk, None)
+                self.cancel_events.pop(job.pk, None)
 
     async def _heartbeats(self) -> None:
         while True:
