@@ -83,33 +83,3 @@ def check_window(campaign: Campaign | None) -> None:
         raise ValidationError(_("This campaign has not started yet."))
     if state == "ended":
         raise ValidationError(_("This campaign has ended. Thank you for your interest!"))
-
-
-def snapshot(job) -> dict:
-    """The job's state as the browser sees it (the jobs area's `job_snapshot`), for server rendering."""
-    try:
-        from comfyweb.jobs.selectors import job_snapshot
-    except ImportError:
-        return _basic_snapshot(job)
-    return job_snapshot(job)
-
-
-def _basic_snapshot(job) -> dict:
-    """Enough to render a job page while the jobs selectors are unavailable."""
-    return {
-        "id": str(job.id),
-        "status": job.status,
-        "percent": round(job.percent or 0),
-        "queue_position": None,
-        "estimate_seconds": None,
-        "current": None,
-        "nodes": {},
-        "error": job.error,
-        "outputs": [],
-        "template": job.template.slug if job.template else "",
-        "title": job.template_title,
-        "created_at": job.created_at.isoformat() if job.created_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "batch": str(job.batch) if job.batch else None,
-        "seeds": job.seeds,
-    }

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from comfyweb.campaigns import services
 from comfyweb.campaigns.models import Campaign
 from comfyweb.catalog.backends_check import backends_options_resolver
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.selectors import can_view, job_snapshot, visitor_jobs
+from comfyweb.jobs.services import cancel_job, retry_job, submit_jobs
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -77,18 +83,14 @@ def _submit(request, template, campaign, values: dict, quantity: int, errors: li
     session_key = services.visitor_session_key(request)
     user = request.user if request.user.is_authenticated else None
     try:
-        services.check_window(campaign)
-        for limiting in services.quota_campaigns(template, campaign):
-            services.check_quota(limiting, user=user, session_key=session_key, quantity=quantity)
-        from comfyweb.jobs.services import create_jobs
-
-        jobs = create_jobs(
+        jobs = submit_jobs(
             template=template,
             values=values,
             quantity=quantity,
             owner=user,
             session_key=session_key,
             client_ip=request.META.get("REMOTE_ADDR"),
+            campaign=campaign,
         )
     except ValidationError as exc:
         errors.extend(exc.messages)
@@ -123,26 +125,55 @@ def _group_fields(form, params: list) -> list[dict]:
     return steps
 
 
+def _visible_jobs(request: HttpRequest, jobs) -> list:
+    """Jobs hold visitors' own photos: only their owner (account or session) or staff may see them."""
+    session_key = request.session.session_key or ""
+    visible = [job for job in jobs if can_view(job, user=request.user, session_key=session_key)]
+    if not visible:
+        raise Http404("no such job")
+    return visible
+
+
 def job_page(request: HttpRequest, job_id) -> HttpResponse:
     """One job: live progress (WebSocket), server-rendered snapshot for no-JS visitors and reloads."""
-    from comfyweb.jobs.models import Job
-
-    job = get_object_or_404(Job.objects.select_related("template"), id=job_id)
-    return _results(request, [job], batch_id=None)
+    jobs = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
+    return _results(request, jobs, batch_id=None)
 
 
 def batch_page(request: HttpRequest, batch_id) -> HttpResponse:
     """Every job of one submission in one results grid."""
-    from comfyweb.jobs.models import Job
+    jobs = Job.objects.filter(batch=batch_id).select_related("template").order_by("created_at", "id")
+    return _results(request, _visible_jobs(request, jobs), batch_id=batch_id)
 
-    jobs = list(Job.objects.filter(batch=batch_id).select_related("template").order_by("created_at", "id"))
-    if not jobs:
-        raise Http404("no such batch")
-    return _results(request, jobs, batch_id=batch_id)
+
+@require_POST
+def job_retry(request: HttpRequest, job_id) -> HttpResponse:
+    """Run a failed or cancelled job again with the same values."""
+    [job] = _visible_jobs(request, Job.objects.filter(id=job_id))
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        return redirect("campaigns:job", job_id=job.pk)
+    try:
+        [again] = retry_job(job=job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("campaigns:job", job_id=job.pk)
+    return redirect("campaigns:job", job_id=again.pk)
+
+
+@require_POST
+def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    """Stop a job that is waiting or running."""
+    [job] = _visible_jobs(request, Job.objects.filter(id=job_id))
+    cancel_job(job=job)
+    return redirect(
+        request.POST.get("next")
+        if url_has_allowed_host_and_scheme(request.POST.get("next"), allowed_hosts={request.get_host()})
+        else reverse("campaigns:job", args=[job.pk])
+    )
 
 
 def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
-    snapshots = [services.snapshot(job) for job in jobs]
+    snapshots = [job_snapshot(job) for job in jobs]
     template = jobs[0].template
     context = {
         "snapshots": snapshots,
@@ -155,20 +186,6 @@ def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
 
 def my_creations(request: HttpRequest) -> HttpResponse:
     """The visitor's own jobs, newest first."""
-    from comfyweb.jobs.models import Job
-
-    session_key = request.session.session_key or ""
-    if request.user.is_authenticated:
-        jobs = Job.objects.filter(owner=request.user)
-    elif session_key:
-        jobs = Job.objects.filter(session_key=session_key)
-    else:
-        jobs = Job.objects.none()
-    try:
-        from comfyweb.jobs.selectors import visitor_jobs
-
-        jobs = visitor_jobs(user=request.user, session_key=session_key)
-    except ImportError:
-        pass
+    jobs = visitor_jobs(user=request.user, session_key=request.session.session_key or "")
     jobs = list(jobs.select_related("template").order_by("-created_at")[:100])
-    return render(request, "campaigns/me.html", {"snapshots": [services.snapshot(j) for j in jobs]})
+    return render(request, "campaigns/me.html", {"snapshots": [job_snapshot(job) for job in jobs]})

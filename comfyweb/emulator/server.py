@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import mimetypes
 import os
+import sys
 import time
 import traceback
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
+from PIL import Image
 
 from .config import FAULT_KEYS, EmulatorConfig
 from .nodes import REAL_NODES, SAMPLER_CLASSES, NodeFailure, RunContext, input_file_hash, simulate
@@ -30,7 +34,7 @@ def now_ms() -> int:
 
 @dataclass
 class QueueItem:
-    number: int
+    number: float
     prompt_id: str
     prompt: dict
     extra: dict
@@ -90,20 +94,67 @@ class EmulatorState:
 # ---------------------------------------------------------------- execution
 
 
-def execution_order(prompt: dict, outputs: list[str]) -> list[str]:
-    """Depth-first from each output, upstream first, like ComfyUI's topological execution."""
-    order: list[str] = []
+def _links(prompt: dict, node_id: str) -> list[str]:
+    return [
+        str(value[0])
+        for value in (prompt[node_id].get("inputs") or {}).values()
+        if isinstance(value, list) and len(value) == 2 and str(value[0]) in prompt
+    ]
 
-    def visit(node_id: str) -> None:
-        if node_id in order:
-            return
-        for value in prompt[node_id].get("inputs", {}).values():
-            if isinstance(value, list) and len(value) == 2 and str(value[0]) in prompt:
-                visit(str(value[0]))
-        order.append(node_id)
 
+def execution_order(prompt: dict, outputs: list[str], cached: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """The order ComfyUI's ExecutionList runs a prompt in.
+
+    Each output is added with its uncached upstream nodes (a cached output node is still staged: it sends
+    `executed` from the cache). Of the nodes whose inputs are ready, ComfyUI picks an output node first,
+    then a node that feeds an output node, then one two links away from an output, else the first added.
+    """
+    info = recorded_object_info()
+    output_set = set(outputs)
+
+    def is_output(node_id: str) -> bool:
+        return node_id in output_set or bool(info.get(prompt[node_id]["class_type"], {}).get("output_node"))
+
+    blocked_by: dict[str, int] = {}  # pending nodes in the order they were added, and how many inputs they wait for
+    blocking: dict[str, dict[str, None]] = {}
     for output in outputs:
-        visit(output)
+        stack, links = [output], []
+        while stack:
+            node_id = stack.pop()
+            if node_id in blocked_by:
+                continue
+            blocked_by[node_id], blocking[node_id] = 0, {}
+            for source in _links(prompt, node_id):
+                if source not in cached:
+                    stack.append(source)
+                    links.append((source, node_id))
+        for source, target in links:
+            if target not in blocking[source]:
+                blocking[source][target] = None
+                blocked_by[target] += 1
+
+    def pick(ready: list[str]) -> str:
+        for node_id in ready:
+            if is_output(node_id):
+                return node_id
+        for node_id in ready:
+            if any(is_output(target) for target in blocking[node_id]):
+                return node_id
+        for node_id in ready:
+            if any(is_output(t) for target in blocking[node_id] for t in blocking.get(target, ())):
+                return node_id
+        return ready[0]
+
+    order: list[str] = []
+    while blocked_by:
+        ready = [node_id for node_id, count in blocked_by.items() if count == 0]
+        if not ready:
+            break  # a cycle; validation lets none through
+        node_id = pick(ready)
+        order.append(node_id)
+        del blocked_by[node_id]
+        for target in blocking.pop(node_id):
+            blocked_by[target] -= 1
     return order
 
 
@@ -125,7 +176,11 @@ def signature(prompt: dict, node_id: str, input_dir: Path, memo: dict) -> str:
 
 
 class PromptExecutor:
-    """Runs one prompt and sends ComfyUI's message sequence for it."""
+    """Runs one prompt and sends ComfyUI's message sequence for it.
+
+    Like ComfyUI, a prompt without `client_id` sends no execution messages at all, but its
+    `progress_state` and `progress` go to every socket.
+    """
 
     def __init__(self, state: EmulatorState, item: QueueItem) -> None:
         self.state = state
@@ -138,10 +193,16 @@ class PromptExecutor:
         self.executed: list[str] = []
 
     async def send(self, kind: str, data: dict) -> None:
+        """An execution message: to the prompt's client only, and only if it has one."""
+        if self.sid is not None:
+            await self.state.send(kind, data, self.sid)
+
+    async def send_progress(self, kind: str, data: dict) -> None:
+        """A progress message: to the prompt's client, or to everyone when it has none."""
         await self.state.send(kind, data, self.sid)
 
     async def progress_state(self) -> None:
-        await self.send("progress_state", {"prompt_id": self.item.prompt_id, "nodes": dict(self.nodes_state)})
+        await self.send_progress("progress_state", {"prompt_id": self.item.prompt_id, "nodes": dict(self.nodes_state)})
 
     def node_state(self, node_id: str, value: float, maximum: float, state: str) -> None:
         self.nodes_state[node_id] = {
@@ -149,9 +210,11 @@ class PromptExecutor:
             "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id,
         }  # fmt: skip
 
-    async def note(self, kind: str, data: dict) -> None:
+    async def note(self, kind: str, data: dict, *, broadcast: bool = False) -> None:
+        """A status message: kept for the history; sent to the client, or to everyone if `broadcast`."""
         self.messages.append([kind, data])
-        await self.send(kind, data)
+        if self.sid is not None or broadcast:
+            await self.state.send(kind, data, self.sid)
 
     def check_interrupt(self) -> None:
         if self.state.interrupt_flag:
@@ -162,34 +225,27 @@ class PromptExecutor:
         item, config, prompt_id = self.item, self.state.config, self.item.prompt_id
         prompt = item.prompt
         await self.note("execution_start", {"prompt_id": prompt_id, "timestamp": now_ms()})
-        order = execution_order(prompt, item.outputs)
         memo: dict[str, str] = {}
-        keys = {node_id: signature(prompt, node_id, config.input_dir, memo) for node_id in order}
-        cached = [node_id for node_id in order if keys[node_id] in self.state.cache]
-        cached_sorted = sorted(cached, key=lambda n: (0, int(n), "") if n.isdigit() else (1, 0, n))
-        await self.note("execution_cached", {"nodes": cached_sorted, "prompt_id": prompt_id, "timestamp": now_ms()})
-        values: dict[str, tuple] = {}
-        new_cache: dict[str, tuple] = {}
-        for node_id in cached:
-            values[node_id], ui = self.state.cache[keys[node_id]]
-            new_cache[keys[node_id]] = (values[node_id], ui)
-            if ui:
-                self.outputs[node_id] = ui
-                self.meta[node_id] = self.meta_of(node_id)
-                await self.send("executed", {"node": node_id, "display_node": node_id, "output": ui,
-                                             "prompt_id": prompt_id})  # fmt: skip
-                self.node_state(node_id, 1, 1, "finished")
-                await self.progress_state()
+        keys = {node_id: signature(prompt, node_id, config.input_dir, memo) for node_id in prompt}
+        # ComfyUI's cache keeps only what the current prompt can use.
+        wanted = set(keys.values())
+        cache = self.state.cache = {key: value for key, value in self.state.cache.items() if key in wanted}
+        cached = [node_id for node_id in prompt if keys[node_id] in cache]
+        await self.note("execution_cached", {"nodes": cached, "prompt_id": prompt_id, "timestamp": now_ms()})
+        values = {node_id: cache[keys[node_id]][0] for node_id in cached}
         ctx = RunContext(config.input_dir, config.output_dir, config.temp_dir, [])
         status = "success"
         try:
-            for node_id in order:
-                if node_id in values:
+            for node_id in execution_order(prompt, item.outputs, set(cached)):
+                # Looked up again now: a node identical to one that ran earlier in this prompt is a cache hit.
+                if keys[node_id] in cache:
+                    values[node_id], ui = cache[keys[node_id]]
+                    await self.replay_cached(node_id, ui)
                     continue
                 self.check_interrupt()
                 await self.apply_faults_before(node_id)
                 values[node_id], ui = await self.execute_node(node_id, values, ctx)
-                new_cache[keys[node_id]] = (values[node_id], ui)
+                cache[keys[node_id]] = (values[node_id], ui)
                 self.executed.append(node_id)
             await self.note("execution_success", {"prompt_id": prompt_id, "timestamp": now_ms()})
         except Interrupted:
@@ -197,7 +253,7 @@ class PromptExecutor:
             current = self.current_node
             await self.note("execution_interrupted", {
                 "prompt_id": prompt_id, "node_id": current, "node_type": prompt[current]["class_type"],
-                "executed": list(self.executed), "timestamp": now_ms()})  # fmt: skip
+                "executed": list(self.executed), "timestamp": now_ms()}, broadcast=True)  # fmt: skip
         except NodeFailure as exc:
             status = "error"
             current = self.current_node
@@ -206,13 +262,23 @@ class PromptExecutor:
                 "executed": list(self.executed), "exception_message": str(exc), "exception_type": exc.exception_type,
                 "traceback": traceback.format_tb(exc.__traceback__), "current_inputs": self.current_inputs,
                 "current_outputs": list(self.item.prompt), "timestamp": now_ms()})  # fmt: skip
-        self.state.cache = new_cache if status == "success" else {**self.state.cache, **new_cache}
         self.state.history[prompt_id] = {
             "prompt": item.as_list(),
             "outputs": self.outputs,
             "status": {"status_str": status, "completed": status == "success", "messages": self.messages},
             "meta": self.meta,
         }
+
+    async def replay_cached(self, node_id: str, ui: dict | None) -> None:
+        """A cache hit: `executed` with the cached UI output (null for most nodes), no `executing`."""
+        if self.sid is not None:
+            await self.send("executed", {"node": node_id, "display_node": node_id, "output": ui,
+                                         "prompt_id": self.item.prompt_id})  # fmt: skip
+            if ui is not None:
+                self.outputs[node_id] = ui
+                self.meta[node_id] = self.meta_of(node_id)
+        self.node_state(node_id, 1.0, 1.0, "finished")
+        await self.progress_state()
 
     current_node: str = ""
     current_inputs: dict = {}
@@ -258,7 +324,8 @@ class PromptExecutor:
                 self.check_interrupt()
                 self.node_state(node_id, step, steps, "running")
                 await self.progress_state()
-                await self.send("progress", {"value": step, "max": steps, "prompt_id": prompt_id, "node": node_id})
+                progress = {"value": step, "max": steps, "prompt_id": prompt_id, "node": node_id}
+                await self.send_progress("progress", progress)
             maximum: float = steps
         else:
             maximum = 1.0
@@ -313,7 +380,8 @@ async def executor_loop(state: EmulatorState) -> None:
         state.running = None
         state.last_node_id = None
         await state.send_status()
-        await state.send("executing", {"node": None, "prompt_id": item.prompt_id}, item.extra.get("client_id"))
+        if item.extra.get("client_id") is not None:
+            await state.send("executing", {"node": None, "prompt_id": item.prompt_id}, item.extra["client_id"])
 
 
 # ---------------------------------------------------------------- HTTP
@@ -327,32 +395,45 @@ async def get_prompt(request: web.Request) -> web.Response:
     return web.json_response({"exec_info": {"queue_remaining": state_of(request).queue_remaining()}})
 
 
+# extra_data keys ComfyUI keeps out of the queue and the history.
+SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+
+
 async def post_prompt(request: web.Request) -> web.Response:
     state = state_of(request)
     try:
         body = await request.json()
     except ValueError:
         return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
-    if not isinstance(body, dict) or "prompt" not in body:
+    if not isinstance(body, dict):
+        body = {}
+    if "number" in body:
+        number: float = float(body["number"])
+    else:  # like ComfyUI, every POST without a number takes one, even a rejected one
+        number = state.counter
+        if body.get("front"):
+            number = -number
+        state.counter += 1
+    if "prompt" not in body:
         return web.json_response(
             {"error": {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided",
                        "extra_info": {}}, "node_errors": {}}, status=400)  # fmt: skip
     prompt = body["prompt"]
     if not isinstance(prompt, dict):
-        return web.json_response(
-            {"error": {"type": "invalid_prompt", "message": "Invalid prompt: the prompt must be an object",
-                       "details": "", "extra_info": {}}, "node_errors": {}}, status=400)  # fmt: skip
+        return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
+    targets = body.get("partial_execution_targets")
     try:
-        outputs, node_errors = validate_prompt(prompt, strict=state.config.strict, input_dir=state.config.input_dir)
+        outputs, node_errors = validate_prompt(
+            prompt, strict=state.config.strict, input_dir=state.config.input_dir, targets=targets
+        )
     except PromptRejected as rejected:
         return web.json_response(rejected.body, status=400)
     prompt_id = str(body.get("prompt_id") or uuid.uuid4())
-    number = state.counter
-    state.counter += 1
-    if body.get("front"):
-        number = -number
     extra = dict(body.get("extra_data") or {})
-    extra["client_id"] = body.get("client_id")
+    if "client_id" in body:
+        extra["client_id"] = body["client_id"]
+    for key in SENSITIVE_EXTRA_DATA_KEYS:
+        extra.pop(key, None)
     extra["create_time"] = now_ms()
     state.pending.append(QueueItem(number, prompt_id, prompt, extra, outputs))
     state.wakeup.set()
@@ -448,25 +529,80 @@ def folder_for(config: EmulatorConfig, kind: str) -> Path | None:
     return {"output": config.output_dir, "input": config.input_dir, "temp": config.temp_dir}.get(kind)
 
 
-async def get_view(request: web.Request) -> web.StreamResponse:
-    config = request.app[CONFIG_KEY]
-    filename = request.query.get("filename")
-    if not filename:
-        return web.Response(status=404)
-    if filename[0] in "/\\" or ".." in filename:
-        return web.Response(status=400)
-    base = folder_for(config, request.query.get("type", "output"))
+# `name.png [input]`: ComfyUI drops the annotation and the character before it.
+ANNOTATIONS = {"[output]": "output", "[input]": "input", "[temp]": "temp"}
+# Served as downloads, never rendered (as ComfyUI does).
+DOWNLOAD_ONLY = {"text/html", "text/html-sandboxed", "application/xhtml+xml", "text/javascript", "text/css"}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _view_body(path: Path, query: Mapping[str, str]) -> tuple[bytes, str] | None:
+    """The converted image for `preview=` or `channel=rgb|a`, or None to send the file as it is."""
+    if "preview" in query:
+        options = query["preview"].split(";")
+        image_format = options[0] if options[0] in ("webp", "jpeg") and "a" not in query.get("channel", "") else "webp"
+        quality = int(options[-1]) if options[-1].isdigit() else 90
+        with Image.open(path) as image:
+            if image_format == "jpeg" or query.get("channel") == "rgb":
+                image = image.convert("RGB")
+            buffer = io.BytesIO()
+            image.save(buffer, format=image_format, quality=quality)
+        return buffer.getvalue(), f"image/{image_format}"
+    channel = query.get("channel", "rgba")
+    if channel == "rgb":
+        with Image.open(path) as image:
+            return _png(image.convert("RGB")), "image/png"
+    if channel == "a":
+        with Image.open(path) as image:
+            alpha = image.getchannel("A") if image.mode == "RGBA" else Image.new("L", image.size, 255)
+            result = Image.new("RGBA", image.size)
+            result.putalpha(alpha)
+            return _png(result), "image/png"
+    return None
+
+
+def _view_path(config: EmulatorConfig, query: Mapping[str, str]) -> Path | int:
+    """The file /view serves, or ComfyUI's status: 400 bad name or type, 403 subfolder outside, 404."""
+    if "filename" not in query:
+        return 404
+    filename, base = query["filename"], None
+    for suffix, kind in ANNOTATIONS.items():
+        if filename.endswith(suffix):
+            filename, base = filename[: -len(suffix) - 1], folder_for(config, kind)
+            break
+    if not filename or filename[0] == "/" or ".." in filename:
+        return 400
     if base is None:
-        return web.Response(status=404)
-    folder = (base / request.query.get("subfolder", "")).resolve()
-    if not folder.is_relative_to(base.resolve()):
-        return web.Response(status=403)
-    path = folder / filename
-    if not path.is_file():
-        return web.Response(status=404)
+        base = folder_for(config, query.get("type", "output"))
+    if base is None:
+        return 400
+    folder = Path(os.path.abspath(base))
+    if "subfolder" in query:
+        inner = Path(os.path.abspath(folder / query["subfolder"]))
+        if not inner.is_relative_to(folder):
+            return 403
+        folder = inner
+    path = folder / os.path.basename(filename)
+    return path if path.is_file() else 404
+
+
+async def get_view(request: web.Request) -> web.StreamResponse:
+    path = _view_path(request.app[CONFIG_KEY], request.query)
+    if isinstance(path, int):
+        return web.Response(status=path)
+    headers = {"Content-Disposition": f'filename="{path.name}"'}
+    converted = await asyncio.to_thread(_view_body, path, request.query)
+    if converted is not None:
+        return web.Response(body=converted[0], content_type=converted[1], headers=headers)
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return web.Response(body=path.read_bytes(), content_type=content_type,
-                        headers={"Content-Disposition": f'filename="{path.name}"'})  # fmt: skip
+    if content_type in DOWNLOAD_ONLY:
+        content_type = "application/octet-stream"
+    return web.FileResponse(path, headers={**headers, "Content-Type": content_type})
 
 
 async def post_upload_image(request: web.Request) -> web.Response:
@@ -510,13 +646,29 @@ async def get_object_info(request: web.Request) -> web.Response:
     return web.json_response(info)
 
 
+# What ComfyUI 0.3.75 (the version emulated) requires of its frontend and workflow templates packages.
+FRONTEND_VERSION = "1.32.9"
+TEMPLATES_VERSION = "0.7.25"
+
+
+def memory() -> tuple[int, int]:
+    """(total, available) bytes of RAM, 0 where the platform does not say."""
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0, 0
+
+
 async def get_system_stats(request: web.Request) -> web.Response:
+    total, free = memory()
     return web.json_response({
-        "system": {"os": os.name, "ram_total": 0, "ram_free": 0, "comfyui_version": VERSION,
-                   "required_frontend_version": "", "installed_templates_version": "", "python_version": "",
-                   "pytorch_version": "emulated", "embedded_python": False, "argv": ["emulator"]},
-        "devices": [{"name": "cpu", "type": "cpu", "index": None, "vram_total": 0, "vram_free": 0,
-                     "torch_vram_total": 0, "torch_vram_free": 0}],
+        "system": {"os": os.name, "ram_total": total, "ram_free": free, "comfyui_version": VERSION,
+                   "required_frontend_version": FRONTEND_VERSION, "installed_templates_version": TEMPLATES_VERSION,
+                   "required_templates_version": TEMPLATES_VERSION, "python_version": sys.version,
+                   "pytorch_version": "emulated", "embedded_python": False, "argv": sys.argv},
+        "devices": [{"name": "cpu", "type": "cpu", "index": None, "vram_total": total, "vram_free": free,
+                     "torch_vram_total": total, "torch_vram_free": free}],
     })  # fmt: skip
 
 

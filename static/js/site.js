@@ -126,13 +126,17 @@
         dl.setAttribute("download", ""); dl.dataset.download = ""; dl.textContent = t.download;
         actions.appendChild(dl);
       });
+      if (job.template) {
+        var again = document.createElement("a");
+        again.className = "btn-secondary"; again.href = "/t/" + encodeURIComponent(job.template) + "/";
+        again.dataset.again = ""; again.textContent = t.again;
+        actions.appendChild(again);
+      }
     }
-    if (job.status === "failed" && job.template && !card.querySelector("[data-retry]")) {
-      var retry = document.createElement("a");
-      retry.className = "btn-secondary"; retry.href = "/t/" + encodeURIComponent(job.template) + "/";
-      retry.dataset.retry = ""; retry.textContent = t.retry;
-      card.querySelector("[data-actions]").appendChild(retry);
-    }
+    var retryForm = card.querySelector("[data-retry-form]");
+    if (retryForm) retryForm.hidden = !(job.status === "failed" || job.status === "cancelled");
+    var cancelForm = card.querySelector("[data-cancel-form]");
+    if (cancelForm) cancelForm.hidden = !!FINAL[job.status];
   }
 
   var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };

@@ -2,28 +2,53 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from comfyweb.jobs.models import Job
 
 
-def test_running_job_page_shows_progress_and_refreshes_without_javascript(client, db):
-    job = Job.objects.create(template_title="T", status=Job.Status.RUNNING, percent=42)
+@pytest.fixture
+def visitor(client, db) -> str:
+    """The test client's session key: jobs created with it belong to this visitor."""
+    client.get("/")
+    session = client.session
+    session.save()
+    return session.session_key
+
+
+def test_running_job_page_shows_progress_and_refreshes_without_javascript(client, visitor):
+    job = Job.objects.create(template_title="T", status=Job.Status.RUNNING, percent=42, session_key=visitor)
     html = client.get(f"/jobs/{job.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'aria-valuenow="42"' in html
     assert '<noscript><meta http-equiv="refresh"' in html
     assert f'data-job-id="{job.id}"' in html
 
 
-def test_finished_job_page_stops_refreshing(client, db):
-    job = Job.objects.create(template_title="T", status=Job.Status.FAILED, error="boom")
+def test_finished_job_page_stops_refreshing_and_offers_a_retry(client, visitor):
+    job = Job.objects.create(template_title="T", status=Job.Status.FAILED, error="boom", session_key=visitor)
     html = client.get(f"/jobs/{job.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "http-equiv" not in html
     assert "something went wrong" in html
+    assert f'action="/jobs/{job.id}/retry/" data-retry-form>' in html
 
 
-def test_batch_page_puts_every_job_of_the_batch_in_one_grid(client, db):
+def test_another_visitors_job_is_not_shown(client, visitor):
+    job = Job.objects.create(template_title="T", session_key="someone-else")
+    assert client.get(f"/jobs/{job.id}/").status_code == 404
     batch = uuid.uuid4()
-    jobs = [Job.objects.create(template_title="T", batch=batch) for _ in range(3)]
-    Job.objects.create(template_title="other")
+    Job.objects.create(template_title="T", batch=batch, session_key="someone-else")
+    assert client.get(f"/batches/{batch}/").status_code == 404
+
+
+def test_staff_see_any_job(admin_client, db):
+    job = Job.objects.create(template_title="T", session_key="someone-else")
+    assert admin_client.get(f"/jobs/{job.id}/").status_code == 200
+
+
+def test_batch_page_puts_every_job_of_the_batch_in_one_grid(client, visitor):
+    batch = uuid.uuid4()
+    jobs = [Job.objects.create(template_title="T", batch=batch, session_key=visitor) for _ in range(3)]
+    Job.objects.create(template_title="other", session_key=visitor)
     html = client.get(f"/batches/{batch}/").content.decode()
     assert html.count("data-job-id=") == 3
     assert all(str(job.id) in html for job in jobs)
@@ -33,11 +58,34 @@ def test_unknown_batch_is_not_found(client, db):
     assert client.get(f"/batches/{uuid.uuid4()}/").status_code == 404
 
 
-def test_my_creations_shows_only_the_visitors_own_jobs(client, db):
-    client.get("/")
-    session = client.session
-    session.save()
-    mine = Job.objects.create(template_title="Mine", session_key=session.session_key)
+def test_my_creations_shows_only_the_visitors_own_jobs(client, visitor):
+    mine = Job.objects.create(template_title="Mine", session_key=visitor)
     theirs = Job.objects.create(template_title="Theirs", session_key="someone-else")
     html = client.get("/me/").content.decode()
     assert str(mine.id) in html and str(theirs.id) not in html
+
+
+def test_retry_queues_a_copy_with_the_same_values_and_opens_it(client, visitor):
+    prompt = {"1": {"class_type": "EmptyImage", "inputs": {}}}
+    failed = Job.objects.create(
+        template_title="T", status=Job.Status.FAILED, session_key=visitor, prompt=prompt, values={"1.width": 8}
+    )
+    response = client.post(f"/jobs/{failed.id}/retry/")
+    again = Job.objects.exclude(pk=failed.pk).get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{again.id}/"
+    assert again.status == Job.Status.QUEUED and again.prompt == failed.prompt and again.values == failed.values
+
+
+def test_retry_of_a_job_that_did_not_fail_changes_nothing(client, visitor):
+    done = Job.objects.create(template_title="T", status=Job.Status.SUCCEEDED, session_key=visitor)
+    assert client.post(f"/jobs/{done.id}/retry/").status_code == 302
+    assert Job.objects.count() == 1
+
+
+def test_cancel_stops_a_waiting_job(client, visitor):
+    job = Job.objects.create(template_title="T", session_key=visitor)
+    response = client.post(f"/jobs/{job.id}/cancel/")
+    job.refresh_from_db()
+    assert response.status_code == 302 and job.status == Job.Status.CANCELLED
+    assert client.post(f"/jobs/{uuid.uuid4()}/cancel/").status_code == 404
+    assert client.get(f"/jobs/{job.id}/cancel/").status_code == 405

@@ -32,6 +32,7 @@ from tests.contract.protocol import (
     run_messages,
     shape,
     status_shapes,
+    ws_url,
 )
 
 pytestmark = pytest.mark.comfyui
@@ -239,6 +240,50 @@ async def test_upload_then_load_scale_save_and_preview_match(both):
         assert (await view_image(url, outputs["4"]["images"][0])).size == (30, 20), side
 
 
+async def test_a_node_repeating_an_earlier_one_is_a_cache_hit_on_both(both):
+    color = fresh_color()
+    workflow = invert_chain(color=color, prefix="far")
+    workflow["2b"] = {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}}
+    workflow["3"]["inputs"]["images"] = ["2b", 0]
+    workflow["5"] = {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}}
+    workflow["6"] = {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "near"}}
+    emulated = await record_run(both["emulator"], workflow)
+    real = await record_run(both["comfyui"], workflow)
+
+    assert_same_run(emulated, real)
+    steps = {
+        side: [(m["type"], m["data"]["node"]) for m in run_messages(r) if m["type"] in ("executing", "executed")]
+        for side, r in (("emulator", emulated), ("comfyui", real))
+    }
+    assert steps["emulator"] == steps["comfyui"]
+    assert ("executed", "2") in steps["comfyui"] and ("executing", "2") not in steps["comfyui"]
+
+
+async def test_a_prompt_without_client_id_shows_others_the_same_messages(both):
+    seen = {}
+    for side, url in both.items():
+        async with (
+            aiohttp.ClientSession(timeout=CALL_TIMEOUT) as session,
+            session.ws_connect(ws_url(url, uuid.uuid4().hex), heartbeat=None) as socket,
+        ):
+            messages = [await socket.receive_json(timeout=10)]
+            async with session.post(f"{url}/prompt", json={"prompt": invert_chain(color=fresh_color())}) as answer:
+                assert answer.status == 200, side
+            queued = False  # the run is over when the queue, once busy, is empty again
+            while True:
+                messages.append(await socket.receive_json(timeout=30))
+                if messages[-1]["type"] == "status":
+                    remaining = messages[-1]["data"]["status"]["exec_info"]["queue_remaining"]
+                    if queued and remaining == 0:
+                        break
+                    queued = queued or remaining > 0
+        seen[side] = messages
+    # Only progress_state reaches other sockets; how many status broadcasts arrive is timing.
+    assert {m["type"] for m in seen["emulator"]} == {m["type"] for m in seen["comfyui"]} == {"status", "progress_state"}
+    progress = {side: [m for m in messages if m["type"] == "progress_state"] for side, messages in seen.items()}
+    assert [shape(m) for m in progress["emulator"]] == [shape(m) for m in progress["comfyui"]]
+
+
 async def test_execution_error_has_the_same_message_and_shape(both):
     workflow = {
         "1": {
@@ -293,6 +338,18 @@ def _broken(kind: str) -> dict:
         workflow["1"] = {"class_type": "LoadImage", "inputs": {"image": f"absent-{uuid.uuid4().hex}.png"}}
     elif kind == "one_bad_output_of_two":
         workflow["4"] = {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}}
+    elif kind == "link_of_three_items":
+        workflow["2"]["inputs"]["image"] = ["1", 0, 0]
+    elif kind == "link_to_missing_node":
+        workflow["2"]["inputs"]["image"] = ["99", 0]
+    elif kind == "output_links_missing_node":
+        workflow["3"]["inputs"]["images"] = ["99", 0]
+    elif kind == "link_to_missing_slot":
+        workflow["2"]["inputs"]["image"] = ["1", 5]
+    elif kind == "return_type_mismatch":
+        workflow["1"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 8, "height": 8}}
+    elif kind == "bool_for_int":
+        workflow["1"]["inputs"]["batch_size"] = True
     else:
         raise ValueError(kind)
     return workflow
@@ -334,6 +391,12 @@ def validation_summary(body: Any) -> Any:
         "unknown_node_type",
         "missing_input_file",
         "one_bad_output_of_two",
+        "link_of_three_items",
+        "link_to_missing_node",
+        "output_links_missing_node",
+        "link_to_missing_slot",
+        "return_type_mismatch",
+        "bool_for_int",
     ],
 )
 async def test_rejected_prompt_answers_with_the_same_error_body(both, kind):
@@ -437,8 +500,20 @@ async def test_upload_image_answers_alike(both):
         {"filename": "x.png", "subfolder": "../.."},
         {"filename": "x.png", "type": "bogus"},
         {},
+        {"filename": ""},
+        {"filename": "/etc/hostname"},
+        {"filename": "x.png [nowhere]"},
     ],
-    ids=["missing", "filename-traversal", "subfolder-traversal", "bad-type", "no-filename"],
+    ids=[
+        "missing",
+        "filename-traversal",
+        "subfolder-traversal",
+        "bad-type",
+        "no-filename",
+        "empty-filename",
+        "absolute-filename",
+        "unknown-annotation",
+    ],
 )
 async def test_view_answers_with_the_same_status(both, query):
     statuses = {side: (await fetch("GET", f"{url}/view", params=query))[0] for side, url in both.items()}
