@@ -162,13 +162,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 INSTALLED_APPS += ["drf_spectacular_sidecar"]  # Swagger UI files served by this site, no CDN
 JOB_CREATE_RATE = env.str("JOB_CREATE_RATE", default="30/min")
 JOB_CREATE_IP_RATE = env.str("JOB_CREATE_IP_RATE", default="120/min")
+# Picture URLs sent to the API are fetched only from public addresses; these hosts are trusted anyway.
+API_FETCH_ALLOW_HOSTS = env.list("API_FETCH_ALLOW_HOSTS", default=[])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"job_create_visitor": JOB_CREATE_RATE, "job_create_ip": JOB_CREATE_IP_RATE},
     # Client IPs for the throttles: REMOTE_ADDR, or the last X-Forwarded-For hop behind one proxy.
     "NUM_PROXIES": 1 if env.bool("BEHIND_PROXY", default=False) else 0,
 }

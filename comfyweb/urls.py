@@ -5,10 +5,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve as serve_static
 
+from comfyweb.jobs.metrics import metrics_view
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("comfyweb.jobs.api_urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("comfyweb.campaigns.urls")),
 ]
 

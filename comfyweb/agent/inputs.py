@@ -15,6 +15,8 @@ import hashlib
 import ipaddress
 import re
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlparse
 
@@ -130,10 +132,16 @@ async def image_bytes_for(value: str, policy: InputPolicy) -> bytes | None:
     return decode_base64_image(value)
 
 
-async def materialize_image_inputs(prompt: dict, comfy, policy: InputPolicy | None = None) -> dict[str, str]:
+FetchObserver = Callable[[str, int, float], None]
+
+
+async def materialize_image_inputs(
+    prompt: dict, comfy, policy: InputPolicy | None = None, on_fetch: FetchObserver | None = None
+) -> dict[str, str]:
     """Upload every inline/URL image of `prompt` to ComfyUI (once per content) and rewrite it in place.
 
     Returns {"<node>.<input>": uploaded name}. Raises InputError naming the node on bad input.
+    `on_fetch(source, size, seconds)` hears of each image fetched ("url") or decoded ("base64").
     """
     policy = policy or InputPolicy()
     uploaded: dict[str, str] = {}
@@ -144,9 +152,13 @@ async def materialize_image_inputs(prompt: dict, comfy, policy: InputPolicy | No
             if not isinstance(value, str) or not value:
                 continue
             try:
+                started = time.monotonic()
                 data = await image_bytes_for(value, policy)
                 if data is None:
                     continue
+                if on_fetch is not None:
+                    source = "url" if classify_image_value(value) == "url" else "base64"
+                    on_fetch(source, len(data), time.monotonic() - started)
                 info = inspect_image(data, max_bytes=policy.max_bytes, max_pixels=policy.max_pixels)
             except (InputError, ImageRejected) as exc:
                 raise InputError(f"node {node_id} ({class_type}.{key}): {exc}") from exc

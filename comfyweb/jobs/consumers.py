@@ -6,6 +6,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from comfyweb.jobs.events import job_group
+from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.selectors import can_view, job_snapshot
 
@@ -38,11 +39,13 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        WEBSOCKET_WATCHERS.inc()
         await self.accept()
         await self.send_json({"type": "job", "job": snapshot})
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
+            WEBSOCKET_WATCHERS.dec()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def job_update(self, event: dict) -> None:

@@ -9,7 +9,10 @@ import pytest
 from tests.deploy.descriptors import CODE, DOCS, k8s_by_kind
 
 QUEUE_DEPTH = "comfyweb_agent_queue_depth"
-METRIC_CALL = re.compile(r"""\b(Counter|Gauge|Histogram|Summary|Info|Enum)\(\s*["'](comfyweb_[a-z0-9_]+)["']""")
+# `Gauge("comfyweb_x", …)` or, in a custom collector, `GaugeMetricFamily("comfyweb_x", …)`.
+METRIC_CALL = re.compile(
+    r"""\b(Counter|Gauge|Histogram|Summary|Info|Enum)(?:MetricFamily)?\(\s*["'](comfyweb_[a-z0-9_]+)["']"""
+)
 
 
 def documented_metrics() -> dict[str, set[str]]:

@@ -1,0 +1,137 @@
+"""`python -m bench` (what `make bench` runs): measure every figure, print the table, write RESULTS.md.
+
+Options: --scale / BENCH_SCALE (1.0 = the counts of the product's goals; lower for a quick look),
+--only relay,dispatch,watchers,agent,inputs, --topology embedded|scaled|auto, --profile (rerun a
+missed relay figure under py-spy and add where the dispatcher spends its time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import scaled, scaled_out_available
+from bench.machine import describe
+from bench.part import RESULT_PREFIX
+from bench.procs import BASE_DIR
+from bench.report import Figure, render_markdown, render_table
+
+PARTS = ("relay", "dispatch", "watchers", "agent", "inputs")
+RELAY_LEVELS = (1, 100, 500)
+
+
+def run_part(name: str, options: dict, env: dict | None = None) -> dict:
+    """One part in its own process (own Django settings and database); its result or {"error": ...}."""
+    command = [sys.executable, "-m", "bench.part", name, json.dumps(options)]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=BASE_DIR, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            result = json.loads(line[len(RESULT_PREFIX) :])
+            result["wall_seconds"] = time.monotonic() - started
+            return result
+    return {
+        "error": (done.stderr or done.stdout).strip().splitlines()[-12:],
+        "wall_seconds": time.monotonic() - started,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
+    parser.add_argument("--only", default=",".join(PARTS))
+    parser.add_argument("--topology", choices=("auto", "embedded", "scaled"), default="auto")
+    parser.add_argument("--profile", action="store_true", help="profile a missed relay figure with py-spy")
+    parser.add_argument("--output", type=Path, default=BASE_DIR / "bench" / "RESULTS.md")
+    args = parser.parse_args(argv)
+    wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = set(wanted) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {sorted(unknown)}")
+    why_not = scaled_out_available() if args.topology != "embedded" else "not asked for"
+    if args.topology == "scaled" and why_not:
+        parser.error(f"the scaled-out topology needs PostgreSQL and Redis: {why_not}")
+    topology = "scaled" if not why_not else "embedded"
+    scale = args.scale
+    started = time.monotonic()
+    figures: list[Figure] = []
+    notes: list[str] = [
+        f"Scale {scale:g} (BENCH_SCALE); topology for the web figures: {topology}"
+        + ("" if topology == "scaled" else f" (scaled-out not measured: {why_not})"),
+    ]
+    profiles: list[str] = []
+    results: dict[str, object] = {}
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    if "relay" in wanted:
+        from bench import relay
+
+        steps, step_ms = scaled(80, min(1.0, scale), 20), 100
+        for level in RELAY_LEVELS:
+            jobs = scaled(level, scale)
+            progress(f"relay: {jobs} concurrent job(s), {steps} steps of {step_ms} ms")
+            result = run_part("relay", {"topology": topology, "jobs": jobs, "steps": steps, "step_ms": step_ms})
+            results[f"relay_{level}"] = result
+            figures += relay.figures(level, jobs, result)
+        worst = max(RELAY_LEVELS, key=lambda level: (results[f"relay_{level}"] or {}).get("p99_ms") or 0)
+        if args.profile and (results[f"relay_{worst}"].get("p99_ms") or 0) > relay.TARGET_P99_MS:
+            jobs = scaled(worst, scale)
+            role = "worker" if topology == "scaled" else "web"
+            raw = Path(tempfile.mkdtemp(prefix="bench-profile-")) / f"{role}.raw"
+            progress(f"relay: profiling the {role} process at {jobs} jobs")
+            run_part("relay", {"topology": topology, "jobs": jobs, "steps": steps, "step_ms": step_ms},
+                     env={"BENCH_PROFILE": f"{role}:{raw}"})  # fmt: skip
+            if raw.exists():
+                from bench.profiling import format_summary, summarize
+
+                profiles.append(f"Relay at {jobs} jobs, {role} process (py-spy):\n\n```\n"
+                                f"{format_summary(summarize(raw))}\n```")  # fmt: skip
+    if "dispatch" in wanted:
+        from bench import dispatch
+
+        options = {"topology": topology, "jobs": scaled(1000, scale, 16), "backends": 8, "slots": 2, "steps": 5,
+                   "step_ms": 100}  # fmt: skip
+        progress(f"dispatch: {options['jobs']} jobs over 8 backends x 2 slots")
+        results["dispatch"] = result = run_part("dispatch", options)
+        figures += dispatch.figures(options, result)
+    if "watchers" in wanted:
+        from bench import watchers
+
+        sockets = scaled(2000, scale)
+        progress(f"watchers: {sockets} idle job WebSockets")
+        results["watchers"] = result = run_part("watchers", {"topology": topology, "sockets": sockets})
+        figures += watchers.figures(sockets, result)
+    for name in ("agent", "inputs"):
+        if name not in wanted:
+            continue
+        module = __import__(f"bench.{name}", fromlist=["figures"]) if agent_available() else None
+        if module is None:
+            figures.append(Figure(name, "not measured", "", None, None, note="the GPU agent is not available"))
+            continue
+        progress(f"{name}")
+        results[name] = result = run_part(name, {"scale": scale})
+        figures += module.figures(result)
+    elapsed = time.monotonic() - started
+    notes.append(f"Total run time {elapsed:.0f} s.")
+    print(render_table(figures))
+    args.output.write_text(render_markdown(describe(), figures, notes, profiles, results), encoding="utf-8")
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+def agent_available() -> bool:
+    return (BASE_DIR / "comfyweb" / "agent" / "api.py").exists() and (
+        BASE_DIR / "comfyweb" / "agent" / "management" / "commands" / "agent.py"
+    ).exists()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

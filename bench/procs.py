@@ -1,0 +1,100 @@
+"""Starting and stopping the processes a figure needs (all on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=2, trust_env=False)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
+def python(*args: str, env: dict, log: Path | None = None, wrap: list[str] | None = None, **kwargs) -> subprocess.Popen:
+    """`python <args>` in the project folder with `env` on top of ours; stderr to `log` when given."""
+    stderr = log.open("ab") if log else subprocess.DEVNULL
+    command = [*(wrap or []), sys.executable, *args]
+    return subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **env}, stderr=stderr, **kwargs)
+
+
+class Emulators:
+    """`count` emulated GPU backends in one child process (see bench.emulators)."""
+
+    def __init__(self, count: int, step_ms: int, root: Path, log: Path | None = None) -> None:
+        self.process = python(
+            "-m", "bench.emulators", "--count", str(count), "--step-ms", str(step_ms), "--root", str(root),
+            env={}, log=log, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the emulators did not start")
+        self.urls: list[str] = json.loads(line)["urls"]
+
+    def gpu_backends(self, slots: int) -> str:
+        return ",".join(f"comfyui+{url}#{slots}" for url in self.urls)
+
+    def emits(self) -> dict[tuple[str, str, float], float]:
+        rows = httpx.get(f"{self.urls[0]}/bench/emits", timeout=60, trust_env=False).json()
+        return {(p, n, float(v)): t for p, n, v, t in rows}
+
+    def runs(self) -> list[list]:
+        return httpx.get(f"{self.urls[0]}/bench/runs", timeout=60, trust_env=False).json()
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+class WebProcess:
+    """`manage.py serve` (daphne + dispatcher in one process) or plain daphne (`worker=False`)."""
+
+    def __init__(self, env: dict, log: Path, worker: bool = True, wrap: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        if worker:
+            args = ["manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        else:
+            args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "comfyweb.asgi:application"]
+        self.process = python(*args, env=env, log=log, wrap=wrap, stdout=subprocess.DEVNULL)
+        wait_for_http(f"{self.url}/", process=self.process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        stop(self.process, signal.SIGINT)

@@ -1,0 +1,145 @@
+"""An agent on a real loopback socket (hypercorn on the test's loop) in front of the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import json
+from dataclasses import dataclass, replace
+
+import httpx
+import pytest
+import websockets
+from aiohttp import web
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from PIL import Image
+
+from comfyweb.agent.app import Agent
+from comfyweb.agent.config import AgentSettings
+from tests.conftest import free_port
+
+
+@dataclass
+class AgentServer:
+    agent: Agent
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    def client(self, **kwargs) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, trust_env=False, **kwargs)
+
+    def connect(self, path: str = "/api/run/ws", **kwargs):
+        return websockets.connect(self.ws_url + path, max_size=None, open_timeout=10, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def running_agent(settings: AgentSettings):
+    """Serve an Agent on a free port until the block ends; the agent is stopped afterwards."""
+    port = free_port()
+    agent = Agent(replace(settings, host="127.0.0.1", port=port))
+    await agent.start()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 1
+    shutdown = asyncio.Event()
+    server = asyncio.create_task(serve(agent, config, shutdown_trigger=shutdown.wait))
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(trust_env=False) as probe:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                await probe.get(url + "/api/health", timeout=1)
+                break
+            await asyncio.sleep(0.02)
+    try:
+        yield AgentServer(agent, url)
+    finally:
+        await agent.stop()
+        shutdown.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server, 5)
+
+
+@pytest.fixture
+def agent_settings(emulator, tmp_path) -> AgentSettings:
+    return AgentSettings(
+        comfyui_url=emulator.url,
+        store_url=f"file://{tmp_path / 'tasks'}",
+        stall_seconds=0,
+        webhook_retry_delay=0.05,
+    )
+
+
+@pytest.fixture
+async def agent(agent_settings):
+    async with running_agent(agent_settings) as server:
+        yield server
+
+
+@pytest.fixture
+def start_agent(agent_settings):
+    """`async with start_agent(**settings overrides) as server:` for tests that configure the agent."""
+
+    def start(**overrides):
+        return running_agent(replace(agent_settings, **overrides))
+
+    return start
+
+
+def png_bytes(size: tuple[int, int] = (16, 12), color: str = "red", fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def load_image_prompt(image: str) -> dict:
+    """LoadImage → ImageInvert → SaveImage: the image input is what the test varies."""
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": image}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "agent"}},
+    }
+
+
+async def frames_until_closed(socket) -> list[dict]:
+    frames = []
+    async for raw in socket:
+        frames.append(json.loads(raw))
+    return frames
+
+
+@contextlib.asynccontextmanager
+async def http_site(routes: list[web.RouteDef]):
+    """A tiny aiohttp server on loopback (an image host, a webhook receiver)."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def wait_for_status(server: AgentServer, task_id: str, wanted: set[str], timeout: float = 20) -> dict:
+    async with server.client() as client:
+        for _ in range(int(timeout / 0.05)):
+            answer = await client.get("/api/status", params={"id": task_id})
+            if answer.status_code == 200 and answer.json()[""]["status"] in wanted:
+                return answer.json()
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} never reached {wanted}")
