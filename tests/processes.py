@@ -66,3 +66,23 @@ class EmulatorProcess:
 
     def stop(self) -> None:
         stop(self.process, signal.SIGKILL)
+
+
+class AgentProcess:
+    """`manage.py agent` in its own process in front of a ComfyUI (or the emulator)."""
+
+    def __init__(self, tmp_path, comfyui_url: str, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = manage(
+            "agent", "--host", "127.0.0.1", "--port", str(self.port), "--comfyui-url", comfyui_url,
+            "--store", f"file://{tmp_path / f'agent-{self.port}'}", *extra,
+            stdout=subprocess.DEVNULL, stderr=(tmp_path / f"agent-{self.port}.log").open("wb"),
+        )  # fmt: skip
+        wait_for_http(f"{self.url}/api/health", process=self.process)
+
+    def status(self, task_id: str) -> dict:
+        return httpx.get(f"{self.url}/api/status", params={"id": task_id}, timeout=10).json()
+
+    def stop(self) -> None:
+        stop(self.process)

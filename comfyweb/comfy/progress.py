@@ -100,7 +100,8 @@ def fold_message(progress: dict, message: dict, now: int | None = None) -> bool:
         return bool(data.get("nodes"))
     if kind == "executing":
         node_id = data.get("node")
-        _finish_node(progress, task.get("node"), now)
+        if task.get("status") not in (FAILED, CANCELLED):  # the node that failed or was stopped did not finish
+            _finish_node(progress, task.get("node"), now)
         if node_id is None:
             task["node"] = None
             _set_status(progress, SUCCEEDED, now)

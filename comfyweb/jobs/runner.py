@@ -233,12 +233,33 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
 
 
 async def run_on_agent(job: Job, backend: GpuBackend, sink: ProgressSink) -> Outcome:
-    """An fc-comfyui compatible agent: follow `/api/run/ws` (re-attach with ?id= when it knows the task)."""
+    """An fc-comfyui compatible agent over `/api/run/ws`, with `task-id` = the job id.
+
+    A job that ran before (retried, or its worker restarted) first re-attaches with `?id=`; only
+    when the agent does not know the task is the prompt sent again, so no job runs twice.
+    """
+    if job.attempts > 1 or job.progress:
+        outcome = await _agent_stream(job, backend, sink, attach=True)
+        if outcome is not None:
+            return outcome
+    outcome = await _agent_stream(job, backend, sink, attach=False)
+    if outcome is None:  # already in flight there (a race with a previous runner): follow it
+        outcome = await _agent_stream(job, backend, sink, attach=True)
+    if outcome is None:
+        raise ComfyUnavailable("the agent neither runs nor knows this task")
+    return outcome
+
+
+AGENT_UNKNOWN_TASK = "LoadProgressError"  # fc-comfyui's type for "no such task" on ?id=
+AGENT_TASK_CONFLICT = "TaskConflictError"
+
+
+async def _agent_stream(job: Job, backend: GpuBackend, sink: ProgressSink, *, attach: bool) -> Outcome | None:
+    """Follow (attach) or submit the job's task; None when the agent answers unknown task / conflict."""
     base = backend.url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     headers = {"task-id": str(job.pk)}
     if backend.token:
         headers["Authorization"] = f"Bearer {backend.token}"
-    attach = job.attempts > 1 or bool(job.progress)
     url = f"{base}/api/run/ws?id={job.pk}" if attach else f"{base}/api/run/ws"
     async with websockets.connect(url, additional_headers=headers, max_size=None, open_timeout=10) as socket:
         if not attach:
@@ -256,13 +277,26 @@ async def run_on_agent(job: Job, backend: GpuBackend, sink: ProgressSink) -> Out
                     error=data.get("", {}).get("error"),
                 )
             elif frame.get("type") == "error":
-                return Outcome(
-                    status=Job.Status.FAILED,
-                    progress=job.progress,
-                    images=[],
-                    error=data if isinstance(data, dict) else {"message": str(data)},
-                )
+                if isinstance(data, dict) and data.get("message") in (AGENT_UNKNOWN_TASK, AGENT_TASK_CONFLICT):
+                    return None
+                return agent_error_outcome(data, job.progress)
     raise ComfyUnavailable("the agent closed the connection before the result")
+
+
+def agent_error_outcome(data: object, progress: dict) -> Outcome:
+    """An agent's `error` frame: `{"message": <ErrorType>, "error": <details>, "progress": ...}`."""
+    if not isinstance(data, dict):
+        return Outcome(status=Job.Status.FAILED, progress=progress, images=[], error={"message": str(data)})
+    details = data.get("error")
+    if isinstance(details, dict):
+        error = {"type": data.get("message", ""), **details}
+    else:
+        error = {"type": data.get("message", ""), "message": str(details or data.get("message") or "")}
+    final = data.get("progress") if isinstance(data.get("progress"), dict) else progress
+    cancelled = (final.get("") or {}).get("status") == "cancelled"
+    return Outcome(
+        status=Job.Status.CANCELLED if cancelled else Job.Status.FAILED, progress=final, images=[], error=error
+    )
 
 
 def _images_from_results(progress: dict) -> list[tuple[dict, bytes]]:

@@ -138,3 +138,9 @@ def test_preview_images_are_not_outputs():
     fold_history(progress, recorded["history"][prompt_id])
     assert {ref["type"] for ref in output_images(progress)} == {"output"}
     assert {ref["type"] for ref in output_images(progress, ("output", "temp"))} == {"output", "temp"}
+
+
+def test_the_node_that_failed_is_not_shown_as_finished():
+    progress, recorded = replay("interrupt.json")
+    stopped = recorded["history"][recorded["post_body"]["prompt_id"]]["status"]["messages"][-1][1]["node_id"]
+    assert progress[stopped]["value"] < progress[stopped]["max"]

@@ -1,0 +1,83 @@
+"""Jobs through a GPU agent process (fc-comfyui API over /api/run/ws) in front of the emulator."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from PIL import Image
+
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.models import GpuBackend, Job
+from comfyweb.jobs.services import cancel_job, create_jobs
+from tests.jobs.test_runner_e2e import FINAL, all_final, fast_worker, run_until
+from tests.processes import AgentProcess
+from tests.prompts import CORE_WORKFLOW, sampler_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def agent(tmp_path, emulator_thread):
+    process = AgentProcess(tmp_path, emulator_thread.url)
+    yield process
+    process.stop()
+
+
+def agent_job(prompt: dict, agent: AgentProcess, slug: str = "t") -> Job:
+    template = WorkflowTemplate.objects.create(title=slug, slug=slug, prompt=prompt)
+    GpuBackend.objects.create(name="agent", url=agent.url, kind=GpuBackend.Kind.AGENT, slots=1)
+    return create_jobs(template=template, values={}, session_key="visitor")[0]
+
+
+async def test_a_job_runs_through_the_agent_to_stored_images(agent):
+    job = await sync_to_async(agent_job)(CORE_WORKFLOW, agent)
+    await run_until(all_final, fast_worker())
+    job = await Job.objects.aget(pk=job.pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    output = await job.outputs.afirst()
+    with output.file.open("rb") as stored:
+        assert Image.open(stored).size == (32, 24)
+    assert agent.status(str(job.pk))[""]["status"] == "succeeded", "the agent ran it under the job's id"
+
+
+async def test_an_execution_error_on_the_agent_fails_the_job_with_the_node(agent, emulator_thread):
+    emulator_thread.set_faults(fail_class_type="ImageInvert")
+    job = await sync_to_async(agent_job)(CORE_WORKFLOW, agent)
+    await run_until(all_final, fast_worker())
+    job = await Job.objects.aget(pk=job.pk)
+    assert job.status == Job.Status.FAILED
+    assert "ImageInvert" in job.error
+    assert job.attempts == 1, "a workflow error is not a backend failure: no retry"
+
+
+async def test_cancelling_interrupts_the_task_on_the_agent(agent):
+    job = await sync_to_async(agent_job)(sampler_workflow(steps=2000), agent)
+
+    def running_then_cancel() -> bool:
+        current = Job.objects.get(pk=job.pk)
+        if current.status == Job.Status.RUNNING and current.progress.get("3", {}).get("value", 0) > 2:
+            cancel_job(job=current)
+        return current.status in FINAL
+
+    await run_until(running_then_cancel, fast_worker())
+    assert (await Job.objects.aget(pk=job.pk)).status == Job.Status.CANCELLED
+    assert agent.status(str(job.pk))[""]["status"] == "cancelled"
+
+
+async def test_a_restarted_dispatcher_reattaches_to_the_agents_task(settings, agent, emulator_thread):
+    settings.JOB_HEARTBEAT_STALE = 1
+    job = await sync_to_async(agent_job)(sampler_workflow(steps=150), agent)
+
+    def midway() -> bool:
+        return Job.objects.get(pk=job.pk).progress.get("3", {}).get("value", 0) >= 10
+
+    crashed = fast_worker("crashed")
+    crashed.heartbeat_interval = 3600
+    await run_until(midway, crashed)
+    await run_until(all_final, fast_worker("restarted"))
+    job = await Job.objects.aget(pk=job.pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.attempts == 2
+    history = httpx.get(f"{emulator_thread.url}/history", timeout=5).json()
+    assert len(history) == 1, "ComfyUI ran the prompt once: the second runner followed the agent's task"
