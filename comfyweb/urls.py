@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.static import serve as serve_static
 
+from comfyweb.core.views import healthz
 from comfyweb.jobs.metrics import metrics_view
 
 urlpatterns = [
@@ -12,6 +15,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("comfyweb.jobs.api_urls")),
     path("metrics", metrics_view, name="metrics"),
+    path("healthz", healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("", include("comfyweb.campaigns.urls")),
 ]
 
