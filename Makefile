@@ -29,11 +29,15 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# Playwright drives Debian's chromium, never a downloaded browser build.
+# Playwright drives Debian's chromium, never a downloaded browser build; a CJK font makes the
+# Chinese pages legible in the screenshots the browser tests save.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		($$SUDO apt-get update -qq || true) && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	fi
 
 run: install
 	$(PY) manage.py migrate --noinput

@@ -192,20 +192,32 @@ def fold_history(progress: dict, entry: dict, now: int | None = None) -> None:
     progress[""]["node"] = None
 
 
+def node_weight(node: dict) -> int:
+    """How much of the run a node is: its sampling `steps` when it has them, else 1.
+
+    Taken from the prompt, not from progress, so the total never grows mid-run (no bar going back).
+    """
+    steps = (node.get("inputs") or {}).get("steps") if isinstance(node, dict) else None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else 1
+
+
 def overall_fraction(progress: dict, prompt: dict | None = None) -> float:
-    """Share of the workflow done: finished nodes plus the running node's fraction, over all nodes."""
+    """Share of the workflow done: finished nodes plus the running node's fraction, weighted by steps."""
     if task_status(progress) == SUCCEEDED:
         return 1.0
-    node_ids = [str(node_id) for node_id in (prompt or {})] or [key for key in progress if key]
-    if not node_ids:
+    weights = {str(node_id): node_weight(node) for node_id, node in (prompt or {}).items()}
+    if not weights:
+        weights = {key: 1 for key in progress if key}
+    total = sum(weights.values())
+    if not total:
         return 0.0
     done = 0.0
-    for node_id in node_ids:
+    for node_id, weight in weights.items():
         entry = progress.get(node_id) or {}
         maximum = entry.get("max") or 0
         if maximum > 0:
-            done += min(max(entry.get("value", 0) / maximum, 0.0), 1.0)
-    return done / len(node_ids)
+            done += weight * min(max(entry.get("value", 0) / maximum, 0.0), 1.0)
+    return done / total
 
 
 def node_title(prompt: dict | None, node_id: str) -> str:

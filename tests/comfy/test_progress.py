@@ -11,6 +11,7 @@ from comfyweb.comfy.progress import (
     fold_history,
     fold_message,
     new_progress,
+    node_weight,
     output_images,
     overall_fraction,
 )
@@ -78,17 +79,18 @@ def test_the_closing_executing_does_not_turn_an_error_into_success():
 
 
 def test_sampler_steps_and_the_running_node():
-    prompt = {"3": {"class_type": "KSampler", "_meta": {"title": "KSampler"}}, "9": {"class_type": "SaveImage"}}
+    prompt = {"3": {"class_type": "KSampler", "_meta": {"title": "KSampler"}, "inputs": {"steps": 17}},
+              "9": {"class_type": "SaveImage", "inputs": {}}}  # fmt: skip
     progress = new_progress(prompt, "p")
     fold_message(progress, {"type": "execution_start", "data": {"prompt_id": "p"}})
     fold_message(progress, {"type": "executing", "data": {"node": "3", "prompt_id": "p"}})
     fold_message(progress, {"type": "progress", "data": {"value": 7, "max": 17, "node": "3", "prompt_id": "p"}})
     assert current_node(progress, prompt) == {"node": "3", "title": "KSampler", "class_type": "KSampler",
                                               "value": 7, "max": 17}  # fmt: skip
-    assert overall_fraction(progress, prompt) == pytest.approx(7 / 17 / 2)
+    assert overall_fraction(progress, prompt) == pytest.approx(7 / 18), "a sampler weighs its steps"
     fold_message(progress, {"type": "executing", "data": {"node": "9", "prompt_id": "p"}})
     assert progress["3"]["value"] == progress["3"]["max"] == 17
-    assert overall_fraction(progress, prompt) == pytest.approx(0.5)
+    assert overall_fraction(progress, prompt) == pytest.approx(17 / 18)
 
 
 def test_real_ksampler_transcript_reports_every_step():
@@ -144,3 +146,18 @@ def test_the_node_that_failed_is_not_shown_as_finished():
     progress, recorded = replay("interrupt.json")
     stopped = recorded["history"][recorded["post_body"]["prompt_id"]]["status"]["messages"][-1][1]["node_id"]
     assert progress[stopped]["value"] < progress[stopped]["max"]
+
+
+def test_the_overall_fraction_never_goes_back_during_a_recorded_run(couple_photo_prompt):
+    recorded = load_fixture("comfyui/v0.3.64/10_ksampler_random_sd15.json")
+    prompt = next(e["http"]["request_json"]["prompt"] for e in recorded["events"] if "http" in e
+                  and e["http"].get("path") == "/prompt" and e["http"].get("method") == "POST")  # fmt: skip
+    progress = new_progress(prompt, "")
+    fractions = []
+    for event in recorded["events"]:
+        message = event.get("ws_recv")
+        if message and message.get("type") != "status":
+            fold_message(progress, message)
+            fractions.append(overall_fraction(progress, prompt))
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert node_weight(couple_photo_prompt["3"]) == couple_photo_prompt["3"]["inputs"]["steps"]
