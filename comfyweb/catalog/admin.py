@@ -45,7 +45,7 @@ class WorkflowTemplateForm(forms.ModelForm):
 
     class Meta:
         model = WorkflowTemplate
-        fields = ["title", "slug", "description", "cover", "prompt", "params", "enabled", "ordering"]
+        fields = ["title", "slug", "description", "notes", "cover", "prompt", "params", "enabled", "ordering"]
 
     def clean_prompt(self):
         """Accept a bare "Save (API)" export or one wrapped as {"prompt": {...}}."""
@@ -93,7 +93,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     form = WorkflowTemplateForm
     list_display = ["title", "slug", "enabled", "ordering", "version", "updated_at"]
     list_editable = ["enabled", "ordering"]
-    search_fields = ["title", "slug", "description"]
+    search_fields = ["title", "slug", "description", "notes"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["version", "backend_report", "form_preview"]
     change_list_template = "admin/catalog/workflowtemplate/change_list.html"

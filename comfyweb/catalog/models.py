@@ -16,7 +16,10 @@ class WorkflowTemplate(models.Model):
 
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=100, unique=True, allow_unicode=True)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, help_text=_("Shown to visitors."))
+    notes = models.TextField(
+        _("operator notes"), blank=True, help_text=_("For operators only: where the workflow comes from, its models.")
+    )
     cover = models.CharField(
         _("cover image"), max_length=500, blank=True, help_text=_("An image URL or a path under /static/.")
     )

@@ -16,7 +16,7 @@ from comfyweb.catalog.forms import UploadedImage, check_image_bytes, has_usable_
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.params import field_name, is_link, iter_panels, validate_template
 
-EXPORTED_KEYS = ("title", "slug", "description", "cover", "prompt", "params")
+EXPORTED_KEYS = ("title", "slug", "description", "notes", "cover", "prompt", "params")
 
 
 def template_slug(entry: dict) -> str:
@@ -57,6 +57,7 @@ def import_templates(data: object, *, enable: bool | None = None, first_position
         template = WorkflowTemplate.objects.filter(slug=slug).first() or WorkflowTemplate(slug=slug)
         template.title = entry["title"]
         template.description = entry.get("description", "") or ""
+        template.notes = entry.get("notes", "") or ""
         template.cover = entry.get("cover", "") or ""
         template.prompt = entry["prompt"]
         template.params = entry.get("params", [])

@@ -82,7 +82,8 @@ def test_export_then_import_is_a_round_trip():
     import_templates(shipped_templates())
     exported = export_templates()
     assert exported == [
-        {k: t[k] for k in ("title", "slug", "description", "cover", "prompt", "params")} for t in shipped_templates()
+        {k: t.get(k, "") for k in ("title", "slug", "description", "notes", "cover", "prompt", "params")}
+        for t in shipped_templates()
     ]
     WorkflowTemplate.objects.all().delete()
     import_templates(json.loads(json.dumps(exported)))
