@@ -41,6 +41,16 @@ def progress_sample() -> dict:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and /object_info answers live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     """Every test writes media into its own temporary folder."""
     settings.MEDIA_ROOT = str(tmp_path / "media")

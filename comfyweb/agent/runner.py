@@ -18,7 +18,6 @@ import base64
 import contextlib
 import copy
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,13 +30,21 @@ from comfyweb.agent.outcomes import outcome_of, status_for_kind
 from comfyweb.agent.stores import TaskStore, cancel_marker, new_task_id
 from comfyweb.comfy.client import ComfyClient
 from comfyweb.comfy.errors import ComfyError, ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
-from comfyweb.comfy.progress import CANCELLED, FAILED, QUEUED, SUCCEEDED, is_final, new_progress
+from comfyweb.comfy.progress import (
+    CANCELLED,
+    FAILED,
+    FINAL_STATUSES,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    is_final,
+    new_progress,
+)
+from comfyweb.comfy.prompt import randomize_seeds
 from comfyweb.core.logging import bind_task
 
 logger = logging.getLogger(__name__)
 
-SEED_KEYS = ("seed", "noise_seed")
-MAX_SEED = 2**53 - 1  # exact in JavaScript clients
 CANCEL_GRACE_SECONDS = 3.0  # how long an interrupted prompt may take to say so before we stop waiting
 WATCH_INTERVAL = 0.5
 
@@ -99,6 +106,17 @@ class Task:
     def status(self) -> str:
         return self.progress[""].get("status", QUEUED)
 
+    def published_progress(self) -> dict:
+        """A snapshot (stores serialise it in another thread) that never shows the end before `_finish`.
+
+        The final status is stored only together with the results, so a reader of the store never
+        sees "succeeded" without its images.
+        """
+        progress = copy.deepcopy(self.progress)
+        if self.phase != "final" and progress.get("", {}).get("status") in FINAL_STATUSES:
+            progress[""]["status"] = RUNNING
+        return progress
+
     def record(self, instance: str) -> dict:
         """The stored form of the task (what `/api/status` and other instances read)."""
         return {
@@ -107,25 +125,13 @@ class Task:
             "instance": instance,
             "created_at": self.created_at,
             "phase": self.phase,
-            "progress": copy.deepcopy(self.progress),  # a snapshot: stores serialise it in another thread
+            "progress": self.published_progress(),
             "results": self.results,
             "seeds": self.seeds,
             "uploads": self.uploads,
             "options": {"results": self.options.results, "timeout": self.options.timeout},
             "cancel_requested": self.cancel_requested,
         }
-
-
-def randomize_seeds(prompt: dict) -> dict[str, int]:
-    """Every `seed`/`noise_seed` equal to -1 becomes a random seed; returns {"<node>.<input>": seed}."""
-    chosen = {}
-    for node_id, node in prompt.items():
-        inputs = node.get("inputs") or {}
-        for key in SEED_KEYS:
-            if inputs.get(key) == -1:
-                inputs[key] = random.randint(0, MAX_SEED)
-                chosen[f"{node_id}.{key}"] = inputs[key]
-    return chosen
 
 
 def with_results(progress: dict, results: dict[str, list[str]] | None) -> dict:

@@ -20,9 +20,8 @@ from django.contrib.staticfiles import finders
 
 from comfyweb.catalog.forms import UploadedImage
 from comfyweb.catalog.params import field_name, iter_panels
+from comfyweb.comfy.prompt import randomize_seeds
 
-SEED_KEYS = ("seed", "noise_seed")
-MAX_SEED = 2**53 - 1
 IMAGE_INPUTS = {"LoadImage": "image", "LoadImageMask": "image"}
 
 ImageToInput = Callable[[object], str]
@@ -83,20 +82,6 @@ def image_input_from_settings(store: StoreImage | None = None) -> ImageToInput:
 
 
 default_image_to_input = image_to_data_url
-
-
-def randomize_seeds(prompt: dict, *, rng: random.Random | None = None) -> dict[str, int]:
-    """Replace every seed input equal to -1 in place; return {"<node>.<key>": seed}."""
-    rng = rng or random.SystemRandom()
-    used: dict[str, int] = {}
-    for node_id, node in prompt.items():
-        inputs = node.get("inputs", {}) if isinstance(node, dict) else {}
-        for key in SEED_KEYS:
-            value = inputs.get(key)
-            if value == -1 and not isinstance(value, bool):
-                inputs[key] = rng.randint(0, MAX_SEED)
-                used[f"{node_id}.{key}"] = inputs[key]
-    return used
 
 
 def _typed(value: object, previous: object, kind: str) -> object:

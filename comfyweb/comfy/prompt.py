@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
+
+SEED_KEYS = ("seed", "noise_seed")
+MAX_SEED = 2**53 - 1  # exact in JavaScript clients
 
 
 class InvalidPrompt(ValueError):
@@ -45,3 +49,17 @@ def normalize_prompt(body: Any) -> dict:
             if is_link(value) and str(value[0]) not in prompt:
                 raise InvalidPrompt(f"node {node_id}: input {name} links to node {value[0]}, which does not exist")
     return prompt
+
+
+def randomize_seeds(prompt: dict, *, rng: random.Random | None = None) -> dict[str, int]:
+    """Replace every seed input equal to -1 in place; return {"<node>.<key>": seed}."""
+    rng = rng or random.SystemRandom()
+    used: dict[str, int] = {}
+    for node_id, node in prompt.items():
+        inputs = node.get("inputs", {}) if isinstance(node, dict) else {}
+        for key in SEED_KEYS:
+            value = inputs.get(key)
+            if value == -1 and not isinstance(value, bool):
+                inputs[key] = rng.randint(0, MAX_SEED)
+                used[f"{node_id}.{key}"] = inputs[key]
+    return used

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import io
 import json
 from dataclasses import dataclass, replace
 
@@ -15,11 +13,11 @@ import websockets
 from aiohttp import web
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
-from PIL import Image
 
 from comfyweb.agent.app import Agent
 from comfyweb.agent.config import AgentSettings
 from tests.conftest import free_port
+from tests.images import data_url, png_bytes  # noqa: F401 - the agent suites import them from here
 
 
 @dataclass
@@ -91,16 +89,6 @@ def start_agent(agent_settings):
         return running_agent(replace(agent_settings, **overrides))
 
     return start
-
-
-def png_bytes(size: tuple[int, int] = (16, 12), color: str = "red", fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, fmt)
-    return buffer.getvalue()
-
-
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def load_image_prompt(image: str) -> dict:

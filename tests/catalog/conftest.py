@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.core.cache import cache
 from PIL import Image
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
@@ -31,13 +30,6 @@ def shipped_templates() -> list[dict]:
 def draft(prompt: dict, params: list) -> SimpleNamespace:
     """Anything with .prompt and .params is a template for the form builder."""
     return SimpleNamespace(prompt=prompt, params=params)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

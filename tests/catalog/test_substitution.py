@@ -11,13 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comfyweb.catalog.forms import UploadedImage, check_image_bytes
-from comfyweb.catalog.substitution import (
-    MAX_SEED,
-    image_input_from_settings,
-    image_to_data_url,
-    randomize_seeds,
-    substitute,
-)
+from comfyweb.catalog.substitution import image_input_from_settings, image_to_data_url, substitute
+from comfyweb.comfy.prompt import MAX_SEED, randomize_seeds
 from tests.catalog.conftest import picture
 
 

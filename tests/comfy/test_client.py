@@ -13,13 +13,8 @@ from PIL import Image
 from comfyweb.comfy.client import ComfyClient, client_id_for, parse_preview_frame
 from comfyweb.comfy.errors import ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
 from tests.conftest import free_port, load_fixture
+from tests.images import png_bytes
 from tests.prompts import CORE_WORKFLOW, sampler_workflow
-
-
-def png_bytes(size: tuple[int, int] = (16, 12), color: str = "red") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 async def test_run_reports_progress_and_returns_the_saved_image(comfy_url):

@@ -134,6 +134,7 @@ def test_300_jobs_survive_a_killed_backend_and_a_restarted_worker(tmp_path):
         first = start_worker("worker-1")
         wait_until(lambda: len(finished(database)) >= JOBS // 5, "a fifth of the jobs finished")
         stop(first, signal.SIGKILL)
+        killed_at = time.time()
         start_worker("worker-2")
 
         # A GPU box dies while it runs a prompt: hold it inside a prompt, make sure everything it finished
@@ -169,6 +170,12 @@ def test_300_jobs_survive_a_killed_backend_and_a_restarted_worker(tmp_path):
         outputs = connection.execute("SELECT count(*), count(DISTINCT job_id) FROM jobs_joboutput").fetchone()
         retried = connection.execute("SELECT count(*) FROM jobs_job WHERE attempts > 1").fetchone()[0]
         claimed = {row[0] for row in connection.execute("SELECT DISTINCT claimed_by FROM jobs_job")}
+        taken_over = {canonical(row[0]) for row in connection.execute(
+            "SELECT id FROM jobs_job WHERE claimed_by = 'worker-2' AND attempts > 1")}  # fmt: skip
     assert outputs == (JOBS, JOBS), "every job stored its image once"
     assert retried >= 1, "the killed backend's and the killed worker's jobs were dispatched again"
     assert claimed == {"worker-1", "worker-2"}, "both workers finished jobs"
+    started_before_kill = {
+        canonical(run[1]) for backend in backends for run in backend.runs() if run[2] and run[2] / 1000 < killed_at
+    }
+    assert taken_over & started_before_kill, "the new worker re-attached to prompts the killed one had started"

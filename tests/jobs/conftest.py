@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from PIL import Image
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
@@ -26,18 +24,6 @@ def noise_photo(size: tuple[int, int] = (200, 200)) -> bytes:
     out = io.BytesIO()
     Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(out, format="PNG")
     return out.getvalue()
-
-
-def data_url(data: bytes, content_type: str = "image/png") -> str:
-    return f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate limits and /object_info answers live in the cache: each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

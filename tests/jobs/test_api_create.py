@@ -10,7 +10,8 @@ from django.utils import translation
 
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.jobs.models import Job
-from tests.jobs.conftest import data_url, noise_photo, photo
+from tests.images import data_url
+from tests.jobs.conftest import noise_photo, photo
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ from PIL import Image
 
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.worker import JobWorker
-from tests.jobs.conftest import data_url, photo
+from tests.images import data_url
+from tests.jobs.conftest import photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from comfyweb.jobs.models import Job, JobOutput
 from comfyweb.jobs.services import create_jobs
-from tests.jobs.conftest import data_url, photo
+from tests.images import data_url
+from tests.jobs.conftest import photo
 
 pytestmark = pytest.mark.django_db
 

@@ -128,6 +128,7 @@ def test_jobs_of_a_silent_worker_go_back_to_the_queue_keeping_their_backend(sett
 @pytest.mark.django_db
 def test_a_job_whose_worker_keeps_dying_fails_instead_of_looping(settings):
     settings.JOB_MAX_ATTEMPTS = 2
+    settings.LANGUAGE_CODE = "en"  # job errors are written in the site's language
     [job] = make_jobs(1, "s")
     long_ago = timezone.now() - timedelta(minutes=5)
     Job.objects.filter(pk=job.pk).update(status="running", claimed_by="dead", heartbeat_at=long_ago, attempts=2)

@@ -132,6 +132,7 @@ async def test_a_backend_killed_mid_run_is_marked_unhealthy_and_the_job_retried_
 
 async def test_jobs_fail_with_a_clear_message_when_no_backend_can_run_them(settings):
     settings.JOB_MAX_ATTEMPTS = 2
+    settings.LANGUAGE_CODE = "en"  # job errors are written in the site's language
     template = await sync_to_async(make_template)(CORE_WORKFLOW)
     backend = await sync_to_async(make_backend)(f"http://127.0.0.1:{free_port()}")
     [job] = await sync_to_async(create_jobs)(template=template, values={}, session_key="s1")
