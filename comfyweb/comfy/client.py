@@ -42,6 +42,7 @@ ProgressCallback = Callable[[dict], Awaitable[None]]
 PreviewCallback = Callable[[str | None, str, bytes], Awaitable[None]]
 
 HISTORY_POLL_SECONDS = 1.0  # how often a quiet run is checked against /history (lost socket, missed end)
+UNAVAILABLE_GRACE_SECONDS = 5.0  # a run survives ComfyUI being unreachable this long (a blip, a proxy restart)
 PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # binary frame event types (ComfyUI server.BinaryEventTypes)
 
 
@@ -83,9 +84,16 @@ def parse_preview_frame(frame: bytes) -> tuple[str | None, str | None, str, byte
 class ComfyClient:
     """One ComfyUI server. Use as `async with ComfyClient(url) as comfy:`; every call has a timeout."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        unavailable_grace: float = UNAVAILABLE_GRACE_SECONDS,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.unavailable_grace = unavailable_grace
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         # Backends are internal services: never route them through a proxy from the environment.
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self.headers, trust_env=False)
@@ -265,6 +273,7 @@ class ComfyClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         vanished = 0
+        unreachable_since: float | None = None
         check_history = socket is None
         try:
             while True:
@@ -272,7 +281,16 @@ class ComfyClient:
                     raise ComfyTimeout(f"prompt {prompt_id} did not finish within {timeout:g} s")
                 if check_history:
                     check_history = False
-                    state = await self._settle_from_history(prompt_id, progress)
+                    try:
+                        state = await self._settle_from_history(prompt_id, progress)
+                    except ComfyUnavailable:
+                        unreachable_since = unreachable_since or loop.time()
+                        if loop.time() - unreachable_since >= self.unavailable_grace:
+                            raise
+                        await asyncio.sleep(min(HISTORY_POLL_SECONDS, self.unavailable_grace / 4))
+                        check_history = True
+                        continue
+                    unreachable_since = None
                     if state == "done":
                         break
                     vanished = vanished + 1 if state == "gone" else 0

@@ -37,7 +37,9 @@ async def test_a_comfyui_dying_mid_run_fails_the_task_and_is_restarted(start_age
                 await direct.post(f"{comfyui}/emulator/faults", json={"exit_at_node": "3"})
             crashed = await client.post("/api/run", json=sampler_workflow(steps=20), headers={"task-id": "on-crash"})
             stored = await wait_for_status(server, "on-crash", {"failed", "succeeded", "cancelled"})
-            await asyncio.wait_for(supervisor.up.wait(), 60)
+            async with asyncio.timeout(60):  # the supervisor notices the exit, then starts a new ComfyUI
+                while supervisor.pid == first_pid or not supervisor.up.is_set():
+                    await asyncio.sleep(0.05)
             again = await client.post("/api/run", json=CORE_WORKFLOW)
             metrics = (await client.get("/metrics")).text
     assert ready.status_code == 200

@@ -86,8 +86,10 @@ def live_server_url(tmp_path_factory) -> str:
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Playwright's sync API runs an event loop on the test thread: module scope ends it with the browser
+    tests, so the asyncio tests after them get a thread without a running loop."""
     if not Path(CHROMIUM).is_file() and not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (make browser)")
     from playwright.sync_api import sync_playwright

@@ -164,3 +164,16 @@ def test_binary_preview_frames_are_decoded():
     assert parse_preview_frame(framed) == ("3", "p", "image/jpeg", b"JPEG")
     assert parse_preview_frame(b"\x00\x00") is None
     assert parse_preview_frame((9).to_bytes(4, "big") * 2) is None
+
+
+async def test_comfyui_dying_mid_run_is_unavailable_after_the_grace_period(tmp_path):
+    from tests.processes import EmulatorProcess
+
+    doomed = await asyncio.to_thread(EmulatorProcess, tmp_path)
+    try:
+        doomed.set_faults(exit_at_node="3")
+        async with ComfyClient(doomed.url, unavailable_grace=0.5) as comfy:
+            with pytest.raises(ComfyUnavailable):
+                await comfy.run(sampler_workflow(steps=5))
+    finally:
+        doomed.stop()
