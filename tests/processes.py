@@ -48,8 +48,8 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
 class EmulatorProcess:
     """An emulator in its own process, so a test can kill it like a crashed GPU box."""
 
-    def __init__(self, tmp_path, step_ms: int = 5) -> None:
-        self.port = free_port()
+    def __init__(self, tmp_path, step_ms: int = 5, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = manage(
             "emulator", "--host", "127.0.0.1", "--port", str(self.port), "--step-ms", str(step_ms),

@@ -171,7 +171,9 @@ def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
     kind = panel["type"]
     options = panel.get("options")
     node = prompt.get(str(panel.get("id")), {}) if prompt else {}
-    current = node.get("inputs", {}).get(panel.get("key")) if isinstance(node, dict) else None
+    key = panel.get("key")
+    inputs = node.get("inputs") if isinstance(node, dict) else None
+    current = inputs.get(key) if isinstance(inputs, dict) and isinstance(key, str) else None
     problems = []
     if options is not None and not isinstance(options, (list, str)):
         problems.append(TemplateProblem(where, _("options must be a list, or a node class name as a source.")))

@@ -16,6 +16,7 @@ from comfyweb.catalog.forms import UploadedImage, check_image_bytes, has_usable_
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.params import field_name, is_link, iter_panels, validate_template
 
+TEXT_KEYS = ("title", "slug", "description", "notes", "cover")
 EXPORTED_KEYS = ("title", "slug", "description", "notes", "cover", "prompt", "params")
 
 
@@ -41,6 +42,10 @@ def import_templates(data: object, *, enable: bool | None = None, first_position
         where = _("template %(n)s") % {"n": position + 1}
         if not isinstance(entry, dict) or not entry.get("title") or "prompt" not in entry:
             problems.append(_("%(where)s: needs at least a title, a prompt and params.") % {"where": where})
+            continue
+        not_text = [key for key in TEXT_KEYS if key in entry and not isinstance(entry[key], str)]
+        if not_text:
+            problems.append(_("%(where)s: %(keys)s must be text.") % {"where": where, "keys": ", ".join(not_text)})
             continue
         where = f"{where} ({entry['title']})"
         found = validate_template(entry.get("prompt"), entry.get("params", []))

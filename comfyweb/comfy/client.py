@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import logging
 import mimetypes
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import certifi
 import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -56,6 +59,12 @@ class RunResult:
     error: dict | None = None
     outputs: list[dict] = field(default_factory=list)
     node_errors: dict = field(default_factory=dict)
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi's CAs), made once per process instead of per client."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def client_id_for(prompt_id: str) -> str:
@@ -96,7 +105,10 @@ class ComfyClient:
         self.unavailable_grace = unavailable_grace
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         # Backends are internal services: never route them through a proxy from the environment.
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self.headers, trust_env=False)
+        # One SSL context for every client: building one costs more than a whole plain-HTTP run.
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, headers=self.headers, trust_env=False, verify=ssl_context()
+        )
 
     async def __aenter__(self) -> ComfyClient:
         return self
@@ -274,6 +286,7 @@ class ComfyClient:
         deadline = loop.time() + timeout if timeout else None
         vanished = 0
         unreachable_since: float | None = None
+        connection_lost = False  # a prompt that vanishes after this was lost by a restart, not deleted
         check_history = socket is None
         try:
             while True:
@@ -284,6 +297,7 @@ class ComfyClient:
                     try:
                         state = await self._settle_from_history(prompt_id, progress)
                     except ComfyUnavailable:
+                        connection_lost = True
                         unreachable_since = unreachable_since or loop.time()
                         if loop.time() - unreachable_since >= self.unavailable_grace:
                             raise
@@ -294,6 +308,8 @@ class ComfyClient:
                     if state == "done":
                         break
                     vanished = vanished + 1 if state == "gone" else 0
+                    if vanished >= 2 and connection_lost:  # ComfyUI restarted and forgot the prompt
+                        raise ComfyUnavailable(f"ComfyUI at {self.base_url} restarted and lost prompt {prompt_id}")
                     if vanished >= 2:  # deleted from the queue before it ran: ComfyUI never says so
                         progress[""]["status"] = CANCELLED
                         progress[""]["error"] = {"type": "deleted", "message": "removed from the ComfyUI queue"}
@@ -313,6 +329,7 @@ class ComfyClient:
                     continue
                 except ConnectionClosed:
                     logger.info("ComfyUI socket closed during prompt %s; re-attaching", prompt_id)
+                    connection_lost = True
                     socket = None
                     check_history = True
                     continue

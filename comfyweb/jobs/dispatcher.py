@@ -50,20 +50,19 @@ def assign_slots(candidates: Sequence[Candidate], free: dict[int, int], total: d
     """Pair jobs (in the given order) with backends that have a free slot, least loaded first.
 
     `free` and `total` are slots per active backend. A job that was running on an active
-    backend before (its worker died) waits for that backend: it re-attaches there by its
-    task id, where running it elsewhere would run it twice.
+    backend before (its worker died) goes back to that backend even when it looks full: its
+    prompt is already there, so re-attaching by task id takes no new slot, where running it
+    elsewhere would run it twice.
     """
     free = dict(free)
     pairs = []
     for candidate in candidates:
-        open_backends = [b for b, n in free.items() if n > 0]
-        if not open_backends:
-            break
         if candidate.preferred_backend in free:
-            if free[candidate.preferred_backend] == 0:
-                continue
             chosen = candidate.preferred_backend
         else:
+            open_backends = [b for b, n in free.items() if n > 0]
+            if not open_backends:
+                continue  # later candidates may still re-attach to their backend
             chosen = min(open_backends, key=lambda b: ((total[b] - free[b]) / max(1, total[b]), -free[b], b))
         pairs.append((candidate.job_id, chosen))
         free[chosen] -= 1
@@ -96,13 +95,15 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
         # both see the same free slot (PostgreSQL; SQLite serialises writers anyway).
         backends = list(active_backends().select_for_update())
         free, total = backend_capacity(backends)
-        if not any(free.values()):
+        if not backends:
             return []
         queued = (
             Job.objects.filter(status=Job.Status.QUEUED)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .order_by("created_at")
         )
+        if not any(free.values()):  # every slot is busy: only jobs re-attaching to their backend can go
+            queued = queued.filter(backend__in=backends)
         if connection.features.has_select_for_update_skip_locked:
             queued = queued.select_for_update(skip_locked=True, of=("self",))
         rows = list(queued.values_list("id", "owner_id", "session_key", "client_ip", "backend_id")[:1000])

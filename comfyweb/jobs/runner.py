@@ -77,12 +77,14 @@ class ProgressSink:
         self.job.percent = 100 * overall_fraction(progress, self.job.prompt)
         node = current_node(progress, self.job.prompt)
         self.job.current_node = (node or {}).get("title", "")[:200]
-        still_mine, cancel = await sync_to_async(_save_progress)(self.job, self.worker)
+        # Watchers first, the database after: relay latency is what people see. Both run off the
+        # shared sync thread (thread_sensitive=False) so hundreds of running jobs do not queue there.
+        await publish_quietly(self.job, thread_sensitive=False)
+        still_mine, cancel = await sync_to_async(_save_progress, thread_sensitive=False)(self.job, self.worker)
         if not still_mine:
             raise ClaimLost()
         if cancel:
             raise JobCancelled()
-        await publish_quietly(self.job)
 
 
 def _save_progress(job: Job, worker: str) -> tuple[bool, bool]:
@@ -334,10 +336,11 @@ async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
     return job
 
 
-async def publish_quietly(job: Job) -> None:
+async def publish_quietly(job: Job, *, thread_sensitive: bool = True) -> None:
     """Relay the job's state; a relay failure is logged and never changes the job (pages poll too)."""
     try:
-        await apublish_snapshot(job.pk, await sync_to_async(job_snapshot)(job))
+        snapshot = await sync_to_async(job_snapshot, thread_sensitive=thread_sensitive)(job)
+        await apublish_snapshot(job.pk, snapshot)
     except Exception:
         logger.warning("could not relay job %s", job.pk, exc_info=True)
 

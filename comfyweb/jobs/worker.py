@@ -44,6 +44,7 @@ class JobWorker:
         self.tasks: dict[object, asyncio.Task] = {}
         self.cancel_events: dict[object, asyncio.Event] = {}
         self.stopping = asyncio.Event()
+        self.nudge = asyncio.Event()  # set when a slot frees up or the worker should stop
 
     async def run(self) -> None:
         if self.sync_backends:
@@ -53,9 +54,10 @@ class JobWorker:
         watch = asyncio.create_task(self._watch_cancellations())
         try:
             while not self.stopping.is_set():
+                self.nudge.clear()
                 await self.tick()
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), timeout=self.poll_interval)
+                try:  # a finished job frees a slot: claim again at once instead of at the next poll
+                    await asyncio.wait_for(self.nudge.wait(), timeout=self.poll_interval)
                 except TimeoutError:
                     pass
         finally:
@@ -89,6 +91,7 @@ class JobWorker:
             finally:
                 self.tasks.pop(job.pk, None)
                 self.cancel_events.pop(job.pk, None)
+                self.nudge.set()
 
     async def _heartbeats(self) -> None:
         while True:
@@ -113,3 +116,4 @@ class JobWorker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.nudge.set()

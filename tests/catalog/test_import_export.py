@@ -134,3 +134,11 @@ def test_dumpworkflows_can_pick_templates():
     out = StringIO()
     call_command("dumpworkflows", "poster-frame", stdout=out)
     assert [t["slug"] for t in json.loads(out.getvalue())] == ["poster-frame"]
+
+
+@pytest.mark.django_db
+def test_entries_whose_texts_are_not_text_are_refused_by_name(couple_photo_prompt):
+    entry = {"title": "T", "slug": ["not", "text"], "prompt": couple_photo_prompt, "params": []}
+    with pytest.raises(ValidationError, match="slug must be text"):
+        import_templates([entry])
+    assert not WorkflowTemplate.objects.exists()

@@ -244,3 +244,9 @@ def test_select_labels_must_pair_with_the_options(core_prompt):
     for labels in (["only one"], "正片叠底", [1, 2]):
         problems = validate_template(core_prompt, [{**panel, "labels": labels}])
         assert reasons(problems) == ["#1 (select 4.blend_mode): labels must be a list of texts, one per option."]
+
+
+def test_a_panel_key_that_is_not_text_is_a_problem_not_a_crash(couple_photo_prompt):
+    for prompt in ({}, couple_photo_prompt):
+        problems = validate_template(prompt, [{"type": "image", "id": "10", "key": []}])
+        assert any("key" in problem.reason for problem in problems)

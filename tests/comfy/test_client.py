@@ -177,3 +177,22 @@ async def test_comfyui_dying_mid_run_is_unavailable_after_the_grace_period(tmp_p
                 await comfy.run(sampler_workflow(steps=5))
     finally:
         doomed.stop()
+
+
+async def test_a_prompt_lost_by_a_comfyui_restart_is_unavailable_not_cancelled(tmp_path):
+    from tests.processes import EmulatorProcess
+
+    first = await asyncio.to_thread(EmulatorProcess, tmp_path)
+    try:
+        first.set_faults(exit_at_node="3")
+        async with ComfyClient(first.url, unavailable_grace=30) as comfy:
+            run = asyncio.create_task(comfy.run(sampler_workflow(steps=5)))
+            await asyncio.to_thread(first.process.wait, 30)  # it died mid-run...
+            restarted = await asyncio.to_thread(EmulatorProcess, tmp_path, port=first.port)  # ...and came back
+            try:
+                with pytest.raises(ComfyUnavailable, match="lost prompt"):
+                    await run
+            finally:
+                restarted.stop()
+    finally:
+        first.stop()

@@ -51,9 +51,9 @@ def test_least_loaded_backend_first():
     assert [backend for _, backend in pairs] == [20, 20]
 
 
-def test_a_job_recovered_from_a_dead_worker_waits_for_its_backend():
+def test_a_job_recovered_from_a_dead_worker_goes_back_to_its_backend_even_when_full():
     pairs = assign_slots([Candidate(1, "x", preferred_backend=10), Candidate(2, "y")], {10: 0, 20: 1}, {10: 1, 20: 1})
-    assert pairs == [(2, 20)]
+    assert pairs == [(1, 10), (2, 20)]
     # ...unless that backend is no longer active (disabled or unhealthy): then anywhere.
     assert assign_slots([Candidate(1, "x", preferred_backend=99)], {20: 1}, {20: 1}) == [(1, 20)]
 
@@ -135,3 +135,16 @@ def test_a_job_whose_worker_keeps_dying_fails_instead_of_looping(settings):
     assert requeue_stale_jobs() == 0
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "interrupted 2 times" in job.error
+
+
+@pytest.mark.django_db
+def test_a_requeued_job_reattaches_to_its_backend_even_when_every_slot_is_busy():
+    backend = GpuBackend.objects.create(name="one", url="http://one", kind="comfyui", slots=1)
+    busy, recovered, waiting = make_jobs(3, "s")
+    Job.objects.filter(pk=busy.pk).update(
+        status="running", backend=backend, claimed_by="w", heartbeat_at=timezone.now()
+    )
+    Job.objects.filter(pk=recovered.pk).update(backend=backend)  # re-queued after its worker died
+    claimed = claim_jobs(worker="w2")
+    assert [job.pk for job in claimed] == [recovered.pk]
+    assert Job.objects.get(pk=waiting.pk).status == Job.Status.QUEUED
