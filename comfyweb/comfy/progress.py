@@ -134,10 +134,10 @@ def fold_message(progress: dict, message: dict, now: int | None = None) -> bool:
         return changed
     if kind == "executed":
         node_id = str(data.get("node"))
-        images = (data.get("output") or {}).get("images")
+        files = output_files(data.get("output"))
         entry = _node(progress, node_id)
-        if images:
-            entry["images"] = [_image_ref(image) for image in images]
+        if files:
+            entry["images"] = files
         _finish_node(progress, node_id, now)
         return True
     if kind == "execution_success":
@@ -162,6 +162,21 @@ def _number(value: Any) -> int | float:
     return value if isinstance(value, int | float) else 0
 
 
+OUTPUT_FILE_KEYS = ("images", "gifs", "videos", "audio")  # SaveImage/PreviewImage, animated and video savers
+
+
+def output_files(output: object) -> list[dict]:
+    """Every file an output node reported (images, animations, videos), as `{filename, subfolder, type}`."""
+    if not isinstance(output, dict):
+        return []
+    files = []
+    for key in OUTPUT_FILE_KEYS:
+        for item in output.get(key) or []:
+            if isinstance(item, dict) and item.get("filename"):
+                files.append(_image_ref(item))
+    return files
+
+
 def _image_ref(image: dict) -> dict:
     return {"filename": image.get("filename", ""), "subfolder": image.get("subfolder", ""),
             "type": image.get("type", "output")}  # fmt: skip
@@ -178,9 +193,9 @@ def fold_history(progress: dict, entry: dict, now: int | None = None) -> None:
     for kind, data in status.get("messages") or []:
         fold_message(progress, {"type": kind, "data": data}, now)
     for node_id, output in (entry.get("outputs") or {}).items():
-        images = output.get("images") if isinstance(output, dict) else None
-        if images:
-            _node(progress, node_id)["images"] = [_image_ref(image) for image in images]
+        files = output_files(output)
+        if files:
+            _node(progress, node_id)["images"] = files
         _finish_node(progress, str(node_id), now)
     if status.get("completed") or status.get("status_str") == "success":
         _set_status(progress, SUCCEEDED, now)

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import logging
+import mimetypes
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -385,7 +386,8 @@ def _save_output(job: Job, ref: dict, index: int, data: bytes) -> None:
             buffer = io.BytesIO()
             thumb.save(buffer, format="JPEG", quality=85)
             output.thumbnail.save(f"{job.pk}_{index}.jpg", ContentFile(buffer.getvalue()), save=False)
-    except OSError:
-        logger.warning("output %s of job %s is not an image we can thumbnail", filename, job.pk)
+    except OSError:  # a video or an animation Pillow cannot open: kept, without a thumbnail
+        output.content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        logger.info("output %s of job %s has no thumbnail (%s)", filename, job.pk, output.content_type)
     output.file.save(f"{job.pk}_{index}_{filename}", ContentFile(data), save=False)
     output.save()

@@ -161,3 +161,16 @@ def test_the_overall_fraction_never_goes_back_during_a_recorded_run(couple_photo
             fractions.append(overall_fraction(progress, prompt))
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert node_weight(couple_photo_prompt["3"]) == couple_photo_prompt["3"]["inputs"]["steps"]
+
+
+def test_animations_and_videos_are_outputs_too():
+    progress = new_progress({"7": {}, "8": {}}, "p")
+    gif = {"filename": "clip_00001.gif", "subfolder": "", "type": "output", "format": "image/gif"}
+    fold_message(progress, {"type": "executed", "data": {"node": "7", "prompt_id": "p", "output": {"gifs": [gif]}}})
+    video = {"filename": "v.mp4", "subfolder": "x", "type": "output"}
+    history = {"outputs": {"8": {"videos": [video], "animated": [True]}}, "status": {"status_str": "success"}}
+    fold_history(progress, history)
+    assert [(ref["node"], ref["filename"]) for ref in output_images(progress)] == [
+        ("7", "clip_00001.gif"),
+        ("8", "v.mp4"),
+    ]
