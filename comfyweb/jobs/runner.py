@@ -343,7 +343,7 @@ async def publish_quietly(job: Job, *, thread_sensitive: bool = True) -> None:
         snapshot = await sync_to_async(job_snapshot, thread_sensitive=thread_sensitive)(job)
         await apublish_snapshot(job.pk, snapshot)
     except Exception:
-        logger.warning("could not relay job %s", job.pk, exc_info=True)
+        logger.warning("could not publish job %s", job.pk, exc_info=True)
 
 
 def human_error(error: dict | None) -> str:
