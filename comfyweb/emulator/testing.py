@@ -73,7 +73,7 @@ class EmulatorThread:
     def __init__(self, **config: object) -> None:
         config.setdefault("port", 0)
         self.config = EmulatorConfig(**config)  # type: ignore[arg-type]
-        self.url = ""
+        self.handle = EmulatorHandle("", self.config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -81,15 +81,19 @@ class EmulatorThread:
         self._error: BaseException | None = None
 
     @property
+    def url(self) -> str:
+        return self.handle.url
+
+    @property
     def output_dir(self) -> Path:
-        return self.config.output_dir  # type: ignore[return-value]
+        return self.handle.output_dir
 
     @property
     def input_dir(self) -> Path:
-        return self.config.input_dir  # type: ignore[return-value]
+        return self.handle.input_dir
 
     def set_faults(self, **faults: object) -> dict:
-        return EmulatorHandle(self.url, self.config).set_faults(**faults)
+        return self.handle.set_faults(**faults)
 
     def start(self, timeout: float = 10.0) -> EmulatorThread:
         """Returns once the emulator listens."""
@@ -104,7 +108,7 @@ class EmulatorThread:
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
         try:
-            self._runner, self.url = self._loop.run_until_complete(_start(self.config))
+            self._runner, self.handle.url = self._loop.run_until_complete(_start(self.config))
         except BaseException as exc:
             self._error = exc
             self._ready.set()
