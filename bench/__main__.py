@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         steps, step_ms = scaled(80, min(1.0, scale), 20), 100
         for level in RELAY_LEVELS:
             jobs = scaled(level, scale)
+            steps = max(steps, jobs // 3)  # long enough that every job runs at once for a while
             progress(f"relay: {jobs} concurrent job(s), {steps} steps of {step_ms} ms")
             result = run_part("relay", {"topology": topology, "jobs": jobs, "steps": steps, "step_ms": step_ms})
             results[f"relay_{level}"] = result
@@ -112,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("agent", "inputs"):
         if name not in wanted:
             continue
-        module = __import__(f"bench.{name}", fromlist=["figures"]) if agent_available() else None
+        module = measurement(name)
         if module is None:
-            figures.append(Figure(name, "not measured", "", None, None, note="the GPU agent is not available"))
+            figures.append(Figure(name, "not measured yet", "", None, None, note="needs the GPU agent figure"))
             continue
         progress(f"{name}")
         results[name] = result = run_part(name, {"scale": scale})
@@ -127,10 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def agent_available() -> bool:
-    return (BASE_DIR / "comfyweb" / "agent" / "api.py").exists() and (
-        BASE_DIR / "comfyweb" / "agent" / "management" / "commands" / "agent.py"
-    ).exists()
+def measurement(name: str):
+    """The module of an agent figure, or None while it (or the agent) does not exist."""
+    import importlib
+
+    agent = BASE_DIR / "comfyweb" / "agent"
+    if not (agent / "api.py").exists() or not (agent / "management" / "commands" / "agent.py").exists():
+        return None
+    try:
+        return importlib.import_module(f"bench.{name}")
+    except ModuleNotFoundError:
+        return None
 
 
 if __name__ == "__main__":

@@ -79,6 +79,24 @@ class Emulators:
         stop(self.process)
 
 
+class AgentProcess:
+    """`manage.py agent` in front of `comfyui_url`, its task files under `root` (a file:// store)."""
+
+    def __init__(self, comfyui_url: str, root: Path, *extra: str, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        root.mkdir(parents=True, exist_ok=True)
+        self.process = python(
+            "manage.py", "agent", "--host", "127.0.0.1", "--port", str(self.port), "--comfyui-url", comfyui_url,
+            "--store", f"file://{root / f'agent-{self.port}'}", *extra,
+            env={"EMBEDDED_DEV": "1", **(env or {})}, log=root / f"agent-{self.port}.log", stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_http(f"{self.url}/api/health", process=self.process)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
 class WebProcess:
     """`manage.py serve` (daphne + dispatcher in one process) or plain daphne (`worker=False`)."""
 

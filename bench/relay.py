@@ -202,6 +202,8 @@ def figures(level: int, jobs: int, result: dict) -> list:
     name = f"relay latency, {jobs} concurrent job{'s' if jobs != 1 else ''}"
     if "error" in result:
         return [Figure(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))]
+    if result.get("p99_ms") is None:
+        return [Figure(name, "no frames while all jobs ran", "", None, None, note=json.dumps(result)[:400])]
     note = (
         f"{result['samples']} frames while all jobs ran ({result['finished']}/{jobs} jobs watched to the end); "
         f"whole run incl. start-up p50 {result['all_p50_ms']:.1f} ms, p99 {result['all_p99_ms']:.1f} ms; "

@@ -31,7 +31,7 @@ class Figure:
 
 
 def _row(figure: Figure) -> list[str]:
-    ratio = f"{figure.ratio:.2f}" if figure.ratio is not None else "-"
+    ratio = f"{figure.ratio:.3f}" if figure.ratio is not None else "-"
     return [figure.name, figure.measured, figure.target, ratio, figure.verdict]
 
 

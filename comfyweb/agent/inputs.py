@@ -9,7 +9,6 @@ writes that name back into the prompt. A plain file name is left alone: it is al
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import hashlib
 import ipaddress
@@ -25,7 +24,7 @@ import httpx
 from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageRejected, inspect_image
 
 DEFAULT_IMAGE_INPUTS = frozenset({("LoadImage", "image"), ("LoadImageMask", "image")})
-DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]*)(?P<params>(;[\w=.-]+)*);base64,(?P<data>.*)$", re.DOTALL)
+DATA_URL_HEADER = re.compile(r"^data:(?P<type>[\w/+.-]*)(;[\w=.-]+)*;base64$")
 BARE_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}$")
 MIN_BASE64_LENGTH = 64  # shorter strings are file names such as "a.png", never pictures
 
@@ -58,11 +57,22 @@ def classify_image_value(value: str) -> str:
     return "name"
 
 
+def data_url_type(value: str) -> str | None:
+    """The media type a base64 data URL names ('' for none); None when `value` is not such a URL."""
+    comma = value.find(",")
+    match = DATA_URL_HEADER.match(value[:comma]) if comma > 0 else None
+    return match.group("type") if match else None
+
+
 def decode_base64_image(value: str) -> bytes:
-    match = DATA_URL.match(value)
-    payload = match.group("data") if match else value
+    """The bytes of a data URL or bare base64; strict (no stray characters) without a regex pass."""
+    payload = value
+    if value.startswith("data:"):
+        if data_url_type(value) is None:
+            raise InputError("a data URL must be base64-encoded: data:<type>;base64,<data>")
+        payload = value[value.find(",") + 1 :]
     try:
-        return base64.b64decode("".join(payload.split()), validate=True)
+        return binascii.a2b_base64("".join(payload.split()).encode("ascii"), strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise InputError("the image is not valid base64") from exc
 

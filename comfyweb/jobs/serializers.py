@@ -18,10 +18,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from comfyweb.agent.inputs import (
-    DATA_URL,
     InputError,
     InputPolicy,
     classify_image_value,
+    data_url_type,
     decode_base64_image,
     fetch_image_url,
 )
@@ -53,10 +53,10 @@ def _decoded_upload(name: str, value: str) -> SimpleUploadedFile:
     """A data URL or bare base64 picture as an uploaded file (the form checks what it really is)."""
     content_type = "application/octet-stream"
     if value.startswith("data:"):
-        match = DATA_URL.match(value)
-        if match is None:
+        named_type = data_url_type(value)
+        if named_type is None:
             raise FieldError(_("A data URL must be base64 encoded: data:image/png;base64,…"))
-        content_type = match.group("type") or content_type
+        content_type = named_type or content_type
         if not content_type.startswith("image/"):
             raise FieldError(_("This data URL is not an image (%(type)s).") % {"type": content_type})
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 
 import pytest
 from aiohttp import web
 from PIL import Image
 
+from comfyweb.agent.inputs import InputError, data_url_type, decode_base64_image
 from tests.agent.conftest import data_url, http_site, load_image_prompt, png_bytes
 
 
@@ -92,3 +94,26 @@ async def test_a_decompression_bomb_is_refused(start_agent):
 async def test_text_that_is_not_an_image_is_refused(agent):
     answer = await _run(agent, load_image_prompt(data_url(b"not a picture at all" * 10, "image/png")))
     assert answer.status_code == 400 and answer.json()["message"] == "RequestParamsError"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("data:image/png," + "A" * 80, "must be base64-encoded"),
+        ("data:image/png;base64," + "A" * 79 + "!", "not valid base64"),
+        ("data:image/png;base64,AAAA=AAA" + "A" * 64, "not valid base64"),
+    ],
+)
+def test_malformed_base64_is_refused_with_the_reason(value, reason):
+    with pytest.raises(InputError, match=reason):
+        decode_base64_image(value)
+
+
+def test_base64_may_be_wrapped_over_lines():
+    picture = png_bytes()
+    wrapped = "\n".join(textwrap.wrap(base64.b64encode(picture).decode(), 76))
+    assert decode_base64_image("data:image/png;base64," + wrapped) == picture
+    assert decode_base64_image(wrapped) == picture
+    assert data_url_type("data:image/webp;base64,AAAA") == "image/webp"
+    assert data_url_type("data:;base64,AAAA") == ""
+    assert data_url_type("data:image/png,AAAA") is None
