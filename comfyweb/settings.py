@@ -95,12 +95,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Channels: in-memory layer embedded, Redis when REDIS_URL is set.
+# --- Channels: in-memory layer embedded, Redis when REDIS_URL is set. Progress frames are
+# fire-and-forget (a browser that misses one gets the next, and the stored snapshot on reconnect),
+# so the pub/sub layer fits: pushed to each process, no per-message round trip or queue on Redis.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }

@@ -221,6 +221,7 @@ class ComfyClient:
                 open_timeout=self.timeout,
                 ping_interval=20,
                 ping_timeout=self.timeout,
+                compression=None,  # small JSON on a LAN: deflating each message costs more CPU than it saves
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             logger.warning("ComfyUI socket %s unavailable (%s); following by /history", self.base_url, exc)
@@ -234,8 +235,12 @@ class ComfyClient:
         on_progress: ProgressCallback | None = None,
         on_preview: PreviewCallback | None = None,
         timeout: float | None = None,
+        copy_progress: bool = True,
     ) -> RunResult:
         """Submit `prompt` and follow it to the end; `on_progress` gets a copy after every change.
+
+        With `copy_progress=False` it gets the live object instead, valid only during the call: for
+        callers that keep a few of many thousand updates and copy only those.
 
         Raises PromptValidationError when ComfyUI refuses the prompt, ComfyTimeout after `timeout`
         seconds (the prompt keeps running on ComfyUI: the caller decides whether to interrupt).
@@ -251,6 +256,7 @@ class ComfyClient:
             raise
         prompt_id = answer.get("prompt_id", prompt_id)
         progress = new_progress(prompt, prompt_id)
+        on_progress = _copying(on_progress) if copy_progress else on_progress
         result = await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout)
         result.node_errors = answer.get("node_errors") or {}
         return result
@@ -264,12 +270,14 @@ class ComfyClient:
         on_progress: ProgressCallback | None = None,
         on_preview: PreviewCallback | None = None,
         timeout: float | None = None,
+        copy_progress: bool = True,
     ) -> RunResult:
         """Attach to a prompt submitted earlier (by `run()` here or in another process)."""
         client_id = client_id_for(prompt_id)
         progress = copy.deepcopy(progress) if progress else new_progress(prompt or {}, prompt_id)
         progress[""]["prompt_id"] = prompt_id
         socket = await self._connect(client_id)
+        on_progress = _copying(on_progress) if copy_progress else on_progress
         return await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout)
 
     async def _follow(
@@ -346,7 +354,7 @@ class ComfyClient:
         if entry:
             fold_history(progress, entry)
         if on_progress:
-            await on_progress(copy.deepcopy(progress))
+            await on_progress(progress)
         return RunResult(
             prompt_id=prompt_id,
             status=task_status(progress),
@@ -372,7 +380,7 @@ class ComfyClient:
         # The end is `executing` with node null *and* our prompt id (a bare one is a reconnect echo).
         done = message.get("type") == "executing" and data.get("node") is None and data.get("prompt_id") == prompt_id
         if changed and not done and on_progress:
-            await on_progress(copy.deepcopy(progress))
+            await on_progress(progress)
         return done
 
     async def _preview(self, frame: bytes, prompt_id: str, progress: dict, on_preview: PreviewCallback | None) -> None:
@@ -396,6 +404,17 @@ class ComfyClient:
         if prompt_id in running or prompt_id in pending:
             return "waiting"
         return "gone"
+
+
+def _copying(on_progress: ProgressCallback | None) -> ProgressCallback | None:
+    """`on_progress` given its own copy of each state (the client keeps changing the live one)."""
+    if on_progress is None:
+        return None
+
+    async def call_with_copy(progress: dict) -> None:
+        await on_progress(copy.deepcopy(progress))
+
+    return call_with_copy
 
 
 def _body(response: httpx.Response) -> Any:

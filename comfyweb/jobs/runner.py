@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -34,11 +35,11 @@ from comfyweb.comfy.progress import current_node, output_images, overall_fractio
 from comfyweb.jobs.backends import mark_healthy, mark_unhealthy
 from comfyweb.jobs.events import apublish_snapshot
 from comfyweb.jobs.models import GpuBackend, Job, JobOutput
+from comfyweb.jobs.progress_writes import CANCELLED, LOST, PERSIST_INTERVAL, ProgressWrites
 from comfyweb.jobs.selectors import job_snapshot
 
 logger = logging.getLogger(__name__)
 
-PERSIST_INTERVAL = 0.5  # seconds between progress writes; status changes are written at once
 THUMBNAIL_SIZE = (384, 384)
 
 
@@ -59,14 +60,23 @@ class Outcome:
 
 
 class ProgressSink:
-    """Receives every progress change; writes at most every PERSIST_INTERVAL and relays each write."""
+    """Receives every progress change; relays it at most every PERSIST_INTERVAL and has it written in a batch.
 
-    def __init__(self, job: Job, worker: str) -> None:
+    It never waits for the database: the runner reads its next ComfyUI message at once.
+    """
+
+    def __init__(self, job: Job, worker: str, writes: ProgressWrites) -> None:
         self.job = job
         self.worker = worker
+        self.writes = writes
         self.last_write = 0.0
 
     async def __call__(self, progress: dict) -> None:
+        verdict = self.writes.verdict(self.job.pk)
+        if verdict == LOST:
+            raise ClaimLost()
+        if verdict == CANCELLED:
+            raise JobCancelled()
         now = time.monotonic()
         if now - self.last_write < PERSIST_INTERVAL:
             return
@@ -74,26 +84,13 @@ class ProgressSink:
         await self.write(progress)
 
     async def write(self, progress: dict) -> None:
+        progress = copy.deepcopy(progress)  # the client goes on changing its own (copy_progress=False)
         self.job.progress = progress
         self.job.percent = 100 * overall_fraction(progress, self.job.prompt)
         node = current_node(progress, self.job.prompt)
         self.job.current_node = (node or {}).get("title", "")[:200]
-        # Watchers first, the database after: relay latency is what people see. Both run off the
-        # shared sync thread (thread_sensitive=False) so hundreds of running jobs do not queue there.
-        await publish_quietly(self.job, thread_sensitive=False)
-        still_mine, cancel = await sync_to_async(_save_progress, thread_sensitive=False)(self.job, self.worker)
-        if not still_mine:
-            raise ClaimLost()
-        if cancel:
-            raise JobCancelled()
-
-
-def _save_progress(job: Job, worker: str) -> tuple[bool, bool]:
-    updated = Job.objects.filter(pk=job.pk, claimed_by=worker, status=Job.Status.RUNNING).update(
-        progress=job.progress, percent=job.percent, current_node=job.current_node, heartbeat_at=timezone.now()
-    )
-    cancel = Job.objects.filter(pk=job.pk, cancel_requested=True).exists()
-    return bool(updated), cancel
+        await relay_running(self.job)
+        self.writes.offer(self.job, self.worker)
 
 
 def _mark_running(job: Job, worker: str) -> bool:
@@ -126,18 +123,29 @@ async def until_cancelled(work: Awaitable[Outcome], cancelled: asyncio.Event | N
     raise JobCancelled()
 
 
-async def run_job(job: Job, *, worker: str, cancelled: asyncio.Event | None = None) -> Job:
+async def run_job(
+    job: Job, *, worker: str, cancelled: asyncio.Event | None = None, writes: ProgressWrites | None = None
+) -> Job:
     """Run a dispatched job to a final state (or give it back to the queue for a retry).
 
     `cancelled` is set by the worker when a user or operator cancels the job, even while
-    the backend sends nothing (the job waits in ComfyUI's own queue).
+    the backend sends nothing (the job waits in ComfyUI's own queue). `writes` batches the
+    progress writes of all the worker's jobs (one of its own when not given).
     """
+    writes = writes or ProgressWrites()
+    try:
+        return await _run_job(job, worker, cancelled, writes)
+    finally:
+        writes.forget(job.pk)
+
+
+async def _run_job(job: Job, worker: str, cancelled: asyncio.Event | None, writes: ProgressWrites) -> Job:
     if not await sync_to_async(_mark_running)(job, worker):
         return job
     job.status = Job.Status.RUNNING
     backend: GpuBackend = job.backend
     logger.info("job running on %s (attempt %d)", backend, job.attempts)
-    sink = ProgressSink(job, worker)
+    sink = ProgressSink(job, worker, writes)
     await publish_quietly(job)
     try:
         async with asyncio.timeout(settings.JOB_TIMEOUT):
@@ -209,7 +217,7 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
             item[1] == prompt_id for key in ("queue_running", "queue_pending") for item in queue.get(key, [])
         )
         if previous.get(prompt_id) or in_queue:
-            result = await comfy.follow(prompt_id, prompt=job.prompt, on_progress=sink)
+            result = await comfy.follow(prompt_id, prompt=job.prompt, on_progress=sink, copy_progress=False)
         else:
             prompt = json.loads(json.dumps(job.prompt))
             try:
@@ -217,7 +225,7 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
             except InputError as exc:
                 return Outcome(status=Job.Status.FAILED, progress=job.progress, images=[], error={"message": str(exc)})
             try:
-                result = await comfy.run(prompt, prompt_id=prompt_id, on_progress=sink)
+                result = await comfy.run(prompt, prompt_id=prompt_id, on_progress=sink, copy_progress=False)
             except PromptValidationError as exc:
                 return Outcome(
                     status=Job.Status.FAILED,
@@ -337,11 +345,20 @@ async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
     return job
 
 
-async def publish_quietly(job: Job, *, thread_sensitive: bool = True) -> None:
+async def publish_quietly(job: Job) -> None:
     """Relay the job's state; a relay failure is logged and never changes the job (pages poll too)."""
     try:
-        snapshot = await sync_to_async(job_snapshot, thread_sensitive=thread_sensitive)(job)
+        snapshot = await sync_to_async(job_snapshot)(job)
         await apublish_snapshot(job.pk, snapshot)
+    except Exception:
+        logger.warning("could not publish job %s", job.pk, exc_info=True)
+
+
+async def relay_running(job: Job) -> None:
+    """Relay a running job's progress without a thread hop: its snapshot needs no query once the
+    job has been published at its start (which loads its template)."""
+    try:
+        await apublish_snapshot(job.pk, job_snapshot(job))
     except Exception:
         logger.warning("could not publish job %s", job.pk, exc_info=True)
 

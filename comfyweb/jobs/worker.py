@@ -15,6 +15,7 @@ from comfyweb.core.logging import bind_job
 from comfyweb.jobs.backends import sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
+from comfyweb.jobs.progress_writes import ProgressWrites
 from comfyweb.jobs.runner import retry_or_fail, run_job
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class JobWorker:
         self.cancel_events: dict[object, asyncio.Event] = {}
         self.stopping = asyncio.Event()
         self.nudge = asyncio.Event()  # set when a slot frees up or the worker should stop
+        self.progress_writes = ProgressWrites()  # one batch of progress writes for all its jobs
 
     async def run(self) -> None:
         if self.sync_backends:
@@ -82,7 +84,9 @@ class JobWorker:
         """One job's task; every log line of its life carries its id."""
         with bind_job(job.pk):
             try:
-                await run_job(job, worker=self.name, cancelled=self.cancel_events.get(job.pk))
+                await run_job(
+                    job, worker=self.name, cancelled=self.cancel_events.get(job.pk), writes=self.progress_writes
+                )
             except Exception as exc:
                 # A bug or a lost database connection: retry with back-off, then fail, never loop forever.
                 logger.exception("runner of job %s crashed", job.pk)

@@ -106,6 +106,19 @@ async def test_a_prompt_deleted_from_the_queue_ends_cancelled(emulator):
     assert result.status == "cancelled"
 
 
+async def test_without_copies_the_callback_sees_the_live_state(comfy_url):
+    seen: list[tuple[dict, str]] = []
+
+    async def on_progress(progress: dict) -> None:
+        seen.append((progress, progress[""]["status"]))
+
+    async with ComfyClient(comfy_url) as comfy:
+        result = await comfy.run(CORE_WORKFLOW, on_progress=on_progress, copy_progress=False)
+    assert {id(progress) for progress, _status in seen} == {id(result.progress)}
+    assert "running" in [status for _progress, status in seen], "each call still comes as the state changes"
+    assert seen[-1][1] == "succeeded"
+
+
 async def test_a_dropped_socket_is_reattached_and_the_run_completes(emulator):
     emulator.set_faults(drop_ws_after=4)
     seen: list[dict] = []
