@@ -149,7 +149,7 @@ def figures(result: dict) -> list:
 
     name = "agent overhead, 1-second workflow"
     if "error" in result:
-        return [Figure(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))]
+        return [Figure.failed(name, result)]
     note = (
         f"{result['rounds']} rounds of {result['steps']} steps x {result['step_ms']} ms; median wall time direct "
         f"{result['direct_median_s'] * 1000:.0f} ms, /api/run {result['api_run_median_s'] * 1000:.0f} ms, "

@@ -108,7 +108,7 @@ def figures(options: dict, result: dict) -> list:
 
     name = f"dispatch, {options['jobs']} jobs over 8 backends x 2 slots"
     if "error" in result:
-        return [Figure(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))]
+        return [Figure.failed(name, result)]
     note = (
         f"{result['statuses']}; makespan {result['makespan_seconds']:.1f} s, ideal {result['ideal_seconds']:.1f} s "
         f"(total execution {result['work_seconds']:.1f} s / 8 GPUs, {result['mean_job_seconds'] * 1000:.0f} ms per "

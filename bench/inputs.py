@@ -144,7 +144,7 @@ def figures(result: dict) -> list:
 
     name = "inputs, 20 MB photo"
     if "error" in result:
-        return [Figure(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))]
+        return [Figure.failed(name, result)]
     note = (
         f"{result['rounds']} rounds, photo {result['photo_bytes'] / 1e6:.1f} MB (PNG); median wall time: upload to "
         f"ComfyUI + run {result['direct_median_s'] * 1000:.0f} ms, agent with a data URL "

@@ -201,7 +201,7 @@ def figures(level: int, jobs: int, result: dict) -> list:
 
     name = f"relay latency, {jobs} concurrent job{'s' if jobs != 1 else ''}"
     if "error" in result:
-        return [Figure(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))]
+        return [Figure.failed(name, result)]
     if result.get("p99_ms") is None:
         return [Figure(name, "no frames while all jobs ran", "", None, None, note=json.dumps(result)[:400])]
     note = (

@@ -17,6 +17,11 @@ class Figure:
     limit: float | None  # the target (value <= limit meets it)
     note: str = ""
 
+    @classmethod
+    def failed(cls, name: str, result: dict) -> Figure:
+        """The row of a part whose process failed: the last lines it printed."""
+        return cls(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))
+
     @property
     def ratio(self) -> float | None:
         if self.value is None or self.limit in (None, 0) or math.isnan(self.value):

@@ -78,7 +78,7 @@ def figures(sockets: int, result: dict) -> list:
 
     name = f"watchers: RSS of one web process with {sockets} idle job WebSockets"
     if "error" in result:
-        return [Figure(name, "failed", "", None, None, note=" / ".join(result["error"][-3:]))]
+        return [Figure.failed(name, result)]
     note = (
         f"{result['open']} open; baseline {result['baseline_rss_mib']:.0f} MiB, {result['per_socket_kib']:.1f} KiB "
         f"per socket; all connected in {result['connect_seconds']:.1f} s"
