@@ -122,7 +122,8 @@ def profile_wrap(role: str) -> list[str] | None:
     if not wanted.startswith(role + ":"):
         return None
     spy = str(Path(sys.executable).parent / "py-spy")
-    return [spy, "record", "-r", "200", "-f", "raw", "-o", wanted.split(":", 1)[1], "--"]
+    # --nonblocking: pausing a busy process 200 times a second would change what is measured
+    return [spy, "record", "--nonblocking", "-r", "200", "-f", "raw", "-o", wanted.split(":", 1)[1], "--"]
 
 
 def run(*, topology: str, jobs: int, steps: int, step_ms: int, **_options) -> dict:

@@ -156,3 +156,34 @@ def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postg
             stop(process)
         for backend in backends:
             backend.stop()
+
+
+WRITE_PROGRESS = """
+import json
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.progress_writes import write_progress
+template = WorkflowTemplate.objects.create(title="t", slug="t", prompt={"1": {"class_type": "X", "inputs": {}}})
+mine, taken = (Job.objects.create(template=template, prompt=template.prompt, session_key="s", status="running",
+                                  claimed_by="w1") for _ in range(2))
+Job.objects.filter(pk=taken.pk).update(claimed_by="w2")
+for job in (mine, taken):
+    job.progress, job.percent, job.current_node = {"3": {"value": 5, "max": 9, "note": "北京"}}, 55.5, "KSampler"
+verdicts = write_progress([(mine, "w1"), (taken, "w1")])
+stored = {str(job.pk): [job.progress, job.percent, job.current_node, job.heartbeat_at is not None]
+          for job in Job.objects.all()}
+print(json.dumps({"verdicts": {str(k): v for k, v in verdicts.items()}, "stored": stored, "mine": str(mine.pk),
+                  "taken": str(taken.pk)}))
+"""
+
+
+def test_batched_progress_writes_on_postgresql(postgres_database):
+    """The batched UPDATE's parameters (JSON, UUID, time) as PostgreSQL receives them."""
+    env = {"DATABASE_URL": postgres_database}
+    assert manage("migrate", "--noinput", env=env, stdout=subprocess.DEVNULL).wait(120) == 0
+    done = manage("shell", "-c", WRITE_PROGRESS, env=env, stdout=subprocess.PIPE, text=True)
+    output, _ = done.communicate(timeout=120)
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["verdicts"] == {result["taken"]: "lost"}
+    assert result["stored"][result["mine"]] == [{"3": {"value": 5, "max": 9, "note": "北京"}}, 55.5, "KSampler", True]
+    assert result["stored"][result["taken"]] == [{}, 0.0, "", False]
