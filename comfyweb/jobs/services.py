@@ -147,8 +147,20 @@ def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
     return job
 
 
-def retry_job(*, job: Job) -> list[Job]:
-    """Queue a fresh copy of a finished job (same prompt and values, new seeds when they were random)."""
+def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
+    """Queue a fresh copy of a finished job (same prompt and values, new seeds when they were random).
+
+    A visitor's retry counts like a new submission (queue cap, the daily quota of every campaign
+    offering the template); operators retrying from the admin pass `enforce_limits=False`.
+    """
+    if enforce_limits:
+        from comfyweb.campaigns import services as campaigns
+
+        owner = job.owner if job.owner_id else None
+        check_queue_cap(owner=owner, session_key=job.session_key, adding=1)
+        if job.template_id:
+            for limiting in campaigns.quota_campaigns(job.template, None):
+                campaigns.check_quota(limiting, user=owner, session_key=job.session_key, quantity=1)
     copy = Job.objects.create(
         owner=job.owner,
         session_key=job.session_key,

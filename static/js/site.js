@@ -3,6 +3,7 @@
   "use strict";
   document.documentElement.classList.add("js");
   var MAX_SIDE = 2048; // photos larger than this are downscaled in the browser before upload
+  var pendingDownscales = new Set(); // downscales still running; a submit waits for them
 
   function onReady(fn) {
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
@@ -56,23 +57,30 @@
         if (field && field.parentElement) {
           field.parentElement.querySelectorAll('input[type="radio"][name="' + input.name.replace(/__upload$/, "") + '"]').forEach(function (r) { r.checked = false; });
         }
-        downscale(file).then(function (smaller) {
+        var shrinking = downscale(file).then(function (smaller) {
           if (smaller === file || !window.DataTransfer) return;
           var transfer = new DataTransfer();
           transfer.items.add(smaller);
           input.files = transfer.files;
         });
+        pendingDownscales.add(shrinking);
+        shrinking.then(function () { pendingDownscales.delete(shrinking); });
       });
     });
   }
 
   function initSubmit() {
     document.querySelectorAll("form[data-job-form]").forEach(function (form) {
-      form.addEventListener("submit", function () {
+      form.addEventListener("submit", function (event) {
         var button = form.querySelector("[data-submit]");
         var note = form.querySelector("[data-submitting]");
         if (button) button.disabled = true;
         if (note) note.hidden = false;
+        if (pendingDownscales.size) {
+          // A photo is still being made smaller: send the form once it is, never the full-size file.
+          event.preventDefault();
+          Promise.all(Array.from(pendingDownscales)).then(function () { form.submit(); });
+        }
       });
     });
   }

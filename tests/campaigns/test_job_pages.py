@@ -89,3 +89,30 @@ def test_cancel_stops_a_waiting_job(client, visitor):
     assert response.status_code == 302 and job.status == Job.Status.CANCELLED
     assert client.post(f"/jobs/{uuid.uuid4()}/cancel/").status_code == 404
     assert client.get(f"/jobs/{job.id}/cancel/").status_code == 405
+
+
+def test_retry_counts_against_the_daily_quota_and_says_why(client, visitor):
+    from comfyweb.campaigns.models import Campaign, CampaignTemplate
+    from comfyweb.catalog.models import WorkflowTemplate
+
+    template = WorkflowTemplate.objects.create(title="T", slug="t", prompt={"1": {"class_type": "X", "inputs": {}}})
+    campaign = Campaign.objects.create(slug="c", title="C", daily_quota=2)
+    CampaignTemplate.objects.create(campaign=campaign, template=template)
+    cancelled = [
+        Job.objects.create(template=template, template_title="T", status=Job.Status.CANCELLED, session_key=visitor)
+        for _ in range(2)
+    ]
+    response = client.post(f"/jobs/{cancelled[0].id}/retry/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert Job.objects.count() == 2, "no copy beyond the quota"
+    assert response.redirect_chain[-1][0] == f"/jobs/{cancelled[0].id}/"
+    assert "used today&#x27;s 2 images for this campaign" in response.content.decode()
+    assert 'role="alert"' in response.content.decode()
+
+
+def test_retry_counts_against_the_waiting_jobs_cap(client, visitor, settings):
+    settings.JOB_MAX_QUEUED_PER_VISITOR = 1
+    Job.objects.create(template_title="T", session_key=visitor)  # waiting
+    failed = Job.objects.create(template_title="T", status=Job.Status.FAILED, session_key=visitor)
+    response = client.post(f"/jobs/{failed.id}/retry/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert Job.objects.count() == 2
+    assert "You already have 1 images waiting" in response.content.decode()
