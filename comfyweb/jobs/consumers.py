@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -12,6 +16,8 @@ from comfyweb.jobs.selectors import can_view, job_snapshot
 
 REFUSED = 4403
 NOT_FOUND = 4404
+WAITING = (Job.Status.QUEUED, Job.Status.DISPATCHED)
+QUEUE_REFRESH_SECONDS = 5.0  # how often a waiting job's position and estimate are looked up again
 
 
 @database_sync_to_async
@@ -22,6 +28,12 @@ def visible_snapshot(job_id, user, session_key: str) -> dict | bool | None:
     if not can_view(job, user=user, session_key=session_key):
         return False
     return job_snapshot(job)
+
+
+@database_sync_to_async
+def current_snapshot(job_id) -> dict | None:
+    job = Job.objects.select_related("template").filter(pk=job_id).first()
+    return job_snapshot(job) if job is not None else None
 
 
 class JobConsumer(AsyncJsonWebsocketConsumer):
@@ -42,11 +54,34 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         WEBSOCKET_WATCHERS.inc()
         await self.accept()
         await self.send_json({"type": "job", "job": snapshot})
+        self.status = snapshot["status"]
+        self.refresher = asyncio.create_task(self._refresh_while_waiting(snapshot)) if self.status in WAITING else None
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             WEBSOCKET_WATCHERS.dec()
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        refresher = getattr(self, "refresher", None)
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
 
     async def job_update(self, event: dict) -> None:
+        self.status = event["job"]["status"]
         await self.send_json({"type": "job", "job": event["job"]})
+
+    async def _refresh_while_waiting(self, shown: dict) -> None:
+        """Jobs ahead leaving the queue announce nothing to this one: look its position up again now and then."""
+        while self.status in WAITING:
+            await asyncio.sleep(QUEUE_REFRESH_SECONDS * random.uniform(0.8, 1.2))
+            snapshot = await current_snapshot(self.job_id)
+            # An update may have arrived during the lookup: never show an older state after it.
+            if snapshot is None or self.status not in WAITING or snapshot["status"] not in WAITING:
+                return
+            if (snapshot["queue_position"], snapshot["estimate_seconds"]) != (
+                shown["queue_position"],
+                shown["estimate_seconds"],
+            ):
+                shown = snapshot
+                await self.send_json({"type": "job", "job": snapshot})

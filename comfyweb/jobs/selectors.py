@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import Avg, F, QuerySet, Sum
 
 from comfyweb.jobs.models import GpuBackend, Job
@@ -31,16 +32,24 @@ def queue_position(job: Job) -> int | None:
     return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count() + 1
 
 
+ESTIMATE_INPUTS_TTL = 30  # seconds the average run time and slot count are reused (every waiting page asks)
+
+
+def _estimate_inputs() -> tuple[float | None, int]:
+    recent = Job.objects.filter(status=Job.Status.SUCCEEDED, started_at__isnull=False).order_by("-finished_at")[:50]
+    average = recent.aggregate(avg=Avg(F("finished_at") - F("started_at")))["avg"]
+    slots = GpuBackend.objects.filter(enabled=True).aggregate(s=Sum("slots"))["s"] or 1
+    return (average.total_seconds() if average is not None else None), slots
+
+
 def estimate_seconds(position: int | None) -> int | None:
     """Rough wait: position × recent average run time ÷ slots."""
     if position is None:
         return None
-    recent = Job.objects.filter(status=Job.Status.SUCCEEDED, started_at__isnull=False).order_by("-finished_at")[:50]
-    average = recent.aggregate(avg=Avg(F("finished_at") - F("started_at")))["avg"]
+    average, slots = cache.get_or_set("jobs:estimate-inputs", _estimate_inputs, ESTIMATE_INPUTS_TTL)
     if average is None:
         return None
-    slots = GpuBackend.objects.filter(enabled=True).aggregate(s=Sum("slots"))["s"] or 1
-    return int(average.total_seconds() * position / slots) + 1
+    return int(average * position / slots) + 1
 
 
 def output_dicts(job: Job) -> list[dict]:

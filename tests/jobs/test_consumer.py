@@ -98,3 +98,26 @@ async def test_a_foreign_origin_is_refused():
     socket = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=headers)
     connected, _ = await socket.connect()
     assert not connected
+
+
+async def test_a_waiting_job_sees_its_place_in_line_move_up(monkeypatch):
+    from comfyweb.jobs import consumers
+
+    monkeypatch.setattr(consumers, "QUEUE_REFRESH_SECONDS", 0.05)
+    session_key = await sync_to_async(new_session)()
+    ahead = await sync_to_async(queued_job)(session_key)
+    job = await sync_to_async(queued_job)(session_key)
+    socket = communicator(job.pk, session_key)
+    await socket.connect()
+    assert (await socket.receive_json_from(timeout=5))["job"]["queue_position"] == 2
+    await Job.objects.filter(pk=ahead.pk).aupdate(status=Job.Status.RUNNING)  # nobody tells this job
+    moved = await socket.receive_json_from(timeout=5)
+    assert moved["job"]["status"] == "queued" and moved["job"]["queue_position"] == 1
+    assert await socket.receive_nothing(timeout=0.3), "nothing is sent while the place stays the same"
+
+    job.status = Job.Status.RUNNING
+    await job.asave(update_fields=["status"])
+    await sync_to_async(publish_job)(job)
+    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
+    assert await socket.receive_nothing(timeout=0.3), "a running job is not looked up any more"
+    await socket.disconnect()

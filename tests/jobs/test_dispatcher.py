@@ -148,3 +148,21 @@ def test_a_requeued_job_reattaches_to_its_backend_even_when_every_slot_is_busy()
     claimed = claim_jobs(worker="w2")
     assert [job.pk for job in claimed] == [recovered.pk]
     assert Job.objects.get(pk=waiting.pk).status == Job.Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_the_wait_estimate_uses_recent_run_times_and_the_slots():
+    from django.core.cache import cache
+
+    from comfyweb.jobs.selectors import estimate_seconds
+
+    assert estimate_seconds(None) is None
+    assert estimate_seconds(3) is None, "no finished job yet: no estimate rather than a guess"
+    GpuBackend.objects.create(name="a", url="http://127.0.0.1:1", slots=2)
+    now = timezone.now()
+    for seconds in (10, 30):
+        started = now - timedelta(seconds=seconds)
+        Job.objects.create(status=Job.Status.SUCCEEDED, started_at=started, finished_at=now, template_title="t")
+    assert estimate_seconds(4) is None, "the inputs are reused for a while"
+    cache.clear()
+    assert estimate_seconds(4) == 20 * 4 // 2 + 1
