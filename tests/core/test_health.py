@@ -20,3 +20,25 @@ def test_healthz_is_503_when_the_database_is_down(client, db):
 def test_favicon_ico_points_at_the_svg_icon(client, db):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+POD_IP = "10.1.2.3:8000"
+
+
+def test_probes_and_scrapers_reach_a_pod_by_its_ip(client, db, settings):
+    settings.ALLOWED_HOSTS = ["comfyweb.example.com"]
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/healthz", HTTP_HOST=POD_IP).status_code == 200
+    scraped = client.get("/metrics", HTTP_HOST=POD_IP, HTTP_AUTHORIZATION="Bearer s3cret")
+    assert scraped.status_code == 200 and b"comfyweb_websocket_watchers" in scraped.content
+
+
+def test_by_ip_only_those_answer_and_only_with_the_token(client, db, settings):
+    settings.ALLOWED_HOSTS = ["comfyweb.example.com"]
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics", HTTP_HOST=POD_IP, HTTP_AUTHORIZATION="Bearer wrong").status_code == 400
+    assert client.get("/metrics", HTTP_HOST=POD_IP).status_code == 400
+    assert client.get("/", HTTP_HOST=POD_IP).status_code == 400
+    assert client.post("/healthz", HTTP_HOST=POD_IP).status_code == 400
+    named = client.get("/metrics", HTTP_HOST="comfyweb.example.com", HTTP_AUTHORIZATION="Bearer wrong")
+    assert named.status_code == 403
