@@ -116,3 +116,23 @@ def test_retry_counts_against_the_waiting_jobs_cap(client, visitor, settings):
     response = client.post(f"/jobs/{failed.id}/retry/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
     assert Job.objects.count() == 2
     assert "You already have 1 images waiting" in response.content.decode()
+
+
+def test_jobs_made_before_logging_in_stay_with_the_visitor(client, db, django_user_model):
+    client.get("/")
+    from comfyweb.campaigns.services import visitor_session_key
+
+    class Request:  # the view helper, as a page that creates jobs calls it
+        session = client.session
+
+    request = Request()
+    key = visitor_session_key(request)
+    request.session.save()
+    before = Job.objects.create(template_title="Before", session_key=key)
+    other = Job.objects.create(template_title="Other", session_key="someone-else")
+    user = django_user_model.objects.create_user("ann", password="pw-123456")
+    client.force_login(user)
+    assert client.session.session_key != key
+    html = client.get("/me/").content.decode()
+    assert str(before.id) in html and str(other.id) not in html
+    assert client.get(f"/jobs/{before.id}/").status_code == 200
