@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest
 
 
 def backend_info(request: HttpRequest) -> dict:
-    """Tell every page whether the ComfyUI emulator stands in for a real GPU backend."""
-    return {"using_emulator": not settings.COMFYUI_URL and not settings.GPU_BACKENDS}
+    """Tell every page whether the ComfyUI emulator stands in for a real GPU backend.
+
+    Either nothing is configured (the embedded emulator), or a backend said it is the emulator
+    (an agent in front of it, or COMFYUI_URL pointing at `manage.py emulator`).
+    """
+    if not settings.COMFYUI_URL and not settings.GPU_BACKENDS:
+        return {"using_emulator": True}
+    from comfyweb.jobs.backends import any_emulated_backend
+
+    try:
+        return {"using_emulator": any_emulated_backend()}
+    except DatabaseError:
+        return {"using_emulator": False}

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from comfyweb.jobs.backends import mark_unhealthy
+from comfyweb.jobs.backends import mark_unhealthy, probe_emulated
 from comfyweb.jobs.models import GpuBackend, Job, JobOutput
 from comfyweb.jobs.services import cancel_job, retry_job
 
@@ -51,6 +51,7 @@ def check_backend_health(backend: GpuBackend, timeout: float = HEALTH_TIMEOUT) -
             GpuBackend.objects.filter(pk=backend.pk).update(
                 healthy=True, last_error="", last_checked_at=timezone.now(), unhealthy_until=None
             )
+            probe_emulated(backend, timeout=timeout)
             return True, ""
         reason = f"{health_url(backend)} answered HTTP {response.status_code}: {response.text[:200]}"
     mark_unhealthy(backend, reason)
@@ -188,11 +189,11 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(GpuBackend)
 class GpuBackendAdmin(admin.ModelAdmin):
-    list_display = ["name", "url", "kind", "enabled", "healthy", "busy_slots", "slots", "last_checked_at",
+    list_display = ["name", "url", "kind", "enabled", "healthy", "emulated", "busy_slots", "slots", "last_checked_at",
                     "short_error", "from_env"]  # fmt: skip
     list_filter = ["kind", "enabled", "healthy", "from_env"]
     search_fields = ["name", "url"]
-    readonly_fields = ["from_env", "healthy", "last_error", "last_checked_at", "unhealthy_until"]
+    readonly_fields = ["from_env", "healthy", "emulated", "last_error", "last_checked_at", "unhealthy_until"]
     fields = ["name", "url", "kind", "slots", "enabled", "token", *readonly_fields]
     actions = ["check_now"]
 

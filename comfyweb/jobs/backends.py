@@ -94,3 +94,50 @@ def mark_healthy(backend: GpuBackend) -> None:
         GpuBackend.objects.filter(pk=backend.pk).update(
             healthy=True, last_error="", last_checked_at=timezone.now(), unhealthy_until=None
         )
+
+
+EMULATOR_PROBE_TIMEOUT = 2.0
+ANY_EMULATED_CACHE_KEY = "jobs:any-emulated-backend"
+
+
+def probe_emulated(backend: GpuBackend, timeout: float = EMULATOR_PROBE_TIMEOUT) -> bool | None:
+    """Ask whether the backend (or the ComfyUI behind an agent) is the emulator and record it.
+
+    The emulator answers `/emulator/info`; a real ComfyUI says 404 (an agent passes the path on).
+    None when the backend could not be asked: what was known stays.
+    """
+    import httpx
+
+    headers = {"Authorization": f"Bearer {backend.token}"} if backend.token else {}
+    try:
+        response = httpx.get(backend.url.rstrip("/") + "/emulator/info", headers=headers, timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    if response.status_code >= 500:
+        return None
+    try:
+        emulated = response.status_code == 200 and response.json().get("emulator") is True
+    except (ValueError, AttributeError):
+        emulated = False
+    if emulated != backend.emulated:
+        from django.core.cache import cache
+
+        GpuBackend.objects.filter(pk=backend.pk).update(emulated=emulated)
+        backend.emulated = emulated
+        cache.delete(ANY_EMULATED_CACHE_KEY)
+    return emulated
+
+
+def probe_all_emulated() -> None:
+    """Refresh `emulated` for every enabled backend (a worker does this when it starts)."""
+    for backend in GpuBackend.objects.filter(enabled=True):
+        probe_emulated(backend)
+
+
+def any_emulated_backend() -> bool:
+    """Whether pages should say that images come from the emulator (cached: every page asks)."""
+    from django.core.cache import cache
+
+    return cache.get_or_set(
+        ANY_EMULATED_CACHE_KEY, lambda: GpuBackend.objects.filter(enabled=True, emulated=True).exists(), 30
+    )

@@ -27,6 +27,9 @@ class GpuBackend(models.Model):
     last_checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
     unhealthy_until = models.DateTimeField(_("skip until"), null=True, blank=True)
     from_env = models.BooleanField(_("from GPU_BACKENDS"), default=False, editable=False)
+    emulated = models.BooleanField(
+        _("ComfyUI emulator"), default=False, editable=False, help_text=_("It answered /emulator/info: no real GPU.")
+    )
 
     class Meta:
         ordering = ["name"]

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from comfyweb.core.logging import bind_job
-from comfyweb.jobs.backends import sync_env_backends
+from comfyweb.jobs.backends import probe_all_emulated, sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.progress_writes import ProgressWrites
@@ -47,10 +47,13 @@ class JobWorker:
         self.stopping = asyncio.Event()
         self.nudge = asyncio.Event()  # set when a slot frees up or the worker should stop
         self.progress_writes = ProgressWrites()  # one batch of progress writes for all its jobs
+        self.background: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         if self.sync_backends:
             await sync_to_async(sync_env_backends)()
+            # In the background: a backend that does not answer must not hold up the first claims.
+            self.background.add(asyncio.create_task(sync_to_async(probe_all_emulated, thread_sensitive=False)()))
         logger.info("job worker %s started", self.name)
         beat = asyncio.create_task(self._heartbeats())
         watch = asyncio.create_task(self._watch_cancellations())
@@ -65,6 +68,8 @@ class JobWorker:
         finally:
             beat.cancel()
             watch.cancel()
+            for task in self.background:
+                task.cancel()
             for task in list(self.tasks.values()):
                 task.cancel()
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
