@@ -115,6 +115,8 @@ class Task:
         progress = copy.deepcopy(self.progress)
         if self.phase != "final" and progress.get("", {}).get("status") in FINAL_STATUSES:
             progress[""]["status"] = RUNNING
+        if self.seeds and "" in progress:
+            progress[""]["seeds"] = dict(self.seeds)  # the random seeds used, {"<node>.<input>": seed}
         return progress
 
     def record(self, instance: str) -> dict:

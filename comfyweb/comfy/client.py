@@ -72,6 +72,9 @@ def client_id_for(prompt_id: str) -> str:
     return f"comfyweb-{prompt_id}"
 
 
+FEATURE_FLAGS = {"type": "feature_flags", "data": {"supports_preview_metadata": True}}
+
+
 def parse_preview_frame(frame: bytes) -> tuple[str | None, str | None, str, bytes] | None:
     """Decode a binary preview frame into (node_id, prompt_id, mime type, image bytes); None if unknown."""
     if len(frame) < 8:
@@ -214,7 +217,7 @@ class ComfyClient:
     async def _connect(self, client_id: str) -> Any | None:
         """Open the message socket; None when it cannot be opened (the run then relies on /history)."""
         try:
-            return await websockets.connect(
+            socket = await websockets.connect(
                 self.ws_url(client_id),
                 additional_headers=self.headers,
                 max_size=None,
@@ -223,7 +226,10 @@ class ComfyClient:
                 ping_timeout=self.timeout,
                 compression=None,  # small JSON on a LAN: deflating each message costs more CPU than it saves
             )
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            # Previews then name their node and prompt (type 4 frames) instead of the legacy anonymous ones.
+            await socket.send(json.dumps(FEATURE_FLAGS))
+            return socket
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
             logger.warning("ComfyUI socket %s unavailable (%s); following by /history", self.base_url, exc)
             return None
 

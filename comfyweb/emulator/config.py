@@ -25,6 +25,7 @@ class EmulatorConfig:
     port: int = 8188
     step_ms: int = 50
     strict: bool = False
+    preview_method: str = "none"  # like ComfyUI's --preview-method: anything else sends a preview per sampler step
     output_dir: Path | None = None
     input_dir: Path | None = None
     temp_dir: Path | None = None

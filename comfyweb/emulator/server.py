@@ -44,6 +44,10 @@ class QueueItem:
         return [self.number, self.prompt_id, self.prompt, self.extra, self.outputs]
 
 
+PREVIEW_IMAGE, PREVIEW_WITH_METADATA = 1, 4  # ComfyUI's BinaryEventTypes
+PREVIEW_JPEG = 1  # the image type word of a legacy preview frame (2 is PNG)
+
+
 class Interrupted(Exception):
     pass
 
@@ -63,6 +67,7 @@ class EmulatorState:
     interrupt_flag: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     last_node_id: str | None = None  # the node executing now, re-announced to a reconnecting client
+    preview_metadata: set[str] = field(default_factory=set)  # clients that announced supports_preview_metadata
 
     @property
     def faults(self) -> dict:
@@ -86,6 +91,15 @@ class EmulatorState:
             limit = self.faults.get("drop_ws_after")
             if limit is not None and self.sent_counts[target] >= int(limit):
                 await ws.close()
+
+    async def send_bytes(self, frame: bytes, sid: str | None) -> None:
+        """A binary frame (a preview) to one client, or to every socket."""
+        targets = [sid] if sid is not None else list(self.sockets)
+        for target in targets:
+            ws = self.sockets.get(target)
+            if ws is not None and not ws.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_bytes(frame)
 
     async def send_status(self, sid: str | None = None) -> None:
         await self.send("status", {"status": {"exec_info": {"queue_remaining": self.queue_remaining()}}}, sid)
@@ -203,6 +217,29 @@ class PromptExecutor:
 
     async def progress_state(self) -> None:
         await self.send_progress("progress_state", {"prompt_id": self.item.prompt_id, "nodes": dict(self.nodes_state)})
+
+    async def send_preview(self, node_id: str, step: int, steps: int) -> None:
+        """A latent preview between `progress_state` and `progress`, as ComfyUI with a preview method:
+        with metadata (type 4) to a client that announced it supports that, else the legacy type 1."""
+        shade = round(255 * step / steps)
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), (shade, 96, 255 - shade)).save(buffer, "JPEG", quality=80)
+        image = buffer.getvalue()
+        if self.sid in self.state.preview_metadata:
+            meta = json.dumps(
+                {
+                    "node_id": node_id,
+                    "prompt_id": self.item.prompt_id,
+                    "display_node_id": node_id,
+                    "parent_node_id": None,
+                    "real_node_id": node_id,
+                    "image_type": "image/jpeg",
+                }
+            ).encode()
+            frame = PREVIEW_WITH_METADATA.to_bytes(4, "big") + len(meta).to_bytes(4, "big") + meta + image
+        else:
+            frame = PREVIEW_IMAGE.to_bytes(4, "big") + PREVIEW_JPEG.to_bytes(4, "big") + image
+        await self.state.send_bytes(frame, self.sid)
 
     def node_state(self, node_id: str, value: float, maximum: float, state: str) -> None:
         self.nodes_state[node_id] = {
@@ -324,8 +361,16 @@ class PromptExecutor:
                 self.check_interrupt()
                 self.node_state(node_id, step, steps, "running")
                 await self.progress_state()
+                previews = self.state.config.preview_method != "none"
+                # The order of the recordings: a metadata preview before its step's `progress`, a
+                # legacy one after it (ComfyUI encodes them on different paths).
+                with_metadata = self.sid in self.state.preview_metadata
+                if previews and with_metadata:
+                    await self.send_preview(node_id, step, steps)
                 progress = {"value": step, "max": steps, "prompt_id": prompt_id, "node": node_id}
                 await self.send_progress("progress", progress)
+                if previews and not with_metadata:
+                    await self.send_preview(node_id, step, steps)
             maximum: float = steps
         else:
             maximum = 1.0
@@ -462,11 +507,14 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 with contextlib.suppress(ValueError):
                     data = json.loads(message.data)
                     if isinstance(data, dict) and data.get("type") == "feature_flags":
+                        if (data.get("data") or {}).get("supports_preview_metadata") is True:
+                            state.preview_metadata.add(sid)
                         await state.send("feature_flags", {"supports_preview_metadata": True,
                                                            "max_upload_size": 104857600}, sid)  # fmt: skip
     finally:
         if state.sockets.get(sid) is ws:
             del state.sockets[sid]
+            state.preview_metadata.discard(sid)
     return ws
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
 import textwrap
 
@@ -117,3 +119,48 @@ def test_base64_may_be_wrapped_over_lines():
     assert data_url_type("data:image/webp;base64,AAAA") == "image/webp"
     assert data_url_type("data:;base64,AAAA") == ""
     assert data_url_type("data:image/png,AAAA") is None
+
+
+async def test_a_download_beyond_the_size_limit_is_cut_off(start_agent):
+    sent = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})  # no Content-Length to trust
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):  # 64 MB if nobody stopped reading
+                await response.write(b"\0" * 65536)
+                sent.append(65536)
+        return response
+
+    async with (
+        http_site([web.get("/big.png", endless)]) as site,
+        start_agent(fetch_allow_hosts=("127.0.0.1",), max_image_bytes=1_000_000) as server,
+    ):
+        answer = await _run(server, load_image_prompt(f"{site}/big.png"))
+    assert answer.status_code == 400
+    assert "larger than 1000000 bytes" in answer.json()["error"]["message"]
+    assert sum(sent) < 16_000_000, "the agent stopped reading soon after the limit"
+
+
+async def test_a_download_that_takes_too_long_is_given_up(start_agent):
+    written = []
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(100):  # 10 s in all
+                await response.write(b"\x89PNG")
+                written.append(1)
+                await asyncio.sleep(0.1)
+        return response
+
+    async with (
+        http_site([web.get("/slow.png", trickle)]) as site,
+        start_agent(fetch_allow_hosts=("127.0.0.1",), fetch_timeout=0.5) as server,
+    ):
+        answer = await _run(server, load_image_prompt(f"{site}/slow.png"))
+    assert answer.status_code == 400
+    assert "took too long" in answer.json()["error"]["message"]
+    assert len(written) < 100, "the agent hung up instead of waiting for the whole trickle"

@@ -76,6 +76,10 @@ async def test_seeds_of_minus_one_become_random_and_are_recorded(agent, tmp_path
     seed = record["seeds"]["3.seed"]
     assert 0 <= seed < 2**53
     assert record["prompt_id"] == answer.json()[""]["prompt_id"]
+    assert answer.json()[""]["seeds"] == {"3.seed": seed}, "the caller learns the seed it got"
+    async with agent.client() as client:
+        status = (await client.get("/api/status", params={"id": "seeded"})).json()
+    assert status[""]["seeds"] == {"3.seed": seed}
 
 
 async def test_two_runs_at_once_each_get_their_own_images(start_agent):

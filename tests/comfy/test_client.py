@@ -58,6 +58,40 @@ async def test_upload_then_view_round_trips_the_bytes(comfy_url):
     assert caught.value.status == 404
 
 
+async def test_an_uploaded_picture_goes_through_loadimage_scale_save(comfy_url):
+    name = f"cw-{uuid.uuid4().hex[:8]}.png"
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": name}},
+        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact",
+                                                       "width": 24, "height": 18, "crop": "disabled"}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "roundtrip"}},
+    }  # fmt: skip
+    async with ComfyClient(comfy_url) as comfy:
+        uploaded = await comfy.upload_image(png_bytes((48, 36), "green"), name)
+        assert uploaded["name"] == name
+        result = await comfy.run(prompt)
+        saved = Image.open(io.BytesIO(await comfy.view(result.outputs[0]["filename"])))
+    assert result.status == "succeeded"
+    assert saved.size == (24, 18) and saved.convert("RGB").getpixel((5, 5))[1] > 100
+
+
+async def test_a_rerun_is_served_from_the_cache(comfy_url):
+    prompt = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                      "color": uuid.uuid4().int % 0xFFFFFF}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "cached"}},
+    }  # fmt: skip
+    async with ComfyClient(comfy_url) as comfy:
+        first = await comfy.run(prompt)
+        again = await comfy.run(prompt)
+        history = (await comfy.history(again.prompt_id))[again.prompt_id]
+    assert first.status == again.status == "succeeded" and again.prompt_id != first.prompt_id
+    assert again.outputs == first.outputs, "the cached output node reports the same files"
+    cached = [data["nodes"] for kind, data in history["status"]["messages"] if kind == "execution_cached"]
+    assert len(cached) == 1 and sorted(cached[0]) == ["1", "2"]
+    assert all(node["value"] == node["max"] for key, node in again.progress.items() if key), "cached nodes are done"
+
+
 async def test_object_info_and_system_stats(comfy_url):
     async with ComfyClient(comfy_url) as comfy:
         info = await comfy.object_info("LoadImage")

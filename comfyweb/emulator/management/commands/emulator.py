@@ -20,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8188)
         parser.add_argument("--step-ms", type=int, default=50, help="time per simulated sampler step")
         parser.add_argument("--strict", action="store_true", help="reject node types ComfyUI core does not have")
+        parser.add_argument(
+            "--preview-method", default="none", help="like ComfyUI's: other than none, samplers send latent previews"
+        )
         parser.add_argument("--output-dir", type=Path, default=None)
         parser.add_argument("--input-dir", type=Path, default=None)
 
@@ -29,6 +32,7 @@ class Command(BaseCommand):
             port=options["port"],
             step_ms=options["step_ms"],
             strict=options["strict"],
+            preview_method=options["preview_method"],
             output_dir=options["output_dir"],
             input_dir=options["input_dir"],
         )
