@@ -53,3 +53,70 @@ class AgentProcess(BenchAgentProcess):
 
     def status(self, task_id: str) -> dict:
         return httpx.get(f"{self.url}/api/status", params={"id": task_id}, timeout=10).json()
+
+
+class CuttableProxy:
+    """A TCP relay on loopback in its own thread: `cut()` drops every open connection, like a network blip.
+
+    New connections are relayed again right after, so a client that reconnects gets through.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        import asyncio
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cuts = 0
+        self._writers: set = set()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _serve(self) -> None:
+        import asyncio
+
+        async def pipe(reader, writer) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        async def relay(client_reader, client_writer) -> None:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            self._writers.update({client_writer, upstream_writer})
+            await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+            self._writers.difference_update({client_writer, upstream_writer})
+
+        async def main() -> None:
+            self._server = await asyncio.start_server(relay, "127.0.0.1", self.port)
+            self._ready.set()
+            await self._server.serve_forever()
+
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(main())
+        except BaseException:  # stopped
+            pass
+
+    def cut(self) -> None:
+        """Abort every relayed connection now (a reset, not a polite close)."""
+
+        def abort() -> None:
+            for writer in list(self._writers):
+                writer.transport.abort()
+            self._writers.clear()
+
+        self.cuts += 1
+        self._loop.call_soon_threadsafe(abort)
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)

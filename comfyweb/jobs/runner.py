@@ -243,13 +243,37 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
         return Outcome(status=result.status, progress=result.progress, images=images, error=result.error)
 
 
+class AgentConnectionLost(ComfyUnavailable):
+    """The agent's socket closed before the result; the task may still be running there."""
+
+
+AGENT_REATTACH_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before each re-attach after a dropped connection
+
+
 async def run_on_agent(job: Job, backend: GpuBackend, sink: ProgressSink) -> Outcome:
     """An fc-comfyui compatible agent over `/api/run/ws`, with `task-id` = the job id.
 
     A job that ran before (retried, or its worker restarted) first re-attaches with `?id=`; only
-    when the agent does not know the task is the prompt sent again, so no job runs twice.
+    when the agent does not know the task is the prompt sent again, so no job runs twice. The
+    agent keeps running a task whose caller hung up, so a dropped connection is followed by
+    re-attaching for a few seconds before the backend counts as lost (and the job is retried).
     """
-    if job.attempts > 1 or job.progress:
+    maybe_known = job.attempts > 1 or bool(job.progress)
+    lost: Exception | None = None
+    for delay in (0.0, *AGENT_REATTACH_DELAYS):
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            return await _run_or_follow_on_agent(job, backend, sink, maybe_known=maybe_known)
+        except (OSError, websockets.WebSocketException, AgentConnectionLost) as exc:
+            lost = exc
+            maybe_known = True  # the prompt may have reached the agent: follow it, never send it twice
+            logger.warning("connection to agent %s lost (%s); re-attaching", backend, exc or type(exc).__name__)
+    raise ComfyUnavailable(f"lost the agent: {lost or 'no answer'}")
+
+
+async def _run_or_follow_on_agent(job: Job, backend: GpuBackend, sink: ProgressSink, *, maybe_known: bool) -> Outcome:
+    if maybe_known:
         outcome = await _agent_stream(job, backend, sink, attach=True)
         if outcome is not None:
             return outcome
@@ -291,7 +315,7 @@ async def _agent_stream(job: Job, backend: GpuBackend, sink: ProgressSink, *, at
                 if isinstance(data, dict) and data.get("message") in (AGENT_UNKNOWN_TASK, AGENT_TASK_CONFLICT):
                     return None
                 return agent_error_outcome(data, job.progress)
-    raise ComfyUnavailable("the agent closed the connection before the result")
+    raise AgentConnectionLost("the agent closed the connection before the result")
 
 
 def agent_error_outcome(data: object, progress: dict) -> Outcome:

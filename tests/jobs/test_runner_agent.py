@@ -81,3 +81,57 @@ async def test_a_restarted_dispatcher_reattaches_to_the_agents_task(settings, ag
     assert job.attempts == 2
     history = httpx.get(f"{emulator_thread.url}/history", timeout=5).json()
     assert len(history) == 1, "ComfyUI ran the prompt once: the second runner followed the agent's task"
+
+
+async def test_a_dropped_connection_to_the_agent_is_followed_up_not_run_twice(agent, emulator_thread):
+    from urllib.parse import urlparse
+
+    from tests.processes import CuttableProxy
+
+    proxy = CuttableProxy(urlparse(agent.url).port)
+    try:
+        job = await sync_to_async(agent_job)(sampler_workflow(steps=150), agent)
+        await GpuBackend.objects.filter(name="agent").aupdate(url=proxy.url)
+
+        def cut_midway() -> bool:
+            current = Job.objects.get(pk=job.pk)
+            if proxy.cuts == 0 and current.progress.get("3", {}).get("value", 0) >= 10:
+                proxy.cut()
+            return current.status in FINAL
+
+        await run_until(cut_midway, fast_worker())
+    finally:
+        proxy.stop()
+    job = await Job.objects.aget(pk=job.pk)
+    assert proxy.cuts == 1
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.attempts == 1, "followed on the same agent, not retried elsewhere"
+    history = httpx.get(f"{emulator_thread.url}/history", timeout=5).json()
+    assert len(history) == 1, "ComfyUI ran the prompt once"
+
+
+@pytest.mark.slow
+async def test_an_agent_killed_mid_run_is_given_up_and_the_job_retried_on_another(tmp_path, agent, emulator_thread):
+    """A dead agent (not a blip): after the re-attach attempts, another agent runs the job."""
+    doomed = AgentProcess(tmp_path, emulator_thread.url)
+    template = await WorkflowTemplate.objects.acreate(title="t", slug="t", prompt=sampler_workflow(steps=150))
+    dead = await GpuBackend.objects.acreate(name="doomed", url=doomed.url, kind=GpuBackend.Kind.AGENT)
+    spare = await GpuBackend.objects.acreate(name="spare", url=agent.url, kind=GpuBackend.Kind.AGENT, enabled=False)
+    [job] = await sync_to_async(create_jobs)(template=template, values={}, session_key="visitor")
+
+    def kill_midway() -> bool:
+        current = Job.objects.get(pk=job.pk)
+        if doomed.process.poll() is None and current.progress.get("3", {}).get("value", 0) >= 10:
+            doomed.process.kill()
+        if current.attempts == 1 and current.status == Job.Status.QUEUED:
+            GpuBackend.objects.filter(pk=spare.pk).update(enabled=True)
+        return current.status in FINAL
+
+    try:
+        await run_until(kill_midway, fast_worker(), timeout=90)
+    finally:
+        doomed.stop()
+    job = await Job.objects.aget(pk=job.pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.attempts == 2 and job.backend_id == spare.pk
+    assert not (await GpuBackend.objects.aget(pk=dead.pk)).healthy
