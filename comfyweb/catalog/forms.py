@@ -252,9 +252,9 @@ def _number_field(panel: dict, current: object, common: dict) -> forms.Field:
         attrs["min"] = lo
     if hi is not None:
         attrs["max"] = hi
-    widget = forms.NumberInput(attrs=attrs)
     if lo is not None and hi is not None:
-        widget.input_type = "range"
+        attrs["data-slider"] = ""  # the page adds a slider beside the typed entry (see _field.html)
+    widget = forms.NumberInput(attrs=attrs)
     return StepNumberField(
         integer=integer,
         step=step,

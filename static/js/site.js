@@ -23,6 +23,14 @@
       input.addEventListener("input", show);
       show();
     });
+    // A number with bounds: the typed entry is the form's field, the slider (shown only with JS) moves it.
+    document.querySelectorAll("input[data-slider-for]").forEach(function (slider) {
+      var box = document.getElementById(slider.dataset.sliderFor);
+      if (!box) return;
+      slider.hidden = false;
+      slider.addEventListener("input", function () { box.value = slider.value; });
+      box.addEventListener("input", function () { if (box.value !== "") slider.value = box.value; });
+    });
   }
 
   function downscale(file) {

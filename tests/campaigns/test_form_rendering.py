@@ -81,4 +81,17 @@ def test_a_shipped_template_renders_steps_gallery_slider_and_select(db):
     html = _render(pop_form, pop["params"])
     assert "STEP 2 - 风格 / Style</legend>" in html
     assert '<select name="4.blend_mode"' in html and '<select name="3.color"' in html
-    assert 'type="range" name="4.blend_factor"' in html and 'output for="id_4.blend_factor"' in html
+    assert 'type="number" name="4.blend_factor"' in html and 'data-slider-for="id_4.blend_factor"' in html
+
+
+def test_a_bounded_number_is_typed_in_or_slid(db):
+    class Bounded(forms.Form):
+        strength = forms.FloatField(
+            label="Strength", widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": 0.1, "data-slider": ""})
+        )
+
+    html = _render(Bounded(initial={"strength": 0.5}), [])
+    assert 'type="number" name="strength"' in html, "the typed entry is the field that is sent"
+    slider = '<input type="range" class="slider" min="0" max="1" step="0.1" value="0.5" data-slider-for="id_strength"'
+    assert slider in html
+    assert 'aria-label="Strength" hidden>' in html, "the slider has no name and appears only with JavaScript"

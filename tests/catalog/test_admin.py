@@ -84,7 +84,7 @@ def test_the_change_page_shows_the_backend_report_and_the_form_preview(
     html = page(operator.get(f"/admin/catalog/workflowtemplate/{template.pk}/change/"))
     assert "<b>emulator</b>: 1 problem(s):" in html
     assert "4 (FancyBlend): this backend has no such node type (missing custom node?)." in html
-    assert 'name="1.image"' in html and 'type="range"' in html, "the end-user form is previewed inline"
+    assert 'name="1.image"' in html and 'name="4.blend_factor"' in html, "the end-user form is previewed inline"
     assert "Preview unsaved changes" in html
 
 

@@ -74,9 +74,9 @@ def test_a_select_is_a_dropdown_of_its_options_with_the_prompt_value_selected(co
     assert '<option value="screen">screen</option>' in html
 
 
-def test_a_number_with_bounds_is_a_slider_with_min_max_step(core_prompt, core_params):
+def test_a_number_with_bounds_is_a_number_input_that_gets_a_slider(core_prompt, core_params):
     html = str(core_form(core_prompt, core_params)["4.blend_factor"])
-    assert 'type="range"' in html
+    assert 'type="number"' in html and "data-slider" in html
     assert 'min="0"' in html and 'max="1"' in html and 'step="0.1"' in html and 'value="0.5"' in html
 
 
