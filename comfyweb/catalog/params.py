@@ -6,6 +6,7 @@ panel and the reason so an operator can fix the template without reading code.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -184,6 +185,8 @@ def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
             problems.append(TemplateProblem(where, _("select options must be texts or numbers.")))
         elif isinstance(options, list) and len({str(o) for o in options}) != len(options):
             problems.append(TemplateProblem(where, _("select options must not repeat.")))
+        elif isinstance(options, list) and prompt and current is not None:
+            problems.extend(_check_options_match(options, current, where))
         labels = panel.get("labels")
         if labels is not None and (
             not isinstance(options, list)
@@ -205,6 +208,26 @@ def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
         if prompt and not isinstance(current, str):
             problems.append(TemplateProblem(where, _("the prompt's value is not an image name or URL.")))
     return problems
+
+
+def _check_options_match(options: list, current: object, where: str) -> list[TemplateProblem]:
+    """A select writes its options into the prompt: they must have the prompt value's type (a step count
+    stays a number), and the prompt's own value must be one of them (it is the form's default)."""
+    if _is_number(current):
+        if not all(_is_number(option) for option in options):
+            return [TemplateProblem(where, _("the prompt's value is a number: the options must be numbers too."))]
+    elif isinstance(current, str):
+        if not all(isinstance(option, str) for option in options):
+            return [TemplateProblem(where, _("the prompt's value is text: the options must be texts too."))]
+    if current not in options:
+        return [
+            TemplateProblem(
+                where,
+                _("the prompt's value %(value)s is not one of the options.")
+                % {"value": json.dumps(current, ensure_ascii=False)},
+            )
+        ]
+    return []
 
 
 def _check_number(panel: dict, current: object, where: str, have_prompt: bool) -> list[TemplateProblem]:

@@ -250,3 +250,24 @@ def test_a_panel_key_that_is_not_text_is_a_problem_not_a_crash(couple_photo_prom
     for prompt in ({}, couple_photo_prompt):
         problems = validate_template(prompt, [{"type": "image", "id": "10", "key": []}])
         assert any("key" in problem.reason for problem in problems)
+
+
+@pytest.mark.parametrize(
+    ("key", "options", "reason"),
+    [
+        ("width", ["256", "512"], "the prompt's value is a number: the options must be numbers too."),
+        ("blend_mode", ["multiply", 2], "the prompt's value is text: the options must be texts too."),
+        ("blend_mode", ["screen", "overlay"], 'the prompt\'s value "multiply" is not one of the options.'),
+        ("width", [128, 512], "the prompt's value 256 is not one of the options."),
+    ],
+)
+def test_select_options_keep_the_prompt_values_type_and_include_it(core_prompt, key, options, reason):
+    node = "3" if key == "width" else "4"
+    panel = {"type": "select", "id": node, "key": key, "title": "S", "options": options}
+    with translation.override("en"):
+        assert reasons(validate_template(core_prompt, [panel])) == [f"#1 S (select {node}.{key}): {reason}"]
+
+
+def test_numeric_select_options_may_mix_ints_and_floats(core_prompt):
+    panel = {"type": "select", "id": "4", "key": "blend_factor", "title": "S", "options": [0.25, 0.5, 1]}
+    assert validate_template(core_prompt, [panel]) == []
