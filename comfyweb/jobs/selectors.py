@@ -25,11 +25,34 @@ def can_view(job: Job, *, user, session_key: str) -> bool:
     return bool(session_key) and job.session_key == session_key
 
 
+QUEUE_ORDER_TTL = 1  # seconds one computed order serves every waiting page
+QUEUE_ORDER_CACHE_KEY = "jobs:fair-queue-positions"
+
+
+def _fair_queue_positions() -> dict[str, int]:
+    from comfyweb.jobs.dispatcher import Candidate, fair_order, owner_key
+
+    rows = (
+        Job.objects.filter(status=Job.Status.QUEUED)
+        .order_by("created_at")
+        .values_list("id", "owner_id", "session_key", "client_ip")
+    )
+    ordered = fair_order([Candidate(str(r[0]), owner_key(r[1], r[2], r[3])) for r in rows])
+    return {candidate.job_id: place for place, candidate in enumerate(ordered, start=1)}
+
+
 def queue_position(job: Job) -> int | None:
-    """1 for the next job to start; None once it has left the queue."""
+    """The job's place in the order the dispatcher takes jobs (round-robin between visitors): 1 is next.
+
+    None once it has left the queue. The whole order is computed once and shared for a moment.
+    """
     if job.status != Job.Status.QUEUED:
         return None
-    return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count() + 1
+    positions = cache.get_or_set(QUEUE_ORDER_CACHE_KEY, _fair_queue_positions, QUEUE_ORDER_TTL)
+    if str(job.pk) not in positions:  # queued after the order was computed
+        positions = _fair_queue_positions()
+        cache.set(QUEUE_ORDER_CACHE_KEY, positions, QUEUE_ORDER_TTL)
+    return positions.get(str(job.pk))
 
 
 ESTIMATE_INPUTS_TTL = 30  # seconds the average run time and slot count are reused (every waiting page asks)

@@ -166,3 +166,17 @@ def test_the_wait_estimate_uses_recent_run_times_and_the_slots():
     assert estimate_seconds(4) is None, "the inputs are reused for a while"
     cache.clear()
     assert estimate_seconds(4) == 20 * 4 // 2 + 1
+
+
+@pytest.mark.django_db
+def test_the_place_in_line_follows_the_fair_order():
+    from comfyweb.jobs.selectors import queue_position
+
+    template = WorkflowTemplate.objects.create(title="T", slug="t", prompt=CORE_WORKFLOW)
+    alice = [Job.objects.create(template=template, prompt=CORE_WORKFLOW, session_key="alice") for _ in range(5)]
+    bob = Job.objects.create(template=template, prompt=CORE_WORKFLOW, session_key="bob")
+    assert [queue_position(job) for job in alice] == [1, 3, 4, 5, 6]
+    assert queue_position(bob) == 2, "bob's one job goes right after alice's first, not after all five"
+    Job.objects.filter(pk=alice[0].pk).update(status=Job.Status.RUNNING)
+    alice[0].status = Job.Status.RUNNING
+    assert queue_position(alice[0]) is None
