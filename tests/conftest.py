@@ -36,10 +36,13 @@ def progress_sample() -> dict:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate limits and /object_info answers live in the cache: each test starts with none."""
+    """Rate limits, /object_info answers and the queue order are remembered: each test starts with none."""
     from django.core.cache import cache
 
+    from comfyweb.jobs.selectors import QUEUE_ORDER
+
     cache.clear()
+    QUEUE_ORDER.computed_at = float("-inf")  # the queue order memo too
     yield
     cache.clear()
 

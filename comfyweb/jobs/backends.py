@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -100,17 +101,18 @@ EMULATOR_PROBE_TIMEOUT = 2.0
 ANY_EMULATED_CACHE_KEY = "jobs:any-emulated-backend"
 
 
-def probe_emulated(backend: GpuBackend, timeout: float = EMULATOR_PROBE_TIMEOUT) -> bool | None:
+def probe_emulated(
+    backend: GpuBackend, timeout: float = EMULATOR_PROBE_TIMEOUT, client: httpx.Client | None = None
+) -> bool | None:
     """Ask whether the backend (or the ComfyUI behind an agent) is the emulator and record it.
 
     The emulator answers `/emulator/info`; a real ComfyUI says 404 (an agent passes the path on).
     None when the backend could not be asked: what was known stays.
     """
-    import httpx
-
     headers = {"Authorization": f"Bearer {backend.token}"} if backend.token else {}
+    url = backend.url.rstrip("/") + "/emulator/info"
     try:
-        response = httpx.get(backend.url.rstrip("/") + "/emulator/info", headers=headers, timeout=timeout)
+        response = (client or httpx).get(url, headers=headers, timeout=timeout)
     except httpx.HTTPError:
         return None
     if response.status_code >= 500:
@@ -129,9 +131,13 @@ def probe_emulated(backend: GpuBackend, timeout: float = EMULATOR_PROBE_TIMEOUT)
 
 
 def probe_all_emulated() -> None:
-    """Refresh `emulated` for every enabled backend (a worker does this when it starts)."""
-    for backend in GpuBackend.objects.filter(enabled=True):
-        probe_emulated(backend)
+    """Refresh `emulated` for every enabled backend (a worker does this when it starts).
+
+    One client for all: building a TLS context per request would cost more than the requests.
+    """
+    with httpx.Client(timeout=EMULATOR_PROBE_TIMEOUT) as client:
+        for backend in GpuBackend.objects.filter(enabled=True):
+            probe_emulated(backend, client=client)
 
 
 def any_emulated_backend() -> bool:

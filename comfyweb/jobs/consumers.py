@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from comfyweb.jobs.events import job_group
 from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.selectors import can_view, job_snapshot
+from comfyweb.jobs.selectors import can_view, estimate_seconds, job_snapshot, queued_place
 
 REFUSED = 4403
 NOT_FOUND = 4404
@@ -31,9 +31,10 @@ def visible_snapshot(job_id, user, session_key: str) -> dict | bool | None:
 
 
 @database_sync_to_async
-def current_snapshot(job_id) -> dict | None:
-    job = Job.objects.select_related("template").filter(pk=job_id).first()
-    return job_snapshot(job) if job is not None else None
+def place_in_line(job_id) -> tuple[int | None, int | None]:
+    """(place, estimate in seconds) of a waiting job; place None once it left the queue."""
+    place = queued_place(job_id)
+    return place, estimate_seconds(place)
 
 
 class JobConsumer(AsyncJsonWebsocketConsumer):
@@ -72,16 +73,13 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "job", "job": event["job"]})
 
     async def _refresh_while_waiting(self, shown: dict) -> None:
-        """Jobs ahead leaving the queue announce nothing to this one: look its position up again now and then."""
+        """Jobs ahead leaving the queue announce nothing to this one: look its place up again now and then."""
         while self.status in WAITING:
             await asyncio.sleep(QUEUE_REFRESH_SECONDS * random.uniform(0.8, 1.2))
-            snapshot = await current_snapshot(self.job_id)
+            place, estimate = await place_in_line(self.job_id)
             # An update may have arrived during the lookup: never show an older state after it.
-            if snapshot is None or self.status not in WAITING or snapshot["status"] not in WAITING:
-                return
-            if (snapshot["queue_position"], snapshot["estimate_seconds"]) != (
-                shown["queue_position"],
-                shown["estimate_seconds"],
-            ):
-                shown = snapshot
-                await self.send_json({"type": "job", "job": snapshot})
+            if place is None or self.status not in WAITING:
+                return  # dispatched: the runner announces what comes next
+            if (place, estimate) != (shown["queue_position"], shown["estimate_seconds"]):
+                shown = {**shown, "queue_position": place, "estimate_seconds": estimate}
+                await self.send_json({"type": "job", "job": shown})

@@ -7,7 +7,7 @@ updates everywhere), so several workers never claim the same job.
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,13 +34,13 @@ def fair_order(candidates: Sequence[Candidate]) -> list[Candidate]:
 
     One visitor's 50 jobs then wait behind at most one job of each other visitor, never the reverse.
     """
-    queues: OrderedDict[str, list[Candidate]] = OrderedDict()
+    queues: OrderedDict[str, deque[Candidate]] = OrderedDict()
     for candidate in candidates:
-        queues.setdefault(candidate.owner_key, []).append(candidate)
+        queues.setdefault(candidate.owner_key, deque()).append(candidate)
     ordered: list[Candidate] = []
     while queues:
         for owner in list(queues):
-            ordered.append(queues[owner].pop(0))
+            ordered.append(queues[owner].popleft())
             if not queues[owner]:
                 del queues[owner]
     return ordered

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.core.cache import cache
 from django.db.models import Avg, F, QuerySet, Sum
 
@@ -25,34 +28,61 @@ def can_view(job: Job, *, user, session_key: str) -> bool:
     return bool(session_key) and job.session_key == session_key
 
 
-QUEUE_ORDER_TTL = 1  # seconds one computed order serves every waiting page
-QUEUE_ORDER_CACHE_KEY = "jobs:fair-queue-positions"
+QUEUE_ORDER_TTL = 1.0  # seconds one computed order serves every waiting page of this process
 
 
-def _fair_queue_positions() -> dict[str, int]:
-    from comfyweb.jobs.dispatcher import Candidate, fair_order, owner_key
+class _QueueOrder:
+    """The fair order of the whole queue, computed at most once per TTL per process.
 
-    rows = (
-        Job.objects.filter(status=Job.Status.QUEUED)
-        .order_by("created_at")
-        .values_list("id", "owner_id", "session_key", "client_ip")
-    )
-    ordered = fair_order([Candidate(str(r[0]), owner_key(r[1], r[2], r[3])) for r in rows])
-    return {candidate.job_id: place for place, candidate in enumerate(ordered, start=1)}
+    Every waiting page asks for its place every few seconds; one query and one pass over the
+    queue then serve them all (a per-process memo: nothing to serialise, unlike the cache).
+    """
+
+    def __init__(self) -> None:
+        self.computed_at = -QUEUE_ORDER_TTL
+        self.positions: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def get(self, *, fresh: bool = False) -> dict[str, int]:
+        with self.lock:
+            if fresh or time.monotonic() - self.computed_at >= QUEUE_ORDER_TTL:
+                self.positions = self._compute()
+                self.computed_at = time.monotonic()
+            return self.positions
+
+    @staticmethod
+    def _compute() -> dict[str, int]:
+        from comfyweb.jobs.dispatcher import Candidate, fair_order, owner_key
+
+        rows = (
+            Job.objects.filter(status=Job.Status.QUEUED)
+            .order_by("created_at")
+            .values_list("id", "owner_id", "session_key", "client_ip")
+        )
+        ordered = fair_order([Candidate(str(r[0]), owner_key(r[1], r[2], r[3])) for r in rows])
+        return {candidate.job_id: place for place, candidate in enumerate(ordered, start=1)}
+
+
+QUEUE_ORDER = _QueueOrder()
+
+
+def queued_place(job_id) -> int | None:
+    """A queued job's place in the order the dispatcher takes jobs (round-robin between visitors): 1 is next.
+
+    None when it is not in the queue (any more). A job queued since the order was computed makes
+    it be computed again.
+    """
+    place = QUEUE_ORDER.get().get(str(job_id))
+    if place is None and Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).exists():
+        place = QUEUE_ORDER.get(fresh=True).get(str(job_id))
+    return place
 
 
 def queue_position(job: Job) -> int | None:
-    """The job's place in the order the dispatcher takes jobs (round-robin between visitors): 1 is next.
-
-    None once it has left the queue. The whole order is computed once and shared for a moment.
-    """
+    """The job's place in line (see queued_place); None once it has left the queue."""
     if job.status != Job.Status.QUEUED:
         return None
-    positions = cache.get_or_set(QUEUE_ORDER_CACHE_KEY, _fair_queue_positions, QUEUE_ORDER_TTL)
-    if str(job.pk) not in positions:  # queued after the order was computed
-        positions = _fair_queue_positions()
-        cache.set(QUEUE_ORDER_CACHE_KEY, positions, QUEUE_ORDER_TTL)
-    return positions.get(str(job.pk))
+    return queued_place(job.pk)
 
 
 ESTIMATE_INPUTS_TTL = 30  # seconds the average run time and slot count are reused (every waiting page asks)
