@@ -71,6 +71,19 @@ class LoggedEmulator:
     def running(self) -> list:
         return httpx.get(f"{self.url}/queue", timeout=5).json()["queue_running"]
 
+    def held_prompt(self) -> str | None:
+        """The prompt held by the stall fault: the one running now and still running a second later.
+
+        A prompt that was already past the stall point when the fault was set finishes within
+        a few steps; only the held one keeps the backend for good.
+        """
+        before = self.running()
+        time.sleep(1.0)
+        after = self.running()
+        if before and after and before[0][1] == after[0][1]:
+            return after[0][1]
+        return None
+
     def kill(self) -> None:
         stop(self.process, signal.SIGKILL)
 
@@ -142,10 +155,11 @@ def test_300_jobs_survive_a_killed_backend_and_a_restarted_worker(tmp_path):
         victim = backends[0]
         wait_until(lambda: len(finished(database)) >= JOBS // 2, "half of the jobs finished")
         httpx.post(f"{victim.url}/emulator/faults", json={"stall_seconds": 600, "stall_at_node": "3"}, timeout=5)
-        wait_until(lambda: victim.running(), "a prompt is running on the backend to kill")
+        wait_until(lambda: victim.held_prompt() is not None, "a prompt is held on the backend to kill")
+        stalled = victim.held_prompt()
+        # Nothing finishes there any more: once what finished before is collected, a re-run would be a double.
         done_there = {canonical(run[1]) for run in victim.runs() if run[4] == "success"}
         wait_until(lambda: done_there <= {canonical(i) for i in finished(database)}, "its finished jobs collected")
-        stalled = victim.running()[0][1]
         victim.kill()
         victim.start()
 
