@@ -121,18 +121,26 @@ def test_base64_may_be_wrapped_over_lines():
     assert data_url_type("data:image/png,AAAA") is None
 
 
-async def test_a_download_beyond_the_size_limit_is_cut_off(start_agent):
-    sent = []
+def streaming_image(chunk: bytes, count: int, pause: float, written: list):
+    """A handler that streams `count` chunks without a Content-Length (nothing to trust up front),
+    noting each chunk it got out before the client hung up."""
 
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "image/png"})  # no Content-Length to trust
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
         await response.prepare(request)
         with contextlib.suppress(ConnectionError):
-            for _ in range(1000):  # 64 MB if nobody stopped reading
-                await response.write(b"\0" * 65536)
-                sent.append(65536)
+            for _ in range(count):
+                await response.write(chunk)
+                written.append(len(chunk))
+                await asyncio.sleep(pause)
         return response
 
+    return handler
+
+
+async def test_a_download_beyond_the_size_limit_is_cut_off(start_agent):
+    sent: list[int] = []
+    endless = streaming_image(b"\0" * 65536, 1000, 0, sent)  # 64 MB if nobody stopped reading
     async with (
         http_site([web.get("/big.png", endless)]) as site,
         start_agent(fetch_allow_hosts=("127.0.0.1",), max_image_bytes=1_000_000) as server,
@@ -144,18 +152,8 @@ async def test_a_download_beyond_the_size_limit_is_cut_off(start_agent):
 
 
 async def test_a_download_that_takes_too_long_is_given_up(start_agent):
-    written = []
-
-    async def trickle(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "image/png"})
-        await response.prepare(request)
-        with contextlib.suppress(ConnectionError):
-            for _ in range(100):  # 10 s in all
-                await response.write(b"\x89PNG")
-                written.append(1)
-                await asyncio.sleep(0.1)
-        return response
-
+    written: list[int] = []
+    trickle = streaming_image(b"\x89PNG", 100, 0.1, written)  # 10 s in all
     async with (
         http_site([web.get("/slow.png", trickle)]) as site,
         start_agent(fetch_allow_hosts=("127.0.0.1",), fetch_timeout=0.5) as server,
