@@ -268,7 +268,7 @@ async def run_on_agent(job: Job, backend: GpuBackend, sink: ProgressSink) -> Out
         except (OSError, websockets.WebSocketException, AgentConnectionLost) as exc:
             lost = exc
             maybe_known = True  # the prompt may have reached the agent: follow it, never send it twice
-            logger.warning("connection to agent %s lost (%s); re-attaching", backend, exc or type(exc).__name__)
+            logger.warning("connection to agent %s lost (%s); re-attaching", backend, str(exc) or type(exc).__name__)
     raise ComfyUnavailable(f"lost the agent: {lost or 'no answer'}")
 
 
