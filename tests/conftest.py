@@ -42,7 +42,7 @@ def _fresh_cache():
     from comfyweb.jobs.selectors import QUEUE_ORDER
 
     cache.clear()
-    QUEUE_ORDER.computed_at = float("-inf")  # the queue order memo too
+    QUEUE_ORDER.forget()
     yield
     cache.clear()
 

@@ -89,7 +89,7 @@ class ProgressSink:
         self.job.percent = 100 * overall_fraction(progress, self.job.prompt)
         node = current_node(progress, self.job.prompt)
         self.job.current_node = (node or {}).get("title", "")[:200]
-        await relay_running(self.job)
+        await publish_quietly(self.job, in_loop=True)
         self.writes.offer(self.job, self.worker)
 
 
@@ -369,20 +369,15 @@ async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
     return job
 
 
-async def publish_quietly(job: Job) -> None:
-    """Relay the job's state; a relay failure is logged and never changes the job (pages poll too)."""
+async def publish_quietly(job: Job, *, in_loop: bool = False) -> None:
+    """Relay the job's state; a relay failure is logged and never changes the job (pages poll too).
+
+    `in_loop`: build the snapshot without a thread hop, for a running job's progress. It needs no
+    query then, once the job was published at its start (which loads its template).
+    """
     try:
-        snapshot = await sync_to_async(job_snapshot)(job)
+        snapshot = job_snapshot(job) if in_loop else await sync_to_async(job_snapshot)(job)
         await apublish_snapshot(job.pk, snapshot)
-    except Exception:
-        logger.warning("could not publish job %s", job.pk, exc_info=True)
-
-
-async def relay_running(job: Job) -> None:
-    """Relay a running job's progress without a thread hop: its snapshot needs no query once the
-    job has been published at its start (which loads its template)."""
-    try:
-        await apublish_snapshot(job.pk, job_snapshot(job))
     except Exception:
         logger.warning("could not publish job %s", job.pk, exc_info=True)
 

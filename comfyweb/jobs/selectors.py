@@ -43,6 +43,10 @@ class _QueueOrder:
         self.positions: dict[str, int] = {}
         self.lock = threading.Lock()
 
+    def forget(self) -> None:
+        """The next `get` computes the order again."""
+        self.computed_at = float("-inf")
+
     def get(self, *, fresh: bool = False) -> dict[str, int]:
         with self.lock:
             if fresh or time.monotonic() - self.computed_at >= QUEUE_ORDER_TTL:

@@ -99,6 +99,23 @@ def create_jobs(
     return jobs
 
 
+def check_campaign_limits(
+    *, template: WorkflowTemplate | None, campaign, owner, session_key: str, quantity: int
+) -> None:
+    """The campaign's time window, and the daily quota of the campaign visited (or, without one, of every
+    campaign offering the template). Raises ValidationError, code "quota_exceeded" for the quota."""
+    from comfyweb.campaigns import services as campaigns
+
+    campaigns.check_window(campaign)
+    if template is None:
+        return
+    for limiting in campaigns.quota_campaigns(template, campaign):
+        try:
+            campaigns.check_quota(limiting, user=owner, session_key=session_key, quantity=quantity)
+        except ValidationError as exc:
+            raise ValidationError(" ".join(exc.messages), code="quota_exceeded") from exc
+
+
 def submit_jobs(
     *,
     template: WorkflowTemplate,
@@ -114,14 +131,7 @@ def submit_jobs(
     Raises ValidationError: code "quota_exceeded" (campaign daily quota), "queue_full" (too many waiting
     jobs), "quantity", or the campaign window's refusal.
     """
-    from comfyweb.campaigns import services as campaigns
-
-    campaigns.check_window(campaign)
-    for limiting in campaigns.quota_campaigns(template, campaign):
-        try:
-            campaigns.check_quota(limiting, user=owner, session_key=session_key, quantity=quantity)
-        except ValidationError as exc:
-            raise ValidationError(" ".join(exc.messages), code="quota_exceeded") from exc
+    check_campaign_limits(template=template, campaign=campaign, owner=owner, session_key=session_key, quantity=quantity)
     return create_jobs(
         template=template,
         values=values,
@@ -154,13 +164,11 @@ def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
     offering the template); operators retrying from the admin pass `enforce_limits=False`.
     """
     if enforce_limits:
-        from comfyweb.campaigns import services as campaigns
-
         owner = job.owner if job.owner_id else None
         check_queue_cap(owner=owner, session_key=job.session_key, adding=1)
-        if job.template_id:
-            for limiting in campaigns.quota_campaigns(job.template, None):
-                campaigns.check_quota(limiting, user=owner, session_key=job.session_key, quantity=1)
+        check_campaign_limits(
+            template=job.template, campaign=None, owner=owner, session_key=job.session_key, quantity=1
+        )
     copy = Job.objects.create(
         owner=job.owner,
         session_key=job.session_key,
