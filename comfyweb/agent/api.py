@@ -43,6 +43,7 @@ from comfyweb.agent.stores import InvalidTaskId, validate_task_id
 from comfyweb.agent.webhooks import check_callback_url
 from comfyweb.comfy.progress import is_final
 from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
+from comfyweb.core.aio import until_first_done
 
 if TYPE_CHECKING:
     from comfyweb.agent.app import Agent
@@ -375,14 +376,9 @@ async def _send_frames(agent: Agent, websocket: WebSocket, task_id: str, results
 
 
 async def _stream_task(agent: Agent, websocket: WebSocket, task_id: str, results: bool | None) -> None:
-    sender = asyncio.create_task(_send_frames(agent, websocket, task_id, results))
-    watcher = asyncio.create_task(_watch_client(websocket))
     try:
-        await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        await until_first_done(_send_frames(agent, websocket, task_id, results), _watch_client(websocket))
     finally:
-        for job in (sender, watcher):
-            job.cancel()
-        await asyncio.gather(sender, watcher, return_exceptions=True)
         if websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close()

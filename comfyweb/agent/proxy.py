@@ -7,7 +7,6 @@ browser sent. `/ws` (and any WebSocket path) is relayed frame by frame in both d
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from comfyweb.core.aio import until_first_done
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +105,9 @@ class ComfyProxy:
             await client.close(code=1011 if status is None else 4000 + min(status, 999))
             return
         await client.accept()
-        to_comfy = asyncio.create_task(_client_to_upstream(client, upstream))
-        to_client = asyncio.create_task(_upstream_to_client(upstream, client))
         try:
-            await asyncio.wait({to_comfy, to_client}, return_when=asyncio.FIRST_COMPLETED)
+            await until_first_done(_client_to_upstream(client, upstream), _upstream_to_client(upstream, client))
         finally:
-            for task in (to_comfy, to_client):
-                task.cancel()
-            await asyncio.gather(to_comfy, to_client, return_exceptions=True)
             await upstream.close()
             with contextlib.suppress(RuntimeError):
                 await client.close()
