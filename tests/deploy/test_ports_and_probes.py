@@ -82,7 +82,10 @@ def test_compose_ports_match_the_images():
 
 
 def _backend_ports(value: str) -> list[int]:
-    return [urlsplit(re.sub(r"^\w+\+", "", entry.split("#")[0])).port for entry in value.replace(",", " ").split()]
+    """Ports of the GPU_BACKENDS entries, read by the app's own parser (so the value is valid too)."""
+    from comfyweb.jobs.backends import parse_gpu_backends
+
+    return [urlsplit(spec.url).port for spec in parse_gpu_backends(value)]
 
 
 def test_gpu_backends_point_at_the_agent_port():

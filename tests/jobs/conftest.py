@@ -50,6 +50,13 @@ def couple(shipped_workflows):
 
 
 @pytest.fixture
+def staff(admin_client):
+    """The admin, reading its pages in English."""
+    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return admin_client
+
+
+@pytest.fixture
 def api():
     from rest_framework.test import APIClient
 

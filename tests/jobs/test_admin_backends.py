@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/jobs/gpubackend/"
 
 
-@pytest.fixture
-def staff(admin_client):
-    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return admin_client
-
-
 def check_now(staff, backends: list[GpuBackend]):
     data = {"action": "check_now", "_selected_action": [str(b.pk) for b in backends]}
     return staff.post(CHANGELIST, data, follow=True).content.decode()

@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/jobs/job/"
 
 
-@pytest.fixture
-def staff(admin_client):
-    admin_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return admin_client
-
-
 def queued(template, n: int = 1, session_key: str = "visitor-session") -> list[Job]:
     return create_jobs(template=template, values={"3.color": 1118481}, quantity=n, session_key=session_key)
 

@@ -9,8 +9,8 @@ from PIL import Image
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import GpuBackend, Job
-from comfyweb.jobs.services import cancel_job, create_jobs
-from tests.jobs.test_runner_e2e import FINAL, all_final, fast_worker, run_until
+from comfyweb.jobs.services import create_jobs
+from tests.jobs.test_runner_e2e import FINAL, all_final, cancel_once_running, fast_worker, run_until
 from tests.processes import AgentProcess
 from tests.prompts import CORE_WORKFLOW, sampler_workflow
 
@@ -54,13 +54,7 @@ async def test_an_execution_error_on_the_agent_fails_the_job_with_the_node(agent
 async def test_cancelling_interrupts_the_task_on_the_agent(agent):
     job = await sync_to_async(agent_job)(sampler_workflow(steps=2000), agent)
 
-    def running_then_cancel() -> bool:
-        current = Job.objects.get(pk=job.pk)
-        if current.status == Job.Status.RUNNING and current.progress.get("3", {}).get("value", 0) > 2:
-            cancel_job(job=current)
-        return current.status in FINAL
-
-    await run_until(running_then_cancel, fast_worker())
+    await run_until(cancel_once_running(job.pk), fast_worker())
     assert (await Job.objects.aget(pk=job.pk)).status == Job.Status.CANCELLED
     assert agent.status(str(job.pk))[""]["status"] == "cancelled"
 

@@ -46,6 +46,18 @@ def all_final() -> bool:
     return not Job.objects.exclude(status__in=FINAL).exists()
 
 
+def cancel_once_running(job_id):
+    """A run_until predicate: cancel the job once its sampler has made a few steps; true once it ended."""
+
+    def check() -> bool:
+        current = Job.objects.get(pk=job_id)
+        if current.status == Job.Status.RUNNING and current.progress.get("3", {}).get("value", 0) > 2:
+            cancel_job(job=current)
+        return current.status in FINAL
+
+    return check
+
+
 def fast_worker(name: str = "w1") -> JobWorker:
     return JobWorker(name, poll_interval=0.05, heartbeat_interval=0.2, cancel_poll_interval=0.05, sync_backends=False)
 
@@ -71,13 +83,7 @@ async def test_cancel_interrupts_a_running_job(emulator_thread):
     await sync_to_async(make_backend)(emulator_thread.url)
     [job] = await sync_to_async(create_jobs)(template=template, values={}, session_key="s1")
 
-    def running_then_cancel() -> bool:
-        current = Job.objects.get(pk=job.pk)
-        if current.status == Job.Status.RUNNING and current.progress.get("3", {}).get("value", 0) > 2:
-            cancel_job(job=current)
-        return current.status in FINAL
-
-    await run_until(running_then_cancel, fast_worker())
+    await run_until(cancel_once_running(job.pk), fast_worker())
     job = await Job.objects.aget(pk=job.pk)
     assert job.status == Job.Status.CANCELLED
     queue = httpx.get(f"{emulator_thread.url}/queue", timeout=5).json()
