@@ -18,7 +18,7 @@ help:
 	@echo "make test   - install what is missing and run the whole test suite"
 	@echo "make test-comfyui - run the client/agent contract tests against a real CPU ComfyUI"
 	@echo "make bench  - measure the product's performance figures (bench/RESULTS.md)"
-	@echo "make lint   - ruff check and format check"
+	@echo "make lint   - ruff check, format check and the layer contract (import-linter)"
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(BOOT_PYTHON)" || { echo "Python >= 3.12 is required (Django 6)"; exit 1; }
@@ -59,6 +59,7 @@ bench: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(PY) -m ruff check --fix .

@@ -8,10 +8,15 @@ See README.md for the full list of variables.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -24,7 +29,8 @@ DEV_SECRET_KEY = "dev-insecure-comfyweb-secret-key-change-me"  # noqa: S105 - re
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-# The production refusal of DEV_SECRET_KEY is a system check (comfyweb.checks).
+# DEV_SECRET_KEY is refused in production by comfyweb.asgi at start (daphne) and by the system check
+# comfyweb.E001 (management commands): see comfyweb/core/startup.py.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -51,6 +57,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "comfyweb.core.middleware.InternalEndpointsMiddleware",  # probes and scrapers by pod IP
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "comfyweb.core.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -59,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "comfyweb.urls"
@@ -73,10 +82,11 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "comfyweb.core.context_processors.backend_info",
+                "comfyweb.jobs.context_processors.backend_info",
             ],
         },
     },
@@ -129,6 +139,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Internationalisation: Simplified Chinese and English.
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+# The language of the texts operators type into templates and campaigns; the other LANGUAGES go in their
+# `translations` (comfyweb/catalog/translations.py), and a missing translation shows this language's text.
+CONTENT_LANGUAGE = "zh-hans"
 LOCALE_PATHS = [BASE_DIR / "comfyweb" / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
@@ -204,18 +217,91 @@ JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=600)  # seconds a job may run on a backend
 JOB_HEARTBEAT_STALE = env.int("JOB_HEARTBEAT_STALE", default=30)  # seconds before another worker takes over
 JOB_MAX_QUEUED_PER_VISITOR = env.int("JOB_MAX_QUEUED_PER_VISITOR", default=16)
+JOB_MAX_QUANTITY = 8  # images one submission may ask for (forms, REST API, services)
+JOB_DEFAULT_QUANTITY = 4  # what the form offers first
+# Anonymous visitors are counted by "address" (dropping cookies resets nothing) or by "session" (NAT sites).
+JOB_ANONYMOUS_IDENTITY = env.str("JOB_ANONYMOUS_IDENTITY", default="address")
+JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a running job's progress is held
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Limits for user input.
-UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
-UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
+# One source for the image limits: the protocol layer's defaults, which the agent uses too.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=DEFAULT_MAX_BYTES)
+UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=DEFAULT_MAX_PIXELS)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# --- Security headers for production.
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and env.bool("HTTPS", default=False))
+# --- Security headers (docs/security.md).
+HTTPS = env.bool("HTTPS", default=False)
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+if HTTPS:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers speak plain HTTP to the pod
+SECURE_REFERRER_POLICY = "same-origin"  # job and result URLs never leave the site in a Referer
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+# Where pages load images from besides this site: the media host (an absolute MEDIA_URL, the S3 bucket or
+# its endpoint) and CSP_IMG_ORIGINS (e.g. a CDN holding template covers).
+MEDIA_ORIGINS = [origin for origin in [_origin(MEDIA_URL)] if origin]
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = env.str("AWS_ENDPOINT_URL", default="")
+    if _endpoint and _origin(_endpoint):
+        _endpoint_parts = urlsplit(_endpoint)
+        MEDIA_ORIGINS += [_origin(_endpoint), f"{_endpoint_parts.scheme}://*.{_endpoint_parts.netloc}"]
+    else:
+        # Presigned URLs name the bucket in the host (virtual style) or in the path: both hosts, with the region.
+        _region = env.str("AWS_DEFAULT_REGION", default="")
+        for _host in ["s3.amazonaws.com", *([f"s3.{_region}.amazonaws.com"] if _region else [])]:
+            MEDIA_ORIGINS += [f"https://{AWS_STORAGE_BUCKET_NAME}.{_host}", f"https://{_host}"]
+CSP_IMG_ORIGINS = env.list("CSP_IMG_ORIGINS", default=[])
+# Content-Security-Policy (Django's own middleware): scripts and styles only from this site's files, never
+# inline on visitor pages (the admin's and the API docs' few inline blocks carry the request's nonce).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "blob:", *MEDIA_ORIGINS, *CSP_IMG_ORIGINS],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],  # the job WebSockets are same-origin: 'self' covers ws:/wss: (CSP level 3)
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Permissions-Policy: comfyweb.core.headers (PERMISSIONS_POLICY overrides its list of denied features).
+
+# --- Media in production: never django.views.static.serve (DEBUG and the loopback demo only). On local
+# disk the app checks who may see a file and nginx sends it (X-Accel-Redirect to an `internal` location,
+# docs/single-gpu-box.md); on S3 the pages carry presigned URLs that expire.
+MEDIA_ACCEL_REDIRECT_PREFIX = env.str("MEDIA_ACCEL_REDIRECT_PREFIX", default="")
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = env.int("MEDIA_URL_EXPIRE", default=3600)
+AWS_DEFAULT_ACL = None  # objects stay private: only presigned URLs read them
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+
+# --- Login throttling (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from one address
+# lock that pair out for LOGIN_LOCKOUT_MINUTES (0: until staff unlock it under Axes › Access attempts).
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15)) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "comfyweb.core.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "comfyweb.core.lockout.lockout_response"
+AXES_VERBOSE = False
 
 # --- Logging (operations): plain text by default, JSON lines with LOG_FORMAT=json. Work bound with
 # comfyweb.core.logging.bind_job()/bind_task() carries job_id/task_id on every line.
@@ -234,7 +320,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job_context"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts (WARNING) stay; one INFO line per log-in does not
+    },
 }
 
 # --- Topology hints used by the system checks.

@@ -62,12 +62,12 @@ RUN uv python install "${AGENT_PYTHON}" \
     && /opt/comfyweb/venv/bin/python /opt/comfyweb/runtime_requirements.py /opt/comfyweb/requirements.txt \
         > /opt/comfyweb/runtime.txt \
     && uv pip install --python /opt/comfyweb/venv/bin/python -r /opt/comfyweb/runtime.txt
-COPY manage.py ./
 COPY comfyweb ./comfyweb
 COPY deploy/probe.py /opt/comfyweb/probe.py
-RUN mkdir -p static templates var /data/agent-tasks
+RUN mkdir -p /data/agent-tasks
 
-# The agent reads each option from these variables (python manage.py agent --help).
+# The agent reads each option from these variables (python -m comfyweb.agent --help). It needs no
+# Django settings: only the db:// store uses Django, configured from DATABASE_URL by the agent itself.
 ENV AGENT_HOST=0.0.0.0 \
     AGENT_PORT=8189 \
     COMFYUI_URL=http://127.0.0.1:8188 \
@@ -75,12 +75,12 @@ ENV AGENT_HOST=0.0.0.0 \
     AGENT_STORE=file:///data/agent-tasks \
     AGENT_CONCURRENCY=1 \
     LOG_FORMAT=json \
-    PYTHONUNBUFFERED=1 \
-    DJANGO_SETTINGS_MODULE=comfyweb.settings
+    PYTHONUNBUFFERED=1
 
 EXPOSE 8189
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/opt/comfyweb/venv/bin/python", "/opt/comfyweb/probe.py", "/api/health"]
 # A ComfyUI image's own entrypoint (often a launcher script) must not wrap the agent.
 ENTRYPOINT []
-CMD ["/opt/comfyweb/venv/bin/python", "manage.py", "agent"]
+# uvicorn serves the agent in this one process (comfyweb/agent/server.py).
+CMD ["/opt/comfyweb/venv/bin/python", "-m", "comfyweb.agent"]

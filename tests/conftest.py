@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from bench.procs import free_port  # noqa: F401 - tests import it from here
+
+# The suite is the loopback demo (README: EMBEDDED_DEV is on for `make run` and the tests), also when
+# pytest runs without make: the processes it starts inherit it, and comfyweb.asgi imported here accepts
+# the development key. Tests of the production refusal start processes with EMBEDDED_DEV=0 themselves.
+if "EMBEDDED_DEV" not in os.environ:
+    os.environ["EMBEDDED_DEV"] = "1"
+    settings.EMBEDDED_DEV = True
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_DIR = FIXTURES / "seed"
@@ -56,7 +65,7 @@ def _media_in_tmp(settings, tmp_path):
 @pytest.fixture
 async def emulator(tmp_path):
     """A ComfyUI emulator on this test's event loop (fast steps, files under tmp_path)."""
-    from comfyweb.emulator.testing import running_emulator
+    from comfyweb.emulator.inprocess import running_emulator
 
     async with running_emulator(step_ms=5, output_dir=tmp_path / "emulator" / "output") as handle:
         yield handle
@@ -65,7 +74,7 @@ async def emulator(tmp_path):
 @pytest.fixture
 def emulator_thread(tmp_path):
     """A ComfyUI emulator in its own thread, for sync code and live-server tests."""
-    from comfyweb.emulator.testing import EmulatorThread
+    from comfyweb.emulator.inprocess import EmulatorThread
 
     thread = EmulatorThread(step_ms=5, output_dir=tmp_path / "emulator-thread" / "output").start()
     yield thread
@@ -83,7 +92,7 @@ def comfy_url(request, tmp_path):
             pytest.skip("REAL_COMFYUI_URL is not set")
         yield url.rstrip("/")
         return
-    from comfyweb.emulator.testing import EmulatorThread
+    from comfyweb.emulator.inprocess import EmulatorThread
 
     thread = EmulatorThread(step_ms=5, output_dir=tmp_path / "comfy-url" / "output").start()
     yield thread.url

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from bench.procs import AgentProcess as BenchAgentProcess
-from bench.procs import free_port, stop, wait_for_http
+from bench.procs import free_port, python, stop, wait_for_http
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,10 +28,10 @@ class EmulatorProcess:
     def __init__(self, tmp_path, step_ms: int = 5, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = manage(
-            "emulator", "--host", "127.0.0.1", "--port", str(self.port), "--step-ms", str(step_ms),
+        self.process = python(
+            "-m", "comfyweb.emulator", "--host", "127.0.0.1", "--port", str(self.port), "--step-ms", str(step_ms),
             "--output-dir", str(tmp_path / f"emu-{self.port}"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={}, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         wait_for_http(f"{self.url}/system_stats", process=self.process)
 
@@ -46,10 +46,13 @@ class EmulatorProcess:
 
 
 class AgentProcess(BenchAgentProcess):
-    """`manage.py agent` in its own process in front of a ComfyUI (or the emulator)."""
+    """`python -m comfyweb.agent` in its own process in front of a ComfyUI (or the emulator).
 
-    def __init__(self, tmp_path: Path, comfyui_url: str, *extra: str) -> None:
-        super().__init__(comfyui_url, tmp_path, *extra)
+    `extra` flags go to the agent's command line (`"--store", "db://"`...), `env` on top of the test's.
+    """
+
+    def __init__(self, tmp_path: Path, comfyui_url: str, *extra: str, env: dict | None = None) -> None:
+        super().__init__(comfyui_url, tmp_path, *extra, env=env)
 
     def status(self, task_id: str) -> dict:
         return httpx.get(f"{self.url}/api/status", params={"id": task_id}, timeout=10).json()

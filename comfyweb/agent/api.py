@@ -36,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from comfyweb.agent.inputs import InputError
 from comfyweb.agent.outcomes import error_envelope, outcome_of
 from comfyweb.agent.runner import QueueFull, RunOptions, TaskConflict, TaskFinished, TaskNotFound, with_results
 from comfyweb.agent.stores import InvalidTaskId, validate_task_id
@@ -44,6 +43,7 @@ from comfyweb.agent.webhooks import check_callback_url
 from comfyweb.comfy.progress import is_final
 from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
 from comfyweb.core.aio import until_first_done
+from comfyweb.core.fetch import FetchError
 
 if TYPE_CHECKING:
     from comfyweb.agent.app import Agent
@@ -166,8 +166,8 @@ async def accept_prompt(agent: Agent, body: Any, task_id: str | None, query: dic
     options = run_options(agent, query, headers, body)
     if options.callback_url:
         try:
-            await check_callback_url(options.callback_url, agent.runner.policy)
-        except InputError as exc:
+            await check_callback_url(options.callback_url, agent.runner.policy.fetch_policy)
+        except FetchError as exc:
             raise RequestError(f"callback URL refused: {exc}") from exc
     try:
         return await agent.runner.submit(prompt, task_id, options)

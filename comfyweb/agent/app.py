@@ -1,9 +1,9 @@
 """The GPU agent as one ASGI application: its API, the ComfyUI passthrough, and their shared parts.
 
 `Agent(settings)` holds the store, the task runner, the optional ComfyUI supervisor, the
-metrics and the proxy; `await agent.start()` before serving, `await agent.stop()` after
-(daphne has no ASGI lifespan, so `manage.py agent` calls them; servers that send lifespan
-events get the same through `agent.asgi`). The first request starts an agent nobody started.
+metrics and the proxy. `agent.start()` and `agent.stop()` run from the ASGI lifespan events
+(uvicorn sends them, see server.py); a caller may also await them itself around serving, and the
+first request starts an agent nobody started.
 
 Security: with `AGENT_TOKEN` set, every route needs `Authorization: Bearer <token>` (a
 WebSocket may give `?token=` instead, as browsers cannot set headers on one), except
@@ -145,7 +145,7 @@ class Agent:
                 task.id,
                 record["progress"],
                 secret=self.settings.webhook_secret,
-                policy=self.runner.policy,
+                policy=self.runner.policy.fetch_policy,
                 retry_delay=self.settings.webhook_retry_delay,
             )
 

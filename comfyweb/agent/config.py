@@ -1,7 +1,7 @@
 """The agent's settings: every option from a command-line flag or an environment variable.
 
 The agent is deployed as a container next to a ComfyUI (Docker, Kubernetes, Function Compute),
-where environment variables are the usual way in; `manage.py agent --help` shows the flags.
+where environment variables are the usual way in; `python -m comfyweb.agent --help` shows the flags.
 """
 
 from __future__ import annotations
@@ -10,18 +10,24 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from comfyweb.agent.inputs import DEFAULT_IMAGE_INPUTS, InputPolicy
 from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from comfyweb.comfy.inputs import DEFAULT_IMAGE_INPUTS, InputPolicy
 
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
 def _list(name: str) -> tuple[str, ...]:

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comfyweb.agent.config import AgentSettings
-from comfyweb.agent.inputs import InputError, materialize_image_inputs
 from comfyweb.agent.metrics import AgentMetrics
 from comfyweb.agent.outcomes import outcome_of, status_for_kind
 from comfyweb.agent.stores import TaskStore, cancel_marker, new_task_id
 from comfyweb.comfy.client import ComfyClient
 from comfyweb.comfy.errors import ComfyError, ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
+from comfyweb.comfy.inputs import InputError, materialize_image_inputs
 from comfyweb.comfy.progress import (
     CANCELLED,
     FAILED,

@@ -9,6 +9,10 @@ likes, so a task's record must be in a store all instances share. Three kinds, c
 | `redis://host:6379/1` (`rediss://` too) | one key per task, expiring by itself |
 | `db://` or `database` | the `AgentTask` table of Django's default database (`DATABASE_URL`) |
 
+The database store is the only part of the agent that uses Django (its ORM). The agent process
+does not configure Django settings; this store does it when it is opened, before its first use
+(`ensure_django()`).
+
 Every write replaces a whole record atomically (temp file + rename, one Redis SET, one SQL
 upsert): a reader in another process sees the previous record or the new one, never a torn
 one. Records expire `ttl` seconds after their last write.
@@ -190,12 +194,54 @@ class RedisStore(TaskStore):
         await self.redis.aclose()
 
 
+def database_settings(url: str) -> dict:
+    """Django's DATABASES entry for a DATABASE_URL, as the web's settings make it (SQLite shared by processes)."""
+    import environ  # django-environ: only the db:// store needs it
+
+    database = environ.Env.db_url_config(url)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    return database
+
+
+def ensure_django() -> None:
+    """Make Django's ORM usable for the db:// store, in whatever process the agent runs.
+
+    Under the web's settings (`manage.py agent`, the tests) or a DJANGO_SETTINGS_MODULE, Django is set
+    up as usual. Otherwise (`python -m comfyweb.agent`) Django is configured here with the least the
+    AgentTask table needs: the DATABASE_URL database and the agent app.
+    """
+    # Imported here, not at the top: Django is an optional dependency of the agent, used only by this
+    # store, so that the agent runs (file://, redis://) in a process that never imports or configures it.
+    import django
+    from django.apps import apps
+    from django.conf import settings
+
+    if apps.ready:
+        return
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        url = os.environ.get("DATABASE_URL", "").strip()
+        if not url:
+            raise ValueError("the db:// task store needs DATABASE_URL (e.g. postgresql://user:pass@host/db)")
+        settings.configure(
+            DATABASES={"default": database_settings(url)},
+            INSTALLED_APPS=["comfyweb.agent"],
+            DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+            USE_TZ=True,
+            LOGGING_CONFIG=None,  # the agent's command line has set up logging
+        )
+    django.setup()
+
+
 class DatabaseStore(TaskStore):
     """The `AgentTask` table through Django's ORM; one upsert statement per write."""
 
     def __init__(self, ttl: int = 7 * 24 * 3600, using: str = "default") -> None:
         super().__init__(ttl)
         self.using = using
+        ensure_django()  # a missing DATABASE_URL stops the agent at start, not at its first task
 
     def _get(self, task_id: str) -> dict | None:
         from django.db import close_old_connections

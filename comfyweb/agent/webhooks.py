@@ -17,7 +17,7 @@ import logging
 
 import httpx
 
-from comfyweb.agent.inputs import InputError, InputPolicy, check_url_target
+from comfyweb.core.fetch import FetchError, FetchPolicy, check_url_target
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +34,13 @@ def webhook_body(task_id: str, progress: dict) -> bytes:
     return json.dumps({"task_id": task_id, "status": status, "progress": progress}, separators=(",", ":")).encode()
 
 
-async def check_callback_url(url: str, policy: InputPolicy) -> None:
-    """Raise InputError when `url` may not be called (not http(s), or not a public address)."""
+async def check_callback_url(url: str, policy: FetchPolicy) -> None:
+    """Raise FetchError when `url` may not be called (not http(s), or not a public address)."""
     await check_url_target(url, policy)
 
 
 async def deliver(
-    url: str, task_id: str, progress: dict, *, secret: str, policy: InputPolicy, retry_delay: float = 1.0
+    url: str, task_id: str, progress: dict, *, secret: str, policy: FetchPolicy, retry_delay: float = 1.0
 ) -> bool:
     """POST the final progress to `url`; True once a 2xx answer came back."""
     body = webhook_body(task_id, progress)
@@ -56,7 +56,7 @@ async def deliver(
                 if 200 <= response.status_code < 300:
                     return True
                 logger.warning("webhook %s for task %s answered %s", url, task_id, response.status_code)
-            except InputError as exc:
+            except FetchError as exc:
                 logger.warning("webhook for task %s refused: %s", task_id, exc)
                 return False
             except httpx.HTTPError as exc:

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "comfyweb.campaigns"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: models may only be imported once the app registry is ready.
+        from comfyweb.campaigns.services import rules_without_campaign
+        from comfyweb.jobs.limits import use_rules_provider
+
+        # Submissions that name no campaign (the REST API, retries) still meet the campaigns' quotas.
+        use_rules_provider(rules_without_campaign)

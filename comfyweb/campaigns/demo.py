@@ -20,6 +20,7 @@ CAMPAIGN_FIELDS = (
     "accent_color",
     "daily_quota",
     "enabled",
+    "translations",
 )
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.catalog.translations import Localized, validate_translations
+
+TRANSLATED_FIELDS = ("title", "subtitle", "intro")
 
 
 class Campaign(models.Model):
@@ -25,6 +31,12 @@ class Campaign(models.Model):
     daily_quota = models.PositiveIntegerField(
         _("jobs per visitor per day"), default=0, help_text=_("0 means no limit.")
     )
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("What visitors read in other languages; an empty text shows the default language's."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -40,6 +52,16 @@ class Campaign(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("campaigns:campaign", kwargs={"slug": self.slug})
 
+    @property
+    def i18n(self) -> Localized:
+        """The visitor's texts: `i18n.title`, `i18n.subtitle`, `i18n.intro`."""
+        return Localized(self, TRANSLATED_FIELDS)
+
+    def clean(self) -> None:
+        problems = validate_translations(self.translations)
+        if problems:
+            raise ValidationError({"translations": problems})
+
     def window_state(self, now=None) -> str:
         """'upcoming', 'open' or 'ended': pages explain politely when a campaign is not running."""
         now = now or timezone.now()
@@ -51,8 +73,6 @@ class Campaign(models.Model):
 
     def ordered_templates(self):
         """The enabled templates this campaign offers, in the operator's order."""
-        from comfyweb.catalog.models import WorkflowTemplate
-
         return WorkflowTemplate.objects.filter(enabled=True, campaign_entries__campaign=self).order_by(
             "campaign_entries__position", "campaign_entries__id"
         )

@@ -2,76 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from comfyweb.campaigns.models import Campaign
+from comfyweb.jobs.limits import DailyQuota, SubmissionRules
+from comfyweb.jobs.services import quantity_message
 
 MIN_QUANTITY = 1
-MAX_QUANTITY = 8
-DEFAULT_QUANTITY = 4
-
-
-VISITOR_KEY = "comfyweb_visitor"  # in the session: the key the visitor's anonymous jobs were made under
-
-
-def visitor_session_key(request: HttpRequest) -> str:
-    """Anonymous visitors own their jobs through the session, so make sure one exists.
-
-    The key is also kept in the session's data: logging in changes the key but keeps the data,
-    so the jobs made before can be handed to the account (see jobs.signals).
-    """
-    if not request.session.session_key:
-        request.session.save()
-    key = request.session.session_key or ""
-    if key and VISITOR_KEY not in request.session:
-        request.session[VISITOR_KEY] = key
-    return key
 
 
 def parse_quantity(raw: object) -> int:
-    """How many images the visitor asked for (1–8); bad input is a clear error, not a silent default."""
+    """How many images the visitor asked for (1–JOB_MAX_QUANTITY); bad input is a clear error, not a default."""
     if raw in (None, ""):
-        return DEFAULT_QUANTITY
+        return settings.JOB_DEFAULT_QUANTITY
     try:
         quantity = int(str(raw))
     except ValueError:
-        raise ValidationError(_("Choose how many images to make (1–8).")) from None
-    if not MIN_QUANTITY <= quantity <= MAX_QUANTITY:
-        raise ValidationError(_("Choose how many images to make (1–8)."))
+        raise ValidationError(quantity_message()) from None
+    if not MIN_QUANTITY <= quantity <= settings.JOB_MAX_QUANTITY:
+        raise ValidationError(quantity_message())
     return quantity
-
-
-def jobs_today(*, user, session_key: str, now=None):
-    """The visitor's jobs of the last 24 hours (the quota window)."""
-    from comfyweb.jobs.models import Job
-
-    since = (now or timezone.now()) - timedelta(days=1)
-    jobs = Job.objects.filter(created_at__gte=since)
-    if user is not None and user.is_authenticated:
-        return jobs.filter(owner=user)
-    return jobs.filter(session_key=session_key)
-
-
-def check_quota(campaign: Campaign | None, *, user, session_key: str, quantity: int) -> None:
-    """Refuse a submission that would take the visitor over the campaign's daily quota."""
-    if campaign is None or not campaign.daily_quota:
-        return
-    used = jobs_today(user=user, session_key=session_key).count()
-    left = max(campaign.daily_quota - used, 0)
-    if quantity > left:
-        if left == 0:
-            raise ValidationError(
-                _("You have used today's %(quota)d images for this campaign. Please come back tomorrow."),
-                params={"quota": campaign.daily_quota},
-            )
-        raise ValidationError(
-            _("Only %(left)d more images today for this campaign: lower the quantity."), params={"left": left}
-        )
 
 
 def quota_campaigns(template, campaign: Campaign | None) -> list[Campaign]:
@@ -81,15 +33,38 @@ def quota_campaigns(template, campaign: Campaign | None) -> list[Campaign]:
     """
     if campaign is not None:
         return [campaign]
-    return list(Campaign.objects.filter(enabled=True, daily_quota__gt=0, entries__template=template).distinct())
+    if template is None:
+        return []
+    return list(
+        Campaign.objects.filter(enabled=True, daily_quota__gt=0, entries__template=template).distinct().order_by("pk")
+    )
 
 
-def check_window(campaign: Campaign | None) -> None:
-    """Submissions outside the campaign's time window are refused politely."""
-    if campaign is None:
-        return
-    state = campaign.window_state()
+def window_refusal(campaign: Campaign | None) -> str:
+    """Submissions outside the campaign's time window are refused politely ("" when it is open)."""
+    state = campaign.window_state() if campaign is not None else "open"
     if state == "upcoming":
-        raise ValidationError(_("This campaign has not started yet."))
+        return str(_("This campaign has not started yet."))
     if state == "ended":
-        raise ValidationError(_("This campaign has ended. Thank you for your interest!"))
+        return str(_("This campaign has ended. Thank you for your interest!"))
+    return ""
+
+
+def submission_rules(template, campaign: Campaign | None) -> SubmissionRules:
+    """What jobs must enforce for this submission: the campaign's window and the quotas that apply.
+
+    The jobs count for the campaign visited; without one (the plain template page, the REST API, a
+    retry), for the first campaign offering the template, and every such campaign's quota applies.
+    """
+    limiting = quota_campaigns(template, campaign)
+    charged = campaign or (limiting[0] if limiting else None)
+    return SubmissionRules(
+        campaign=charged.slug if charged is not None else "",
+        refusal=window_refusal(campaign),
+        daily_quotas=tuple(DailyQuota(campaign=c.slug, limit=c.daily_quota) for c in limiting),
+    )
+
+
+def rules_without_campaign(template) -> SubmissionRules:
+    """The rules provider for jobs (REST API, retries): the quotas of every campaign offering the template."""
+    return submission_rules(template, None)

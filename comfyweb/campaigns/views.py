@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from comfyweb.campaigns import services
+from comfyweb.campaigns import creations, held, services
+from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.models import Campaign
+from comfyweb.campaigns.phases import phase_rules_json, progress_line
+from comfyweb.campaigns.steps import group_fields, visitor_params
 from comfyweb.catalog.backends_check import backends_options_resolver
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.core.clientip import client_ip
+from comfyweb.core.visitors import visitor_session_key
+from comfyweb.jobs.api.throttles import RATE_LIMITED, allow_job_creation
+from comfyweb.jobs.errors import visitor_messages_json
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.selectors import can_view, job_snapshot, visitor_jobs
 from comfyweb.jobs.services import cancel_job, retry_job, submit_jobs
@@ -49,10 +60,13 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
         if not campaign_obj.entries.filter(template=template).exists():
             raise Http404("template not in campaign")
     errors: list[str] = []
-    quantity = services.DEFAULT_QUANTITY
+    quantity = settings.JOB_DEFAULT_QUANTITY
     resolver = backends_options_resolver()
+    # The form in the visitor's language (only texts differ from the template: the values map the same).
+    shown = SimpleNamespace(prompt=template.prompt, params=visitor_params(template))
     if request.method == "POST":
-        form = build_template_form(template, data=request.POST, files=request.FILES, options_resolver=resolver)
+        form = build_template_form(shown, data=request.POST, files=request.FILES.copy(), options_resolver=resolver)
+        held.attach_held_files(request, form)
         try:
             quantity = services.parse_quantity(request.POST.get("quantity"))
         except ValidationError as exc:
@@ -61,26 +75,34 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
             batch_url = _submit(request, template, campaign_obj, form.cleaned_data, quantity, errors)
             if batch_url:
                 return redirect(batch_url)
+        held.keep_valid_photos(request, form)  # nothing chosen is lost: valid photos stay chosen
         status = 400
     else:
-        form = build_template_form(template, options_resolver=resolver)
+        form = build_template_form(shown, options_resolver=resolver)
+        again = _job_to_make_again(request, template)
+        if again is not None:
+            held.prefill_from_values(request, form, again.values or {})
+            quantity = _batch_size(again)
         status = 200
     context = {
         "workflow_template": template,
         "campaign": campaign_obj,
         "window": campaign_obj.window_state() if campaign_obj else "open",
         "form": form,
-        "groups": _group_fields(form, template.params),
+        "groups": group_fields(form, shown.params),
         "errors": errors,
         "quantity": quantity,
-        "quantities": range(services.MIN_QUANTITY, services.MAX_QUANTITY + 1),
+        "quantities": range(services.MIN_QUANTITY, settings.JOB_MAX_QUANTITY + 1),
     }
     return render(request, "campaigns/template.html", context, status=status)
 
 
 def _submit(request, template, campaign, values: dict, quantity: int, errors: list[str]) -> str | None:
     """Check window and quota, create the jobs; return the results URL or append the reasons to `errors`."""
-    session_key = services.visitor_session_key(request)
+    if not allow_job_creation(request):
+        errors.append(str(RATE_LIMITED))
+        return None
+    session_key = visitor_session_key(request)
     user = request.user if request.user.is_authenticated else None
     try:
         jobs = submit_jobs(
@@ -89,8 +111,8 @@ def _submit(request, template, campaign, values: dict, quantity: int, errors: li
             quantity=quantity,
             owner=user,
             session_key=session_key,
-            client_ip=request.META.get("REMOTE_ADDR"),
-            campaign=campaign,
+            client_ip=client_ip(request),
+            rules=services.submission_rules(template, campaign),
         )
     except ValidationError as exc:
         errors.extend(exc.messages)
@@ -100,29 +122,22 @@ def _submit(request, template, campaign, values: dict, quantity: int, errors: li
     return reverse("campaigns:batch", kwargs={"batch_id": jobs[0].batch})
 
 
-def _group_fields(form, params: list) -> list[dict]:
-    """The visible fields as steps: each `group` panel of `params` is one step, loose panels share one."""
-    group_of: dict[str, str] = {}
-    for panel in params or []:
-        if isinstance(panel, dict) and panel.get("type") == "group":
-            for child in panel.get("children") or []:
-                if isinstance(child, dict) and "id" in child and "key" in child:
-                    group_of[f"{child['id']}.{child['key']}"] = str(panel.get("title") or "")
-    steps: list[dict] = []
-    open_step: dict | None = None
-    for bound in form.visible_fields():
-        label = group_of.get(bound.name)
-        if label is not None:
-            if not steps or steps[-1].get("group") != label:
-                steps.append({"group": label, "label": label, "fields": []})
-            steps[-1]["fields"].append(bound)
-            open_step = None
-            continue
-        if open_step is None:
-            open_step = {"group": None, "label": "", "fields": []}
-            steps.append(open_step)
-        open_step["fields"].append(bound)
-    return steps
+_group_fields = group_fields  # the layout of the form's steps (see campaigns.steps)
+
+
+def _job_to_make_again(request: HttpRequest, template) -> Job | None:
+    """The visitor's job named by `?again=` when it ran this template ("make again with the same choices")."""
+    key = creations.parse_key(request.GET.get("again"))
+    if key is None:
+        return None
+    job = Job.objects.filter(pk=key, template=template).first()
+    session_key = request.session.session_key or ""
+    return job if job is not None and can_view(job, user=request.user, session_key=session_key) else None
+
+
+def _batch_size(job: Job) -> int:
+    size = Job.objects.filter(batch=job.batch).count() if job.batch else 1
+    return min(max(size, services.MIN_QUANTITY), settings.JOB_MAX_QUANTITY)
 
 
 def _visible_jobs(request: HttpRequest, jobs) -> list:
@@ -150,13 +165,16 @@ def batch_page(request: HttpRequest, batch_id) -> HttpResponse:
 def job_retry(request: HttpRequest, job_id) -> HttpResponse:
     """Run a failed or cancelled job again with the same values."""
     [job] = _visible_jobs(request, Job.objects.filter(id=job_id))
+    back = reverse("campaigns:batch", args=[job.batch]) if job.batch else reverse("campaigns:job", args=[job.pk])
     if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
-        return redirect("campaigns:job", job_id=job.pk)
+        return redirect(back)
     try:
         [again] = retry_job(job=job)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-        return redirect("campaigns:job", job_id=job.pk)
+        return redirect(back)
+    if job.batch:
+        return redirect(back)  # the new try joined the batch: the visitor stays on the batch page
     return redirect("campaigns:job", job_id=again.pk)
 
 
@@ -172,20 +190,73 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
     )
 
 
+def card_snapshot(job: Job, index: int | None = None) -> dict:
+    """A job's snapshot plus what its card shows: the visitor's progress line and its place in the batch."""
+    snapshot = job_snapshot(job)
+    snapshot["progress_line"] = progress_line(snapshot) if snapshot["status"] == Job.Status.RUNNING else ""
+    snapshot["index"] = index
+    return snapshot
+
+
 def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
-    snapshots = [job_snapshot(job) for job in jobs]
+    snapshots = [card_snapshot(job, n if batch_id else None) for n, job in enumerate(jobs, start=1)]
     template = jobs[0].template
+    campaign = Campaign.objects.filter(slug=getattr(jobs[0], "campaign", "") or None, enabled=True).first()
+    again = creations.Creation(key=str(batch_id or jobs[0].pk), jobs=jobs, campaign=campaign).again_url
     context = {
         "snapshots": snapshots,
         "batch_id": batch_id,
         "workflow_template": template,
+        "again_url": again,
+        "phase_rules": phase_rules_json(),
+        "error_messages": visitor_messages_json(),
         "all_finished": all(s["status"] in ("succeeded", "failed", "cancelled") for s in snapshots),
     }
     return render(request, "campaigns/results.html", context)
 
 
+def job_image(request: HttpRequest, job_id, n: int) -> FileResponse:
+    """The n-th image of a job as a download named `<template slug>-<date>-<n>.<ext>`."""
+    [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
+    outputs = list(job.outputs.select_related("job__template"))
+    if not 1 <= n <= len(outputs):
+        raise Http404("no such image")
+    output = outputs[n - 1]
+    try:
+        handle = output.file.open("rb")
+    except OSError as exc:
+        raise Http404("no such image") from exc
+    name = download_name(output)
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=output.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Vary"] = "Cookie"
+    return response
+
+
+def _visitor_jobs(request: HttpRequest):
+    return visitor_jobs(user=request.user, session_key=request.session.session_key or "")
+
+
 def my_creations(request: HttpRequest) -> HttpResponse:
-    """The visitor's own jobs, newest first."""
-    jobs = visitor_jobs(user=request.user, session_key=request.session.session_key or "")
-    jobs = list(jobs.select_related("template").order_by("-created_at")[:100])
-    return render(request, "campaigns/me.html", {"snapshots": [job_snapshot(job) for job in jobs]})
+    """The visitor's submissions, newest first, a page at a time."""
+    page, items = creations.creations_page(_visitor_jobs(request), request.GET.get("page"))
+    return render(request, "campaigns/me.html", {"page": page, "creations": items})
+
+
+@require_POST
+def delete_creation(request: HttpRequest) -> HttpResponse:
+    """Delete one of the visitor's submissions with its images and photos."""
+    key = creations.parse_key(request.POST.get("key"))
+    if key is None:
+        raise Http404("no such creation")
+    try:
+        deleted = creations.delete_creation(_visitor_jobs(request), key)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        deleted = None
+    if deleted == 0:
+        raise Http404("no such creation")
+    if deleted:
+        messages.success(request, _("Deleted, with its images and your photos."))
+    page = request.POST.get("page") or ""
+    return redirect(reverse("campaigns:me") + (f"?page={page}" if page.isdigit() else ""))

@@ -23,7 +23,8 @@ from comfyweb.catalog.backends_check import (
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.params import validate_template
-from comfyweb.catalog.services import import_templates, sample_values
+from comfyweb.catalog.services import import_templates
+from comfyweb.catalog.translations import TranslationsFormMixin
 from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
 
 MAX_SHOWN_PROBLEMS = 20
@@ -34,7 +35,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(label=_("workflows JSON file"), help_text=_("A JSON list of templates, as in workflows/."))
 
 
-class WorkflowTemplateForm(forms.ModelForm):
+class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
     """The template form: pasted JSON is checked, and publishing is checked against the GPU backends."""
 
     publish_anyway = forms.BooleanField(
@@ -45,7 +46,9 @@ class WorkflowTemplateForm(forms.ModelForm):
 
     class Meta:
         model = WorkflowTemplate
-        fields = ["title", "slug", "description", "notes", "cover", "prompt", "params", "enabled", "ordering"]
+        fields = [
+            "title", "slug", "description", "translations", "notes", "cover", "prompt", "params", "enabled", "ordering"
+        ]  # fmt: skip
 
     def clean_prompt(self):
         """Accept a bare "Save (API)" export or one wrapped as {"prompt": {...}}."""
@@ -98,7 +101,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     readonly_fields = ["version", "backend_report", "form_preview"]
     change_list_template = "admin/catalog/workflowtemplate/change_list.html"
     change_form_template = "admin/catalog/workflowtemplate/change_form.html"
-    actions = ["try_it"]
+    can_test_run = False  # see create_test_job
 
     def get_changelist_form(self, request, **kwargs):
         """Enabling a template from the list goes through the same backend check as its page."""
@@ -140,36 +143,9 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             return "—"
         return render_reports(report_for_backends(obj.prompt, configured_backends(), obj.params))
 
-    @admin.action(description=_("Try it: submit a test job with default values and a sample photo"))
-    def try_it(self, request, queryset):
-        for template in queryset:
-            job = self.create_test_job(request, template, sample_values(template))
-            if job is not None:
-                url = reverse("campaigns:job", kwargs={"job_id": job.id})
-                self.message_user(
-                    request,
-                    format_html('{}: <a href="{}">{}</a>', template.title, url, _("test job submitted")),
-                    messages.SUCCESS,
-                )
-
     def create_test_job(self, request, template: WorkflowTemplate, values: dict):
-        """One job for the operator (it shows in their own creations); errors become admin messages."""
-        from comfyweb.jobs.services import create_jobs
-
-        if not request.session.session_key:
-            request.session.save()
-        try:
-            return create_jobs(
-                template=template,
-                values=values,
-                quantity=1,
-                owner=request.user,
-                session_key=request.session.session_key or "",
-                client_ip=request.META.get("REMOTE_ADDR"),
-            )[0]
-        except ValidationError as exc:
-            self.message_user(request, f"{template.title}: {'; '.join(exc.messages)}", messages.ERROR)
-            return None
+        """A test run of `template`; running jobs is the jobs app's, whose admin for templates overrides this."""
+        return None
 
     def import_view(self, request):
         form = ImportForm(request.POST or None, request.FILES or None)
@@ -210,7 +186,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
                     return redirect("campaigns:job", job_id=job.id)
         else:
             form = build_template_form(template, options_resolver=resolver)
-        return self.render_preview(request, template.title, form, problems=[], can_try=True)
+        return self.render_preview(request, template.title, form, problems=[], can_try=self.can_test_run)
 
     def live_preview_view(self, request):
         """The form that the prompt and params being edited (not yet saved) would give visitors."""

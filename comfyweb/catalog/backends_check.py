@@ -99,11 +99,25 @@ def combo_options_resolver(backend_url: str, kind: str = "comfyui", token: str =
     return resolve
 
 
-def configured_backends() -> list[Backend]:
-    """(name, url, kind, token) of every enabled backend of the jobs pool."""
-    from comfyweb.jobs.backends import active_backends
+BackendSource = Callable[[], list[Backend]]
 
-    return [(b.name, b.url, b.kind, b.token) for b in active_backends()]
+
+def _no_backends() -> list[Backend]:
+    return []
+
+
+_backend_source: BackendSource = _no_backends
+
+
+def use_backend_source(source: BackendSource | None) -> None:
+    """Install where the GPU backends come from; the jobs app, which owns the pool, does so when it starts."""
+    global _backend_source
+    _backend_source = source or _no_backends
+
+
+def configured_backends() -> list[Backend]:
+    """(name, url, kind, token) of every backend the check and the options resolver ask."""
+    return _backend_source()
 
 
 def backends_options_resolver(backends: list[Backend] | None = None) -> Callable[[dict], list]:

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from django import forms
 from django.conf import settings
+from django.utils.html import escape, format_html
 from django.utils.translation import gettext_lazy as _
 
 from comfyweb.catalog.params import field_name, iter_panels, on_step_grid
@@ -156,7 +157,9 @@ def _keep_defaults_for_omitted(fields: dict[str, forms.Field], data, files) -> N
 
 def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | None) -> dict[str, forms.Field]:
     name = field_name(panel)
-    common = {"label": panel.get("title") or name, "help_text": panel.get("description") or ""}
+    # Operator text is data: Django prints a field's help text as HTML (as_div(), the admin), so it is
+    # escaped here once, for every place that renders the form. Labels and choices are escaped by Django.
+    common = {"label": panel.get("title") or name, "help_text": escape(panel.get("description") or "")}
     kind = panel.get("type")
     options = panel.get("options")
     if isinstance(options, str):
@@ -164,7 +167,10 @@ def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | 
     if kind == "image":
         required = not has_usable_default(current)
         if options:
-            choices = [(o, option_label(o)) for o in options]
+            labels = panel.get("labels") if isinstance(panel.get("labels"), list) else []
+            if len(labels) != len(options):
+                labels = [option_label(o) for o in options]
+            choices = list(zip(options, labels, strict=True))
             gallery = forms.ChoiceField(
                 choices=choices,
                 required=False,
@@ -185,7 +191,11 @@ def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | 
         choices = [(str(o), label) for o, label in zip(options or [], labels, strict=True)]
         field = TypedSelectField(choices=choices, originals=list(options or []), initial=current, **common)
         if isinstance(panel.get("options"), str) and options == unresolved_options(current):
-            field.help_text = " ".join(str(t) for t in (common["help_text"], SOURCE_UNAVAILABLE) if t)
+            field.help_text = (
+                format_html("{} {}", common["help_text"], SOURCE_UNAVAILABLE)
+                if common["help_text"]
+                else SOURCE_UNAVAILABLE
+            )
         return {name: field}
     if kind == "number":
         return {name: _number_field(panel, current, common)}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from comfyweb.catalog.params import validate_template
+from comfyweb.catalog.translations import Localized, validate_translations
 
 
 class WorkflowTemplate(models.Model):
@@ -25,6 +29,12 @@ class WorkflowTemplate(models.Model):
     )
     prompt = models.JSONField(_("ComfyUI prompt (API format)"), default=dict)
     params = models.JSONField(_("params"), default=list, blank=True)
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("What visitors read in other languages; an empty text shows the default language's."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     ordering = models.IntegerField(_("ordering"), default=0)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -50,15 +60,19 @@ class WorkflowTemplate(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("campaigns:template", kwargs={"slug": self.slug})
 
+    @property
+    def i18n(self) -> Localized:
+        """The visitor's texts: `i18n.title`, `i18n.description`, `i18n.params` (see catalog.translations)."""
+        return Localized(self, ("title", "description"))
+
     def clean(self) -> None:
         """Refuse a prompt/params pair that cannot run; each problem names the panel and the reason."""
-        from django.core.exceptions import ValidationError
-
-        from comfyweb.catalog.params import validate_template
-
         problems = validate_template(self.prompt, self.params)
-        if problems:
+        translation_problems = validate_translations(self.translations)
+        if problems or translation_problems:
             by_field: dict[str, list[str]] = {}
             for problem in problems:
                 by_field.setdefault(problem.field, []).append(str(problem))
+            if translation_problems:
+                by_field["translations"] = translation_problems
             raise ValidationError(by_field)

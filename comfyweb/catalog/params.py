@@ -187,14 +187,6 @@ def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
             problems.append(TemplateProblem(where, _("select options must not repeat.")))
         elif isinstance(options, list) and prompt and current is not None:
             problems.extend(_check_options_match(options, current, where))
-        labels = panel.get("labels")
-        if labels is not None and (
-            not isinstance(options, list)
-            or not isinstance(labels, list)
-            or len(labels) != len(options)
-            or not all(isinstance(label, str) for label in labels)
-        ):
-            problems.append(TemplateProblem(where, _("labels must be a list of texts, one per option.")))
     elif kind == "number":
         problems.extend(_check_number(panel, current, where, bool(prompt)))
     elif kind == "string":
@@ -207,6 +199,15 @@ def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
             problems.append(TemplateProblem(where, _("image options must be image URLs.")))
         if prompt and not isinstance(current, str):
             problems.append(TemplateProblem(where, _("the prompt's value is not an image name or URL.")))
+    labels = panel.get("labels")
+    labels_ok = (
+        isinstance(options, list)
+        and isinstance(labels, list)
+        and len(labels) == len(options)
+        and all(isinstance(label, str) for label in labels)
+    )
+    if kind in ("select", "image") and labels is not None and not labels_ok:
+        problems.append(TemplateProblem(where, _("labels must be a list of texts, one per option.")))
     return problems
 
 

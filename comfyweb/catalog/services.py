@@ -66,6 +66,7 @@ def import_templates(data: object, *, enable: bool | None = None, first_position
         template.cover = entry.get("cover", "") or ""
         template.prompt = entry["prompt"]
         template.params = entry.get("params", [])
+        template.translations = entry.get("translations") or {}
         if template.pk is None:
             template.ordering = entry.get("ordering", first_position + position)
         if enable is not None:
@@ -113,9 +114,15 @@ def import_files(paths: list[Path]) -> list[WorkflowTemplate]:
 
 
 def export_templates(queryset=None) -> list[dict]:
-    """Templates in the list format `import_templates` reads back unchanged."""
+    """Templates in the list format `import_templates` reads back unchanged (`translations` when there are)."""
     queryset = WorkflowTemplate.objects.all() if queryset is None else queryset
-    return [{key: getattr(t, key) for key in EXPORTED_KEYS} for t in queryset]
+    exported = []
+    for template in queryset:
+        entry = {key: getattr(template, key) for key in EXPORTED_KEYS}
+        if template.translations:
+            entry["translations"] = template.translations
+        exported.append(entry)
+    return exported
 
 
 def check_against_object_info(prompt: dict, object_info: dict, params: list | None = None) -> list[str]:

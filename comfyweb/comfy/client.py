@@ -46,6 +46,10 @@ PreviewCallback = Callable[[str | None, str, bytes], Awaitable[None]]
 
 HISTORY_POLL_SECONDS = 1.0  # how often a quiet run is checked against /history (lost socket, missed end)
 UNAVAILABLE_GRACE_SECONDS = 5.0  # a run survives ComfyUI being unreachable this long (a blip, a proxy restart)
+# Closing the message socket with frames still unread: past 16 of them the websockets package stops
+# reading, so it never sees ComfyUI's answering close frame and would wait its default 10 s. A stopped
+# or cancelled run must not hang that long (the agent's shutdown fails its tasks within seconds).
+SOCKET_CLOSE_TIMEOUT = 1.0
 PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # binary frame event types (ComfyUI server.BinaryEventTypes)
 
 
@@ -224,6 +228,7 @@ class ComfyClient:
                 open_timeout=self.timeout,
                 ping_interval=20,
                 ping_timeout=self.timeout,
+                close_timeout=SOCKET_CLOSE_TIMEOUT,
                 compression=None,  # small JSON on a LAN: deflating each message costs more CPU than it saves
             )
             # Previews then name their node and prompt (type 4 frames) instead of the legacy anonymous ones.

@@ -5,16 +5,31 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from comfyweb.core.startup import DEV_KEY_HINT, DEV_KEY_MESSAGE, uses_development_key_in_production
+
 
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs) -> list[Error]:
-    """Production (DEBUG off) must not run with the development secret key."""
-    if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY and not _is_embedded_dev():
+    """Production (DEBUG off) must not run with the development secret key (daphne: see core.startup)."""
+    if uses_development_key_in_production():
+        return [Error(DEV_KEY_MESSAGE, hint=DEV_KEY_HINT, id="comfyweb.E001")]
+    return []
+
+
+@register(Tags.security, deploy=False)
+def check_media_serving(app_configs, **kwargs) -> list[Warning]:
+    """Production media on local disk should be sent by the front server (X-Accel-Redirect)."""
+    if (
+        not settings.DEBUG
+        and not settings.EMBEDDED_DEV
+        and not settings.AWS_STORAGE_BUCKET_NAME
+        and not settings.MEDIA_ACCEL_REDIRECT_PREFIX
+    ):
         return [
-            Error(
-                "SECRET_KEY is the development key while DEBUG is off.",
-                hint="Set the SECRET_KEY environment variable to a long random value.",
-                id="comfyweb.E001",
+            Warning(
+                "Media files are streamed by the web process: set MEDIA_ACCEL_REDIRECT_PREFIX.",
+                hint="Let nginx send them after the ownership check (docs/single-gpu-box.md), or use S3 storage.",
+                id="comfyweb.W003",
             )
         ]
     return []
@@ -48,8 +63,3 @@ def check_sqlite_single_process(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
-
-
-def _is_embedded_dev() -> bool:
-    """`make run` and the tests run the embedded topology on loopback with EMBEDDED_DEV=1."""
-    return settings.EMBEDDED_DEV

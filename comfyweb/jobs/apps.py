@@ -6,4 +6,10 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: models may only be imported once the app registry is ready.
+        from comfyweb.catalog.backends_check import use_backend_source
         from comfyweb.jobs import signals  # noqa: F401 - connects the receivers
+        from comfyweb.jobs.backends import pool_backends
+
+        # The catalog checks templates against GPU backends; the pool that knows them lives here.
+        use_backend_source(pool_backends)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -80,6 +81,11 @@ def active_backends():
     return GpuBackend.objects.filter(enabled=True).filter(Q(unhealthy_until__isnull=True) | Q(unhealthy_until__lte=now))
 
 
+def pool_backends() -> list[tuple[str, str, str, str]]:
+    """(name, url, kind, token) of every usable backend: what the catalog's checks ask."""
+    return [(b.name, b.url, b.kind, b.token) for b in active_backends()]
+
+
 def mark_unhealthy(backend: GpuBackend, error: str) -> None:
     """Skip a backend for a while after it failed; the dispatcher tries it again afterwards."""
     GpuBackend.objects.filter(pk=backend.pk).update(
@@ -122,8 +128,6 @@ def probe_emulated(
     except (ValueError, AttributeError):
         emulated = False
     if emulated != backend.emulated:
-        from django.core.cache import cache
-
         GpuBackend.objects.filter(pk=backend.pk).update(emulated=emulated)
         backend.emulated = emulated
         cache.delete(ANY_EMULATED_CACHE_KEY)
@@ -142,8 +146,6 @@ def probe_all_emulated() -> None:
 
 def any_emulated_backend() -> bool:
     """Whether pages should say that images come from the emulator (cached: every page asks)."""
-    from django.core.cache import cache
-
     return cache.get_or_set(
         ANY_EMULATED_CACHE_KEY, lambda: GpuBackend.objects.filter(enabled=True, emulated=True).exists(), 30
     )

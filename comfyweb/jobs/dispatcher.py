@@ -1,13 +1,13 @@
-"""Handing queued jobs to GPU backends: fair between visitors, no idle slot while work waits.
+"""Handing queued jobs to GPU backends in the fair queue's order, with no idle slot while work waits.
 
-The decisions are plain functions (`fair_order`, `assign_slots`) so they are tested without a
-database or sockets; `claim_jobs` applies them atomically (row locks on PostgreSQL, conditional
-updates everywhere), so several workers never claim the same job.
+The order is fixed when jobs are queued (jobs.fair_queue); the slot decision is a plain function
+(`assign_slots`), tested without a database or sockets; `claim_jobs` applies it atomically (row
+locks on PostgreSQL, conditional updates everywhere), so several workers never claim the same job.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,34 +16,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from comfyweb.jobs.backends import active_backends
+from comfyweb.jobs.errors import INTERRUPTED, error_record, operator_summary
+from comfyweb.jobs.fair_queue import queued_in_order
 from comfyweb.jobs.models import GpuBackend, Job
 
 
 @dataclass(frozen=True)
 class Candidate:
     job_id: object
-    owner_key: str
     preferred_backend: int | None = None
-
-
-def fair_order(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Round-robin between owners, each owner's jobs oldest first, owners by their oldest job.
-
-    One visitor's 50 jobs then wait behind at most one job of each other visitor, never the reverse.
-    """
-    queues: OrderedDict[str, deque[Candidate]] = OrderedDict()
-    for candidate in candidates:
-        queues.setdefault(candidate.owner_key, deque()).append(candidate)
-    ordered: list[Candidate] = []
-    while queues:
-        for owner in list(queues):
-            ordered.append(queues[owner].popleft())
-            if not queues[owner]:
-                del queues[owner]
-    return ordered
 
 
 def assign_slots(candidates: Sequence[Candidate], free: dict[int, int], total: dict[int, int]) -> list[tuple]:
@@ -69,12 +52,6 @@ def assign_slots(candidates: Sequence[Candidate], free: dict[int, int], total: d
     return pairs
 
 
-def owner_key(owner_id, session_key: str, client_ip: str | None) -> str:
-    if owner_id is not None:
-        return f"user:{owner_id}"
-    return f"session:{session_key}" if session_key else f"ip:{client_ip}"
-
-
 def backend_capacity(backends: Iterable[GpuBackend]) -> tuple[dict[int, int], dict[int, int]]:
     """Free and total slots of each backend, from the jobs it holds now."""
     backends = list(backends)
@@ -97,18 +74,13 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
         free, total = backend_capacity(backends)
         if not backends:
             return []
-        queued = (
-            Job.objects.filter(status=Job.Status.QUEUED)
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .order_by("created_at")
-        )
+        queued = queued_in_order().filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         if not any(free.values()):  # every slot is busy: only jobs re-attaching to their backend can go
             queued = queued.filter(backend__in=backends)
         if connection.features.has_select_for_update_skip_locked:
             queued = queued.select_for_update(skip_locked=True, of=("self",))
-        rows = list(queued.values_list("id", "owner_id", "session_key", "client_ip", "backend_id")[:1000])
-        candidates = [Candidate(r[0], owner_key(r[1], r[2], r[3]), r[4]) for r in rows]
-        pairs = assign_slots(fair_order(candidates), free, total)[:limit]
+        rows = list(queued.values_list("id", "backend_id")[: max(limit, sum(free.values())) * 4])
+        pairs = assign_slots([Candidate(job_id, backend_id) for job_id, backend_id in rows], free, total)[:limit]
         claimed_ids = []
         for job_id, backend_id in pairs:
             updated = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
@@ -124,22 +96,32 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
     return list(Job.objects.filter(pk__in=claimed_ids).select_related("backend"))
 
 
-def requeue_stale_jobs() -> int:
+def requeue_stale_jobs() -> list[Job]:
     """Jobs whose runner stopped beating (a crashed or restarted worker) go back to the queue.
 
     They keep their backend as a hint, so the next runner re-attaches to the same task there
-    (the task id is the job id) instead of running it a second time.
+    (the task id is the job id) instead of running it a second time, and their place in the fair
+    queue. Jobs interrupted JOB_MAX_ATTEMPTS times fail. Returns the jobs changed (to be published).
     """
-    stale_before = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_STALE)
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_STALE)
     active = Job.objects.filter(status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING])
     stale = active.filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
-    stale.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS).update(
-        status=Job.Status.FAILED,
-        finished_at=timezone.now(),
-        error=_("The job was interrupted %(n)d times (its worker stopped); giving up.")
-        % {"n": settings.JOB_MAX_ATTEMPTS},
-    )
-    return stale.update(status=Job.Status.QUEUED, claimed_by="", not_before=None)
+    with transaction.atomic():
+        changed = list(stale.values_list("pk", flat=True))
+        if not changed:
+            return []
+        record = error_record(
+            INTERRUPTED, message=f"interrupted {settings.JOB_MAX_ATTEMPTS} times (its worker stopped); giving up"
+        )
+        stale.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS).update(
+            status=Job.Status.FAILED, finished_at=now, error=operator_summary(record), error_detail=record
+        )
+        # not_before = now: the queued state is newer than anything the lost runner published.
+        Job.objects.filter(pk__in=changed, status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING]).update(
+            status=Job.Status.QUEUED, claimed_by="", not_before=now
+        )
+    return list(Job.objects.filter(pk__in=changed).select_related("template"))
 
 
 def runnable_counts() -> dict[str, int]:

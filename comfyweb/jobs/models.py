@@ -60,6 +60,11 @@ class Job(models.Model):
     )
     session_key = models.CharField(_("visitor session"), max_length=64, blank=True, db_index=True)
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    owner_key = models.CharField(
+        _("visitor identity"), max_length=100, blank=True, db_index=True,
+        help_text=_("Whom the limits and the fair queue count this job for (see jobs.limits.visitor_identity)."),
+    )  # fmt: skip
+    campaign = models.SlugField(_("campaign"), max_length=100, blank=True, db_index=True)
     batch = models.UUIDField(_("batch"), null=True, blank=True, db_index=True)
     template = models.ForeignKey(
         "catalog.WorkflowTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
@@ -74,6 +79,9 @@ class Job(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     backend = models.ForeignKey(GpuBackend, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    fair_tag = models.BigIntegerField(
+        _("place in the fair queue"), default=0, help_text=_("Fixed when queued; queued jobs start in tag order.")
+    )
     not_before = models.DateTimeField(_("retry not before"), null=True, blank=True)
     claimed_by = models.CharField(_("worker"), max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
@@ -93,7 +101,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["status", "fair_tag", "created_at"], name="jobs_fair_queue"),
+            models.Index(fields=["owner_key", "-fair_tag"], name="jobs_owner_last_tag"),
+        ]
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
 

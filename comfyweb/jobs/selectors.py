@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
-from django.core.cache import cache
-from django.db.models import Avg, F, QuerySet, Sum
+from django.db.models import QuerySet
+from django.urls import reverse
 
-from comfyweb.jobs.models import GpuBackend, Job
+from comfyweb.comfy.progress import current_node
+from comfyweb.jobs.errors import CANCELLED, CODES, UNKNOWN, classify, error_record, visitor_error
+from comfyweb.jobs.fair_queue import QUEUE_ORDER
+from comfyweb.jobs.models import Job
 
 
 def visitor_jobs(*, user, session_key: str) -> QuerySet[Job]:
@@ -28,97 +30,49 @@ def can_view(job: Job, *, user, session_key: str) -> bool:
     return bool(session_key) and job.session_key == session_key
 
 
-QUEUE_ORDER_TTL = 1.0  # seconds one computed order serves every waiting page of this process
+def queued_place(job_id, *, changed_at: float | None = None) -> tuple[int | None, int | None]:
+    """(place, wait estimate in seconds) of a queued job in the dispatcher's order: place 1 is next.
 
-
-class _QueueOrder:
-    """The fair order of the whole queue, computed at most once per TTL per process.
-
-    Every waiting page asks for its place every few seconds; one query and one pass over the
-    queue then serve them all (a per-process memo: nothing to serialise, unlike the cache).
+    (None, None) when it is not in the queue (any more). A job queued since the order was computed
+    makes it be computed again.
     """
-
-    def __init__(self) -> None:
-        self.computed_at = -QUEUE_ORDER_TTL
-        self.positions: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def forget(self) -> None:
-        """The next `get` computes the order again."""
-        self.computed_at = float("-inf")
-
-    def get(self, *, fresh: bool = False) -> dict[str, int]:
-        with self.lock:
-            if fresh or time.monotonic() - self.computed_at >= QUEUE_ORDER_TTL:
-                self.positions = self._compute()
-                self.computed_at = time.monotonic()
-            return self.positions
-
-    @staticmethod
-    def _compute() -> dict[str, int]:
-        from comfyweb.jobs.dispatcher import Candidate, fair_order, owner_key
-
-        rows = (
-            Job.objects.filter(status=Job.Status.QUEUED)
-            .order_by("created_at")
-            .values_list("id", "owner_id", "session_key", "client_ip")
-        )
-        ordered = fair_order([Candidate(str(r[0]), owner_key(r[1], r[2], r[3])) for r in rows])
-        return {candidate.job_id: place for place, candidate in enumerate(ordered, start=1)}
+    order = QUEUE_ORDER.get(changed_at=changed_at)
+    key = str(job_id)
+    if key not in order.places and Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).exists():
+        order = QUEUE_ORDER.get(changed_at=time.time())
+    return order.places.get(key), order.waits.get(key)
 
 
-QUEUE_ORDER = _QueueOrder()
+def stored_error(job: Job) -> dict | None:
+    """The error record of a failed or cancelled job (records stored before codes existed are classified)."""
+    if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+        return None
+    detail = job.error_detail if isinstance(job.error_detail, dict) else None
+    if detail is not None and detail.get("code") in CODES:
+        return detail
+    if detail is not None:
+        return classify(detail)
+    return error_record(CANCELLED if job.status == Job.Status.CANCELLED else UNKNOWN, message=job.error)
 
 
-def queued_place(job_id) -> int | None:
-    """A queued job's place in the order the dispatcher takes jobs (round-robin between visitors): 1 is next.
+def state_time(job: Job) -> float:
+    """When the state a snapshot shows was current (seconds since the epoch): its latest recorded moment.
 
-    None when it is not in the queue (any more). A job queued since the order was computed makes
-    it be computed again.
+    Watchers compare it to drop an update older than what they already show. A job sent back to
+    the queue waits until `not_before`, later than anything its last run published.
     """
-    place = QUEUE_ORDER.get().get(str(job_id))
-    if place is None and Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).exists():
-        place = QUEUE_ORDER.get(fresh=True).get(str(job_id))
-    return place
-
-
-def queue_position(job: Job) -> int | None:
-    """The job's place in line (see queued_place); None once it has left the queue."""
-    if job.status != Job.Status.QUEUED:
-        return None
-    return queued_place(job.pk)
-
-
-ESTIMATE_INPUTS_TTL = 30  # seconds the average run time and slot count are reused (every waiting page asks)
-
-
-def _estimate_inputs() -> tuple[float | None, int]:
-    recent = Job.objects.filter(status=Job.Status.SUCCEEDED, started_at__isnull=False).order_by("-finished_at")[:50]
-    average = recent.aggregate(avg=Avg(F("finished_at") - F("started_at")))["avg"]
-    slots = GpuBackend.objects.filter(enabled=True).aggregate(s=Sum("slots"))["s"] or 1
-    return (average.total_seconds() if average is not None else None), slots
-
-
-def estimate_seconds(position: int | None) -> int | None:
-    """Rough wait: position × recent average run time ÷ slots."""
-    if position is None:
-        return None
-    average, slots = cache.get_or_set("jobs:estimate-inputs", _estimate_inputs, ESTIMATE_INPUTS_TTL)
-    if average is None:
-        return None
-    return int(average * position / slots) + 1
+    moments = [job.created_at, job.dispatched_at, job.started_at, job.heartbeat_at, job.not_before, job.finished_at]
+    return max((moment.timestamp() for moment in moments if moment is not None), default=0.0)
 
 
 def output_dicts(job: Job) -> list[dict]:
-    from django.urls import reverse
-
     outputs = []
     for output in job.outputs.all():
         outputs.append(
             {
                 "url": output.file.url,
                 "thumbnail_url": output.thumbnail.url if output.thumbnail else output.file.url,
-                "download_url": reverse("jobs_api:job-output", kwargs={"pk": job.pk, "output_id": output.pk}),
+                "download_url": reverse("api:job-output", kwargs={"pk": job.pk, "output_id": output.pk}),
                 "width": output.width,
                 "height": output.height,
             }
@@ -126,11 +80,9 @@ def output_dicts(job: Job) -> list[dict]:
     return outputs
 
 
-def job_snapshot(job: Job) -> dict:
-    """The job as the browser and the REST API see it (see the jobs contract)."""
-    from comfyweb.comfy.progress import current_node
-
-    position = queue_position(job)
+def job_snapshot(job: Job, *, at: float | None = None) -> dict:
+    """The job as the browser and the REST API see it; `at`: when this state was current (see state_time)."""
+    position, wait = queued_place(job.pk) if job.status == Job.Status.QUEUED else (None, None)
     nodes = {k: {"value": v.get("value", 0), "max": v.get("max", 0)} for k, v in (job.progress or {}).items() if k}
     current = current_node(job.progress, job.prompt) if job.status == Job.Status.RUNNING and job.progress else None
     return {
@@ -138,10 +90,10 @@ def job_snapshot(job: Job) -> dict:
         "status": job.status,
         "percent": round(job.percent, 1),
         "queue_position": position,
-        "estimate_seconds": estimate_seconds(position),
+        "estimate_seconds": wait,
         "current": current,
         "nodes": nodes,
-        "error": job.error,
+        "error": visitor_error(stored_error(job)),
         "outputs": output_dicts(job) if job.status == Job.Status.SUCCEEDED else [],
         "template": job.template.slug if job.template_id else None,
         "title": job.template_title,
@@ -149,4 +101,5 @@ def job_snapshot(job: Job) -> dict:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "batch": str(job.batch) if job.batch else None,
         "seeds": job.seeds,
+        "at": at if at is not None else state_time(job),
     }

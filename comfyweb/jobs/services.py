@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,10 +17,26 @@ from comfyweb.catalog.forms import UploadedImage
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.substitution import image_input_from_settings, substitute
 from comfyweb.core.logging import bind_job
-from comfyweb.jobs.events import publish_job
+from comfyweb.jobs.errors import CANCELLED, error_record, operator_summary
+from comfyweb.jobs.fair_queue import tags_for
+from comfyweb.jobs.limits import (
+    SubmissionRules,
+    check_queue_cap,
+    check_rules,
+    owner_lock,
+    rules_for,
+    visitor_identity,
+)
 from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay.publish import publish_job, publish_queue_changed
 
 logger = logging.getLogger(__name__)
+
+NO_RULES = SubmissionRules()
+
+
+def quantity_message() -> str:
+    return _("Choose how many images to make (1–%(max)d).") % {"max": settings.JOB_MAX_QUANTITY}
 
 
 def store_input_image(image: UploadedImage) -> str:
@@ -46,17 +61,6 @@ def recordable_values(values: dict) -> dict:
     return recorded
 
 
-def check_queue_cap(*, owner, session_key: str, adding: int) -> None:
-    active = Job.objects.filter(status__in=Job.ACTIVE_STATUSES)
-    mine = active.filter(owner=owner) if owner is not None else active.filter(session_key=session_key)
-    if session_key or owner is not None:
-        if mine.count() + adding > settings.JOB_MAX_QUEUED_PER_VISITOR:
-            raise ValidationError(
-                _("You already have %(n)d images waiting. Please wait for them to finish.") % {"n": mine.count()},
-                code="queue_full",
-            )
-
-
 def create_jobs(
     *,
     template: WorkflowTemplate,
@@ -65,55 +69,51 @@ def create_jobs(
     owner=None,
     session_key: str = "",
     client_ip: str | None = None,
+    rules: SubmissionRules = NO_RULES,
 ) -> list[Job]:
-    """Queue `quantity` jobs of `template` with cleaned form values; each gets its own random seeds."""
-    if not 1 <= quantity <= 8:
-        raise ValidationError(_("Choose how many images to make (1–8)."), code="quantity")
-    check_queue_cap(owner=owner, session_key=session_key, adding=quantity)
+    """Queue `quantity` jobs of `template` with cleaned form values; each gets its own random seeds.
+
+    The visitor's queue cap and the `rules` are checked, and the jobs created, under a lock on the
+    visitor (jobs.limits.owner_lock): concurrent submissions cannot together pass the limits.
+    """
+    if not 1 <= quantity <= settings.JOB_MAX_QUANTITY:
+        raise ValidationError(quantity_message(), code="quantity")
+    owner_key = visitor_identity(owner=owner, session_key=session_key, client_ip=client_ip)
     recorded = recordable_values(values)
     batch = uuid.uuid4() if quantity > 1 else None
-    jobs = []
     image_to_input = image_input_from_settings(store=stored_image_path)
-    with transaction.atomic():
-        for _index in range(quantity):
-            prompt, seeds = substitute(template.prompt, template.params, values, image_to_input=image_to_input)
-            jobs.append(
-                Job.objects.create(
-                    owner=owner,
-                    session_key=session_key,
-                    client_ip=client_ip,
-                    batch=batch,
-                    template=template,
-                    template_version=template.version,
-                    template_title=template.title,
-                    params=template.params,
-                    values=recorded,
-                    prompt=prompt,
-                    seeds=seeds,
-                )
+    prepared = [
+        substitute(template.prompt, template.params, values, image_to_input=image_to_input) for _ in range(quantity)
+    ]
+    with owner_lock(owner_key):
+        check_queue_cap(owner_key, adding=quantity)
+        check_rules(rules, owner_key=owner_key, quantity=quantity)
+        tags = tags_for(owner_key, quantity)
+        jobs = [
+            Job.objects.create(
+                owner=owner,
+                session_key=session_key,
+                client_ip=client_ip,
+                owner_key=owner_key,
+                campaign=rules.campaign,
+                fair_tag=tag,
+                batch=batch,
+                template=template,
+                template_version=template.version,
+                template_title=template.title,
+                params=template.params,
+                values=recorded,
+                prompt=prompt,
+                seeds=seeds,
             )
+            for tag, (prompt, seeds) in zip(tags, prepared, strict=True)
+        ]
     for job in jobs:
         with bind_job(job.pk):
-            logger.info("job queued: template %s, visitor %s", template.slug, owner or session_key[:8])
+            logger.info("job queued: template %s, visitor %s", template.slug, owner_key[:20])
         publish_job(job)
+    publish_queue_changed()
     return jobs
-
-
-def check_campaign_limits(
-    *, template: WorkflowTemplate | None, campaign, owner, session_key: str, quantity: int
-) -> None:
-    """The campaign's time window, and the daily quota of the campaign visited (or, without one, of every
-    campaign offering the template). Raises ValidationError, code "quota_exceeded" for the quota."""
-    from comfyweb.campaigns import services as campaigns
-
-    campaigns.check_window(campaign)
-    if template is None:
-        return
-    for limiting in campaigns.quota_campaigns(template, campaign):
-        try:
-            campaigns.check_quota(limiting, user=owner, session_key=session_key, quantity=quantity)
-        except ValidationError as exc:
-            raise ValidationError(" ".join(exc.messages), code="quota_exceeded") from exc
 
 
 def submit_jobs(
@@ -124,14 +124,14 @@ def submit_jobs(
     owner=None,
     session_key: str = "",
     client_ip: str | None = None,
-    campaign=None,
+    rules: SubmissionRules | None = None,
 ) -> list[Job]:
     """A visitor's submission, from the template page or the REST API: the same window and quota rules.
 
+    `rules` are the campaign's (see jobs.limits); None takes the rules for submissions without a campaign.
     Raises ValidationError: code "quota_exceeded" (campaign daily quota), "queue_full" (too many waiting
-    jobs), "quantity", or the campaign window's refusal.
+    jobs), "quantity", or "refused" (e.g. the campaign's window is closed).
     """
-    check_campaign_limits(template=template, campaign=campaign, owner=owner, session_key=session_key, quantity=quantity)
     return create_jobs(
         template=template,
         values=values,
@@ -139,47 +139,59 @@ def submit_jobs(
         owner=owner,
         session_key=session_key,
         client_ip=client_ip,
+        rules=rules_for(template) if rules is None else rules,
     )
 
 
 def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
     """Cancel a job: a queued one at once; a running one is interrupted by its runner."""
+    record = error_record(CANCELLED, detail="by staff" if by_staff else "by the visitor")
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
         status=Job.Status.CANCELLED,
         finished_at=timezone.now(),
         cancel_requested=True,
-        error=_("Cancelled."),
+        error=operator_summary(record),
+        error_detail=record,
     )
     if not updated:
         Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(cancel_requested=True)
     job.refresh_from_db()
     publish_job(job)
+    if updated:
+        publish_queue_changed()
     return job
 
 
 def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
-    """Queue a fresh copy of a finished job (same prompt and values, new seeds when they were random).
+    """Queue a fresh copy of a finished job (same prompt and values, in the same batch).
 
     A visitor's retry counts like a new submission (queue cap, the daily quota of every campaign
     offering the template); operators retrying from the admin pass `enforce_limits=False`.
     """
-    if enforce_limits:
-        owner = job.owner if job.owner_id else None
-        check_queue_cap(owner=owner, session_key=job.session_key, adding=1)
-        check_campaign_limits(
-            template=job.template, campaign=None, owner=owner, session_key=job.session_key, quantity=1
-        )
-    copy = Job.objects.create(
-        owner=job.owner,
-        session_key=job.session_key,
-        client_ip=job.client_ip,
-        template=job.template,
-        template_version=job.template_version,
-        template_title=job.template_title,
-        params=job.params,
-        values=job.values,
-        prompt=job.prompt,
-        seeds=job.seeds,
+    owner_key = job.owner_key or visitor_identity(
+        owner=job.owner if job.owner_id else None, session_key=job.session_key, client_ip=job.client_ip
     )
+    with owner_lock(owner_key):
+        if enforce_limits:
+            check_queue_cap(owner_key, adding=1)
+            check_rules(rules_for(job.template), owner_key=owner_key, quantity=1)
+        [tag] = tags_for(owner_key, 1)
+        copy = Job.objects.create(
+            owner=job.owner,
+            session_key=job.session_key,
+            client_ip=job.client_ip,
+            owner_key=owner_key,
+            campaign=job.campaign,
+            fair_tag=tag,
+            batch=job.batch,
+            template=job.template,
+            template_version=job.template_version,
+            template_title=job.template_title,
+            params=job.params,
+            values=job.values,
+            prompt=job.prompt,
+            seeds=job.seeds,
+        )
     publish_job(copy)
+    publish_queue_changed()
     return [copy]

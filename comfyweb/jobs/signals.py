@@ -7,7 +7,7 @@ import logging
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
-from comfyweb.campaigns.services import VISITOR_KEY
+from comfyweb.core.visitors import VISITOR_KEY
 from comfyweb.jobs.models import Job
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,10 @@ from comfyweb.core.logging import bind_job
 from comfyweb.jobs.backends import probe_all_emulated, sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.progress_writes import ProgressWrites
-from comfyweb.jobs.runner import retry_or_fail, run_job
+from comfyweb.jobs.relay.coalescer import ProgressRelay
+from comfyweb.jobs.relay.progress_writes import ProgressWrites
+from comfyweb.jobs.relay.publish import apublish_queue_changed, publish_quietly
+from comfyweb.jobs.runners.run import retry_or_fail, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class JobWorker:
         self.cancel_events: dict[object, asyncio.Event] = {}
         self.stopping = asyncio.Event()
         self.nudge = asyncio.Event()  # set when a slot frees up or the worker should stop
-        self.progress_writes = ProgressWrites()  # one batch of progress writes for all its jobs
+        self.relay = ProgressRelay(ProgressWrites())  # one relay and one batch of writes for all its jobs
         self.background: set[asyncio.Task] = set()
 
     async def run(self) -> None:
@@ -78,8 +80,12 @@ class JobWorker:
         """One round: recover stale jobs, claim what fits, start a runner per claimed job."""
         recovered = await sync_to_async(requeue_stale_jobs)()
         if recovered:
-            logger.warning("re-queued %d job(s) whose worker stopped", recovered)
+            logger.warning("re-queued %d job(s) whose worker stopped", len(recovered))
+            for job in recovered:
+                await publish_quietly(job)
         claimed = await sync_to_async(claim_jobs)(worker=self.name)
+        if recovered or claimed:
+            await apublish_queue_changed()
         for job in claimed:
             self.cancel_events[job.pk] = asyncio.Event()
             self.tasks[job.pk] = asyncio.create_task(self._run(job))
@@ -89,9 +95,7 @@ class JobWorker:
         """One job's task; every log line of its life carries its id."""
         with bind_job(job.pk):
             try:
-                await run_job(
-                    job, worker=self.name, cancelled=self.cancel_events.get(job.pk), writes=self.progress_writes
-                )
+                await run_job(job, worker=self.name, cancelled=self.cancel_events.get(job.pk), relay=self.relay)
             except Exception as exc:
                 # A bug or a lost database connection: retry with back-off, then fail, never loop forever.
                 logger.exception("runner of job %s crashed", job.pk)

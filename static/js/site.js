@@ -9,12 +9,6 @@
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
 
-  function initLanguage() {
-    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
-    });
-  }
-
   function initRanges() {
     document.querySelectorAll('input[type="range"]').forEach(function (input) {
       var out = document.querySelector('output[for="' + input.id + '"]');
@@ -58,7 +52,9 @@
       var preview = document.querySelector('img[data-preview-for="' + input.id + '"]');
       input.addEventListener("change", function () {
         var file = input.files && input.files[0];
-        if (!file) { if (preview) preview.hidden = true; return; }
+        var kept = document.querySelector('input[data-held-for="' + input.id + '"]');
+        if (!file) { if (preview && !(kept && kept.checked)) preview.hidden = true; return; }
+        if (kept) kept.checked = false; // the new file replaces the photo kept from the last try
         if (preview) { preview.src = URL.createObjectURL(file); preview.hidden = false; }
         // Uploading a photo replaces a gallery choice for the same parameter.
         var field = input.closest(".field");
@@ -73,6 +69,27 @@
         });
         pendingDownscales.add(shrinking);
         shrinking.then(function () { pendingDownscales.delete(shrinking); });
+      });
+    });
+  }
+
+  function initKeptPhotos() {
+    // A gallery pick replaces a kept upload for the same parameter; unticking a kept photo hides it.
+    document.querySelectorAll("input[data-held-for]").forEach(function (kept) {
+      var preview = document.querySelector('img[data-preview-for="' + kept.dataset.heldFor + '"]');
+      var fileInput = document.getElementById(kept.dataset.heldFor);
+      kept.addEventListener("change", function () {
+        var hasFile = fileInput && fileInput.files && fileInput.files.length;
+        if (preview && !hasFile) preview.hidden = !kept.checked;
+      });
+      if (!fileInput || !/__upload$/.test(fileInput.name)) return;
+      var gallery = fileInput.name.replace(/__upload$/, "");
+      document.querySelectorAll('input[type="radio"][name="' + gallery + '"]').forEach(function (radio) {
+        radio.addEventListener("change", function () {
+          if (!radio.checked) return;
+          kept.checked = false;
+          if (preview && !(fileInput.files && fileInput.files.length)) preview.hidden = true;
+        });
       });
     });
   }
@@ -98,6 +115,24 @@
     return el ? el.dataset : {};
   }
 
+  var phaseData = null;
+  function phases(t) {
+    if (phaseData === null) {
+      try { phaseData = JSON.parse(t.phases || "{}"); } catch (e) { phaseData = {}; }
+    }
+    return phaseData;
+  }
+
+  function phaseWord(classType, t) {
+    // The visitor's word for the running node (rules and words come from campaigns/phases.py).
+    var data = phases(t), rules = data.rules || [], words = data.words || {};
+    var name = String(classType || "");
+    for (var i = 0; i < rules.length; i++) {
+      if (name.indexOf(rules[i][0]) !== -1) return words[rules[i][1]] || t.running;
+    }
+    return words.working || t.running;
+  }
+
   function statusText(job, t) {
     if (job.status === "queued" || job.status === "dispatched") {
       var text = job.queue_position ? (t.position || "%s").replace("%s", job.queue_position) : t.queued;
@@ -105,49 +140,88 @@
       return text;
     }
     if (job.status === "running") {
-      var line = t.running + " " + Math.round(job.percent || 0) + "%";
-      if (job.current && job.current.title) line += " · " + job.current.title + " " + job.current.value + "/" + job.current.max;
-      return line;
+      var current = job.current;
+      if (!current) return phaseWord("", t) + " · " + Math.round(job.percent || 0) + "%";
+      var word = phaseWord(current.class_type, t);
+      return current.max > 1 ? word + " · " + current.value + "/" + current.max : word + "…";
     }
     if (job.status === "succeeded") return t.done;
     if (job.status === "cancelled") return t.cancelled;
     return t.failed;
   }
 
+  var announced = {};
+  function announce(card, job, t) {
+    // One small polite region says when a job changes state (waiting → running → done), never each percent.
+    var norm = function (status) { return status === "dispatched" ? "queued" : status; };
+    var state = norm(job.status);
+    // Before the first update, the state the page was rendered with (it already says so).
+    var before = job.id in announced ? announced[job.id] : norm(card.dataset.status);
+    announced[job.id] = state;
+    if (before === state) return;
+    var region = document.querySelector("[data-announcer]");
+    if (!region) return;
+    var text = state === "queued" ? t.queued : state === "running" ? t.running : statusText(job, t);
+    region.textContent = (card.dataset.label ? card.dataset.label + ": " : "") + text;
+  }
+
+  function showPreview(card, src) {
+    // The picture forming (live previews): shown in place of the placeholder until the result replaces it.
+    var preview = card.querySelector("img[data-preview]");
+    if (!preview || FINAL[card.dataset.status] || !src) return;
+    preview.src = src;
+    preview.hidden = false;
+    var placeholder = card.querySelector("[data-placeholder]");
+    if (placeholder) placeholder.hidden = true;
+  }
+
+  var errorData = null;
+  function errorText(job, t) {
+    // In the page's language: updates arrive in the language of the worker that sent them.
+    if (!job.error) return "";
+    if (errorData === null) {
+      try { errorData = JSON.parse(t.errors || "{}"); } catch (e) { errorData = {}; }
+    }
+    return errorData[job.error.code] || job.error.message || t.failed;
+  }
+
   function render(card, job) {
     var t = strings();
+    announce(card, job, t);
     card.className = "job job-" + job.status;
     card.dataset.status = job.status;
     var pct = Math.round(job.percent || 0);
     var bar = card.querySelector(".bar");
-    if (bar) { bar.setAttribute("aria-valuenow", pct); bar.firstElementChild.style.width = pct + "%"; }
+    if (bar) { bar.value = pct; bar.setAttribute("aria-valuenow", pct); bar.textContent = pct + "%"; }
     card.querySelector("[data-status-text]").textContent = statusText(job, t);
     var err = card.querySelector("[data-error]");
-    if (err) { err.hidden = job.status !== "failed"; err.textContent = job.error || ""; }
+    if (err) { err.hidden = job.status !== "failed"; err.textContent = errorText(job, t); }
     if (job.status === "succeeded" && job.outputs && job.outputs.length && !card.querySelector("img[data-output]")) {
       var media = card.querySelector(".job-media");
       var actions = card.querySelector("[data-actions]");
-      media.textContent = "";
+      media.querySelectorAll("a, [data-placeholder], img[data-preview]").forEach(function (el) {
+        if (el.matches("img[data-preview]")) { el.hidden = true; el.removeAttribute("src"); } else el.remove();
+      });
       actions.textContent = "";
-      job.outputs.forEach(function (out) {
+      job.outputs.forEach(function (out, i) {
+        var n = i + 1;
+        var download = "/jobs/" + encodeURIComponent(job.id) + "/images/" + n + "/download/";
         var link = document.createElement("a");
         link.href = out.url;
+        link.dataset.lightboxItem = "";
+        link.dataset.downloadUrl = download;
+        link.setAttribute("aria-label", (t.image || "") + " " + n + " · " + (t.viewLarger || ""));
         var img = document.createElement("img");
-        img.src = out.url; img.alt = t.image || ""; img.dataset.output = "";
+        img.src = out.url; img.alt = (t.image || "") + " " + n; img.dataset.output = "";
         if (out.width) { img.width = out.width; img.height = out.height; }
         link.appendChild(img);
         media.appendChild(link);
         var dl = document.createElement("a");
-        dl.className = "btn-primary"; dl.href = out.download_url || out.url;
-        dl.setAttribute("download", ""); dl.dataset.download = ""; dl.textContent = t.download;
+        dl.className = "btn-primary"; dl.href = download;
+        dl.setAttribute("download", ""); dl.dataset.download = "";
+        dl.textContent = t.download + (job.outputs.length > 1 ? " " + n : "");
         actions.appendChild(dl);
       });
-      if (job.template) {
-        var again = document.createElement("a");
-        again.className = "btn-secondary"; again.href = "/t/" + encodeURIComponent(job.template) + "/";
-        again.dataset.again = ""; again.textContent = t.again;
-        actions.appendChild(again);
-      }
     }
     var retryForm = card.querySelector("[data-retry-form]");
     if (retryForm) retryForm.hidden = !(job.status === "failed" || job.status === "cancelled");
@@ -164,6 +238,7 @@
     socket.onmessage = function (event) {
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame && frame.type === "preview") { showPreview(card, frame.url || frame.image); return; }
       if (frame && frame.type === "job" && frame.job) {
         attempt = 0;
         render(card, frame.job);
@@ -185,9 +260,9 @@
   }
 
   onReady(function () {
-    initLanguage();
     initRanges();
     initUploads();
+    initKeptPhotos();
     initSubmit();
     initJobs();
   });

@@ -1,4 +1,4 @@
-"""An agent on a real loopback socket (hypercorn on the test's loop) in front of the emulator."""
+"""An agent on a real loopback socket (uvicorn as in production, on the test's loop) in front of the emulator."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
+import uvicorn
 import websockets
 from aiohttp import web
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from comfyweb.agent.app import Agent
 from comfyweb.agent.config import AgentSettings
+from comfyweb.agent.server import uvicorn_config
 from tests.conftest import free_port
 from tests.images import data_url, png_bytes  # noqa: F401 - the agent suites import them from here
 
@@ -36,19 +36,22 @@ class AgentServer:
         return websockets.connect(self.ws_url + path, max_size=None, open_timeout=10, **kwargs)
 
 
+class InLoopServer(uvicorn.Server):
+    """uvicorn on the test's loop, stopped with `should_exit`; Ctrl-C stays pytest's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
 @contextlib.asynccontextmanager
 async def running_agent(settings: AgentSettings):
     """Serve an Agent on a free port until the block ends; the agent is stopped afterwards."""
     port = free_port()
     agent = Agent(replace(settings, host="127.0.0.1", port=port))
     await agent.start()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.errorlog = None
-    config.graceful_timeout = 1
-    shutdown = asyncio.Event()
-    server = asyncio.create_task(serve(agent, config, shutdown_trigger=shutdown.wait))
+    server = InLoopServer(uvicorn_config(agent, timeout_graceful_shutdown=1))
+    serving = asyncio.create_task(server.serve())
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(trust_env=False) as probe:
         for _ in range(200):
@@ -60,9 +63,9 @@ async def running_agent(settings: AgentSettings):
         yield AgentServer(agent, url)
     finally:
         await agent.stop()
-        shutdown.set()
+        server.should_exit = True
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(server, 5)
+            await asyncio.wait_for(serving, 5)
 
 
 @pytest.fixture

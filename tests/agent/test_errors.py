@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
+import pytest
+import websockets
+
 from tests.conftest import load_fixture
 from tests.prompts import CORE_WORKFLOW
 
@@ -33,6 +37,17 @@ async def test_deeply_nested_or_oversized_bodies_are_refused(start_agent):
         large = await client.post("/api/run", content=json.dumps({"x": "y" * 20_000}))
     assert deep.status_code == 400
     assert large.status_code == 413 and large.json()["message"] == "RequestParamsError"
+
+
+async def test_an_oversized_websocket_prompt_is_refused_while_it_is_read(start_agent, emulator):
+    """uvicorn checks AGENT_MAX_BODY_BYTES on the frame header: close 1009, nothing reaches ComfyUI."""
+    async with start_agent(max_body_bytes=10_000) as server, server.connect() as socket:
+        await socket.send(json.dumps({"prompt": CORE_WORKFLOW, "padding": "y" * 20_000}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
+    async with httpx.AsyncClient(trust_env=False) as client:
+        assert (await client.get(f"{emulator.url}/history", timeout=10)).json() == {}
 
 
 async def test_a_comfyui_validation_error_is_a_400_with_comfyuis_node_errors(agent):

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from comfyweb.agent.inputs import InputError, data_url_type, decode_base64_image
+from comfyweb.comfy.inputs import InputError, data_url_type, decode_base64_image
 from tests.agent.conftest import data_url, http_site, load_image_prompt, png_bytes
 
 

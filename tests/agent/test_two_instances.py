@@ -1,4 +1,4 @@
-"""Two `manage.py agent` processes sharing a store: a task started on one is read and followed on the other."""
+"""Two agent processes (`python -m comfyweb.agent`) sharing a store: a task started on one is followed on the other."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import free_port
-from tests.processes import EmulatorProcess, manage, stop, wait_for_http
+from tests.processes import AgentProcess, EmulatorProcess, manage, stop
 from tests.prompts import sampler_workflow
 
 pytestmark = pytest.mark.slow
@@ -61,15 +60,10 @@ def database_store():
     admin.close()
 
 
-def start_agent(comfyui_url: str, store: str, env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = manage(
-        "agent", "--host", "127.0.0.1", "--port", str(port), "--comfyui-url", comfyui_url, "--store", store,
-        env={"AGENT_STALL_SECONDS": "0", **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/api/health", process=process)
-    return process, url
+def start_agent(tmp_path, comfyui_url: str, store: str, env: dict) -> tuple[subprocess.Popen, str]:
+    """An agent without Django settings (the db:// store configures Django from DATABASE_URL itself)."""
+    agent = AgentProcess(tmp_path, comfyui_url, "--store", store, env={"AGENT_STALL_SECONDS": "0", **env})
+    return agent.process, agent.url
 
 
 async def _status(client: httpx.AsyncClient, url: str, task_id: str) -> dict:
@@ -96,8 +90,8 @@ async def test_a_task_started_on_one_instance_is_read_followed_and_cancelled_on_
 ):
     store, env = request.getfixturevalue(store_fixture)
     emulator = EmulatorProcess(tmp_path, step_ms=20)
-    first, first_url = start_agent(emulator.url, store, env)
-    second, second_url = start_agent(emulator.url, store, env)
+    first, first_url = start_agent(tmp_path, emulator.url, store, env)
+    second, second_url = start_agent(tmp_path, emulator.url, store, env)
     followed = f"follow-{uuid.uuid4().hex[:8]}"
     doomed = f"doomed-{uuid.uuid4().hex[:8]}"
     try:

@@ -100,25 +100,64 @@ def browser():
         browser.close()
 
 
+# Every page reports Content-Security-Policy violations on its console (the browser's own message, and one
+# line per `securitypolicyviolation` event from this init script, which CSP does not govern).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline")
+    + " at " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+CSP_CONSOLE_MARKERS = ("Content Security Policy", "CSP violation")
+
+
+class BrowserWatch:
+    """What a page did that a test should know about: CSP violations and dialogs (alert/confirm/prompt)."""
+
+    def __init__(self, context) -> None:
+        self.csp_violations: list[str] = []
+        self.dialogs: list[str] = []
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", self._console)
+        context.on("dialog", self._dialog)
+
+    def _console(self, message) -> None:
+        if any(marker in message.text for marker in CSP_CONSOLE_MARKERS):
+            self.csp_violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def fail_on_csp_violations(self) -> None:
+        if self.csp_violations:
+            pytest.fail("Content-Security-Policy violations:\n" + "\n".join(self.csp_violations), pytrace=False)
+
+
+def _new_page(browser, base_url: str, **options):
+    context = browser.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 390, "height": 844}, **options)
+    context.set_default_timeout(15_000)
+    watch = BrowserWatch(context)
+    page = context.new_page()
+    page.watch = watch  # tests read page.watch.dialogs; CSP violations fail the test at teardown
+    return context, page, watch
+
+
 @pytest.fixture
 def page(browser, live_server_url):
-    context = browser.new_context(
-        base_url=live_server_url, locale="zh-CN", viewport={"width": 390, "height": 844}, accept_downloads=True
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page, watch = _new_page(browser, live_server_url, accept_downloads=True)
     yield page
     context.close()
+    watch.fail_on_csp_violations()
 
 
 @pytest.fixture
 def django_page(browser, live_server, transactional_db):
     """A page on pytest-django's in-process live server: for pages that need no job runner."""
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": 390, "height": 844})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    context, page, watch = _new_page(browser, live_server.url)
     yield page
     context.close()
+    watch.fail_on_csp_violations()
 
 
 @pytest.fixture

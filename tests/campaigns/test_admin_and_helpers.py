@@ -47,3 +47,44 @@ def test_admin_add_creates_an_enabled_campaign(staff_client, db):
 )
 def test_image_src_accepts_urls_paths_and_static_names(given, src):
     assert image_src(given) == src
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "data:image/svg+xml,<svg onload=alert(1)>",
+        "vbscript:msgbox(1)",
+        "//evil.example/x.png",
+        "ftp://example.com/x.png",
+    ],
+)
+def test_image_src_gives_no_image_for_script_urls_and_other_schemes(given):
+    """Operator text is data: only http(s), site paths and raster data: images become a src."""
+    assert image_src(given) == ""
+
+
+def test_image_src_keeps_raster_data_images():
+    assert image_src("data:image/png;base64,iVBORw0KGgo=") == "data:image/png;base64,iVBORw0KGgo="
+
+
+def test_campaign_colours_must_be_plain_colours(admin_client, db):
+    response = admin_client.post(
+        "/admin/campaigns/campaign/add/",
+        {
+            "slug": "bad",
+            "title": "Bad",
+            "primary_color": "red;}*{",
+            "accent_color": "#6d5dfc",
+            "daily_quota": "0",
+            "entries-TOTAL_FORMS": "0",
+            "entries-INITIAL_FORMS": "0",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200
+    assert "Enter a colour as #rrggbb." in response.content.decode()
+    assert not Campaign.objects.filter(slug="bad").exists()

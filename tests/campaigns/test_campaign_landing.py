@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.utils import timezone
@@ -32,9 +33,23 @@ def test_upcoming_campaign_says_when_it_starts(client, campaign):
 
 
 def test_campaign_theme_colours_reach_the_page(client, campaign):
+    """The colours come as a stylesheet of this site (no inline <style>: Content-Security-Policy)."""
     campaign.primary_color = "#123456"
     campaign.save()
-    assert "--primary:#123456" in client.get("/c/couple-photo/").content.decode()
+    html = client.get("/c/couple-photo/").content.decode()
+    assert "<style" not in html
+    href = re.search(r'<link rel="stylesheet" href="(/c/couple-photo/theme\.css[^"]*)"', html).group(1)
+    theme = client.get(href.replace("&amp;", "&"))
+    assert theme["Content-Type"].startswith("text/css")
+    assert "--primary:#123456" in theme.content.decode()
+
+
+def test_a_colour_that_is_not_a_colour_never_reaches_the_stylesheet(client, campaign):
+    campaign.accent_color = "red}*{"
+    campaign.save()
+    css = client.get("/c/couple-photo/theme.css").content.decode()
+    assert "red}" not in css
+    assert "--accent:#6d5dfc" in css
 
 
 def test_template_outside_the_campaign_is_not_found(client, campaign, make_template):

@@ -99,7 +99,14 @@ def test_retry_counts_against_the_daily_quota_and_says_why(client, visitor):
     campaign = Campaign.objects.create(slug="c", title="C", daily_quota=2)
     CampaignTemplate.objects.create(campaign=campaign, template=template)
     cancelled = [
-        Job.objects.create(template=template, template_title="T", status=Job.Status.CANCELLED, session_key=visitor)
+        Job.objects.create(
+            template=template,
+            template_title="T",
+            status=Job.Status.CANCELLED,
+            session_key=visitor,
+            owner_key=f"session:{visitor}",
+            campaign="c",
+        )
         for _ in range(2)
     ]
     response = client.post(f"/jobs/{cancelled[0].id}/retry/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
@@ -111,8 +118,10 @@ def test_retry_counts_against_the_daily_quota_and_says_why(client, visitor):
 
 def test_retry_counts_against_the_waiting_jobs_cap(client, visitor, settings):
     settings.JOB_MAX_QUEUED_PER_VISITOR = 1
-    Job.objects.create(template_title="T", session_key=visitor)  # waiting
-    failed = Job.objects.create(template_title="T", status=Job.Status.FAILED, session_key=visitor)
+    Job.objects.create(template_title="T", session_key=visitor, owner_key=f"session:{visitor}")  # waiting
+    failed = Job.objects.create(
+        template_title="T", status=Job.Status.FAILED, session_key=visitor, owner_key=f"session:{visitor}"
+    )
     response = client.post(f"/jobs/{failed.id}/retry/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
     assert Job.objects.count() == 2
     assert "You already have 1 images waiting" in response.content.decode()
@@ -120,7 +129,7 @@ def test_retry_counts_against_the_waiting_jobs_cap(client, visitor, settings):
 
 def test_jobs_made_before_logging_in_stay_with_the_visitor(client, db, django_user_model):
     client.get("/")
-    from comfyweb.campaigns.services import visitor_session_key
+    from comfyweb.core.visitors import visitor_session_key
 
     class Request:  # the view helper, as a page that creates jobs calls it
         session = client.session

@@ -15,12 +15,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
 
-from comfyweb.agent.inputs import materialize_image_inputs
 from comfyweb.catalog.forms import UPLOAD_SUFFIX, TemplateImageField, build_template_form
-from comfyweb.catalog.params import validate_template
+from comfyweb.catalog.params import iter_panels, validate_template
 from comfyweb.catalog.substitution import substitute
 from comfyweb.comfy.client import ComfyClient
-from comfyweb.emulator.testing import running_emulator
+from comfyweb.comfy.inputs import materialize_image_inputs
+from comfyweb.emulator.inprocess import running_emulator
 from tests.catalog.conftest import draft, shipped_templates
 
 SHIPPED = shipped_templates()
@@ -78,7 +78,7 @@ def test_the_couple_photo_galleries_point_at_shipped_pictures_and_keep_the_seed_
 
     seed_urls = {p["options"][0] for t in templates_sample for p in t["params"] if p.get("options")}
     for entry in [t for t in SHIPPED if t["slug"] in ("couple-photo", "background-swap")]:
-        galleries = [p for p in entry["params"] if p.get("options")]
+        galleries = [p for p in iter_panels(entry["params"]) if p.get("options")]
         assert galleries
         for panel in galleries:
             assert all(finders.find(o.removeprefix("/static/")) for o in panel["options"])

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,8 @@ class Recording:
     post_body: Any
     messages: list[dict] = field(default_factory=list)
     history: dict = field(default_factory=dict)
+    # Seconds from the WebSocket's opening to the arrival of each message (same order as `messages`).
+    times: list[float] = field(default_factory=list)
 
     @property
     def prompt_id(self) -> str | None:
@@ -46,25 +50,44 @@ def _is_end(message: dict, prompt_id: str) -> bool:
     return message.get("type") == "executing" and data.get("node") is None and data.get("prompt_id") == prompt_id
 
 
-async def record_run(base_url: str, workflow: dict, *, timeout: float = 60.0) -> Recording:
-    """Open /ws first, POST the prompt, read messages until `executing` with node null, then read /history."""
+async def record_run(
+    base_url: str,
+    workflow: dict,
+    *,
+    timeout: float = 60.0,
+    on_message: Callable[[dict, aiohttp.ClientSession], Awaitable[None]] | None = None,
+) -> Recording:
+    """Open /ws first, POST the prompt, read messages until `executing` with node null, then read /history.
+
+    `on_message(message, session)` is awaited after each message of the run (to interrupt it, say).
+    """
     client_id = uuid.uuid4().hex
-    async with (
-        aiohttp.ClientSession(timeout=CALL_TIMEOUT) as session,
-        session.ws_connect(ws_url(base_url, client_id), heartbeat=None) as socket,
-    ):
-        messages: list[dict] = []
-        # The server greets a new socket with a status message; wait for it so that it is always first.
-        messages.append(await _receive_json(socket, timeout=10))
-        async with session.post(f"{base_url}/prompt", json={"prompt": workflow, "client_id": client_id}) as answer:
-            recording = Recording(workflow, answer.status, await answer.json(content_type=None))
-        recording.messages = messages
-        prompt_id = recording.prompt_id
-        if answer.status != 200 or not prompt_id:
-            return recording
-        async with asyncio.timeout(timeout):
-            while not messages or not _is_end(messages[-1], prompt_id):
-                messages.append(await _receive_json(socket, timeout=timeout))
+    async with aiohttp.ClientSession(timeout=CALL_TIMEOUT) as session:
+        opened = time.monotonic()
+        async with session.ws_connect(ws_url(base_url, client_id), heartbeat=None) as socket:
+            messages: list[dict] = []
+            times: list[float] = []
+
+            async def receive(within: float) -> dict:
+                message = await _receive_json(socket, timeout=within)
+                messages.append(message)
+                times.append(round(time.monotonic() - opened, 4))
+                return message
+
+            # The server greets a new socket with a status message; wait for it so that it is always first.
+            await receive(10)
+            body = {"prompt": workflow, "client_id": client_id}
+            async with session.post(f"{base_url}/prompt", json=body) as answer:
+                recording = Recording(workflow, answer.status, await answer.json(content_type=None))
+            recording.messages, recording.times = messages, times
+            prompt_id = recording.prompt_id
+            if answer.status != 200 or not prompt_id:
+                return recording
+            async with asyncio.timeout(timeout):
+                while not messages or not _is_end(messages[-1], prompt_id):
+                    message = await receive(timeout)
+                    if on_message is not None:
+                        await on_message(message, session)
         async with session.get(f"{base_url}/history/{prompt_id}") as history:
             recording.history = await history.json()
     return recording

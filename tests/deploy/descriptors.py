@@ -210,9 +210,19 @@ def env_names_read_by_code() -> frozenset[str]:
 
 
 def agent_command_present() -> bool:
-    from django.core.management import get_commands
+    """Whether the agent's command (`python -m comfyweb.agent`) is in the tree."""
+    return (CODE / "agent" / "__main__.py").is_file()
 
-    return "agent" in get_commands()
+
+# `python -m <module>` programs the descriptors run, and the module holding each one's argparse parser.
+MODULE_COMMANDS = {"comfyweb.agent": "comfyweb.agent.cli", "comfyweb.emulator": "comfyweb.emulator.cli"}
+
+
+def module_parser(module: str):
+    """The real argparse parser of `python -m <module>` (its `build_parser()`)."""
+    import importlib
+
+    return importlib.import_module(MODULE_COMMANDS[module]).build_parser()
 
 
 def env_name_problem(name: str) -> str | None:

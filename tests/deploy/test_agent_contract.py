@@ -1,8 +1,8 @@
-"""What the descriptors assume of the agent process, checked on the real `manage.py agent` once it exists.
+"""What the descriptors assume of the agent process, checked on the real `python -m comfyweb.agent`.
 
 Kubernetes httpGet probes and Function Compute's health check cannot send a bearer token, and the
-agent image sets no SECRET_KEY: the agent must start without one and answer its health routes openly
-even when AGENT_TOKEN protects the API.
+agent image sets neither SECRET_KEY nor DJANGO_SETTINGS_MODULE: the agent must start from its own
+variables alone and answer its health routes openly even when AGENT_TOKEN protects the API.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def agent_process(emulator_thread, tmp_path):
     if not agent_command_present():
         pytest.skip("the agent command (issue 3) is not in the tree yet")
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("EMBEDDED_DEV", "SECRET_KEY", "DEBUG")}
+    web_only = ("EMBEDDED_DEV", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")
+    env = {key: value for key, value in os.environ.items() if key not in web_only}
     env.update(
         AGENT_HOST="127.0.0.1",
         AGENT_PORT=str(port),
@@ -35,7 +36,7 @@ def agent_process(emulator_thread, tmp_path):
     )
     log = (tmp_path / "agent.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "agent"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "comfyweb.agent"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:

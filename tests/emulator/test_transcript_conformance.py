@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import json
+import statistics
 
 import aiohttp
 import pytest
 
-from comfyweb.emulator.testing import running_emulator
+from comfyweb.emulator.inprocess import running_emulator
 from tests.conftest import TRANSCRIPTS_DIR
+from tests.contract.protocol import Recording, record_run
 from tests.emulator.protocol import TIMEOUT, run_prompt, shape, types
 
 TOP_LEVEL_RUNS = ["success_core.json", "execution_error.json"]
@@ -115,3 +119,84 @@ async def test_interrupt_matches_0_3_75_transcript():
     assert shape(interrupted) == shape(recorded_interrupt)
     assert result["history"]["status"]["status_str"] == "error"
     assert result["history"]["status"]["completed"] is False
+
+
+# --- sampler runs: ComfyUI 0.3.75 with a random-weight SD1.x checkpoint (tests/contract/record_transcripts.py) ---
+
+# (transcript, the transcript whose prompt ran just before it on the real server: what its cache held)
+SAMPLER_RUNS = [
+    ("sampler_success.json", None),
+    ("sampler_partial_cache.json", "sampler_success.json"),
+    ("sampler_interrupt.json", "sampler_success.json"),
+]
+# How long after `execution_success` (or `execution_interrupted`) ComfyUI sends the final `executing` null at
+# most, beyond what the recording shows: the end of a run is one burst, nothing to wait for.
+END_GAP_SLACK = 0.02
+
+
+def sampler_recording(recorded: dict) -> Recording:
+    return Recording(
+        recorded["workflow"], recorded["post_status"], recorded["post_body"], recorded["messages"],
+        recorded["history"], recorded["times"],
+    )  # fmt: skip
+
+
+def step_gaps(recording: Recording) -> list[float]:
+    """Seconds between the sampler's `executing` and its first `progress`, then between `progress` messages."""
+    marks = [
+        when
+        for message, when in zip(recording.messages, recording.times, strict=True)
+        if message["type"] == "progress" or (message["type"] == "executing" and message["data"]["node"] == "3")
+    ]
+    return [later - earlier for earlier, later in itertools.pairwise(marks)]
+
+
+def end_gap(recording: Recording) -> float:
+    """Seconds from the run's outcome message to the final `executing` with node null."""
+    ends = ("execution_success", "execution_interrupted", "execution_error")
+    outcome = next(when for m, when in zip(recording.messages, recording.times, strict=True) if m["type"] in ends)
+    return recording.times[-1] - outcome
+
+
+async def interrupt_on_step_3(message: dict, session: aiohttp.ClientSession, url: str) -> None:
+    if message["type"] == "progress" and message["data"]["value"] == 3:
+        await session.post(f"{url}/interrupt", json={})
+
+
+@pytest.mark.parametrize(("name", "before"), SAMPLER_RUNS)
+async def test_sampler_run_matches_0_3_75_transcript(name, before):
+    recorded = sampler_recording(load(name))
+    step_ms = round(statistics.median(step_gaps(recorded)) * 1000)
+    async with running_emulator(step_ms=step_ms, strict=True) as emulator:
+        if before:
+            await record_run(emulator.url, load(before)["workflow"])
+        hook = functools.partial(interrupt_on_step_3, url=emulator.url) if "interrupt" in name else None
+        emulated = await record_run(emulator.url, recorded.workflow, on_message=hook)
+
+    assert emulated.post_status == recorded.post_status == 200
+    assert shape(emulated.post_body) == shape(recorded.post_body)
+    assert_same_messages(emulated.messages, recorded.messages)
+    for kind in ("progress", "execution_cached", "executing", "executed"):
+        mine = [summary(m) for m in emulated.messages if m["type"] == kind]
+        assert mine == [summary(m) for m in recorded.messages if m["type"] == kind], kind
+    history, recorded_history = emulated.history[emulated.prompt_id], recorded.history[recorded.prompt_id]
+    assert shape(history) == shape(recorded_history)
+    assert history["status"] == {**recorded_history["status"], "messages": history["status"]["messages"]}
+    assert [kind for kind, _ in history["status"]["messages"]] == [
+        kind for kind, _ in recorded_history["status"]["messages"]
+    ]
+    # Timing: a step takes what the recording's steps took, and the run ends in one burst as ComfyUI's does.
+    assert end_gap(recorded) <= END_GAP_SLACK
+    assert end_gap(emulated) <= end_gap(recorded) + END_GAP_SLACK
+    emulated_step = statistics.median(step_gaps(emulated))
+    assert 0.5 * step_ms / 1000 <= emulated_step <= 2 * step_ms / 1000 + 0.02, (emulated_step, step_ms)
+
+
+def summary(message: dict) -> object:
+    """What a client reads in a message beyond its shape: node ids, step numbers, cached node sets."""
+    data = message["data"]
+    if message["type"] == "progress":
+        return data["node"], data["value"], data["max"]
+    if message["type"] == "execution_cached":
+        return sorted(data["nodes"])
+    return data.get("node")

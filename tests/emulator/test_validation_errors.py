@@ -7,7 +7,7 @@ import json
 import aiohttp
 import pytest
 
-from comfyweb.emulator.testing import running_emulator
+from comfyweb.emulator.inprocess import running_emulator
 from tests.conftest import TRANSCRIPTS_DIR
 from tests.emulator.protocol import TIMEOUT, shape
 

@@ -68,7 +68,9 @@ def test_a_job_page_is_read_only_with_pretty_json_and_output_thumbnails(staff, p
     assert '<pre class="json"' in html
     assert "&quot;prompt_id&quot;: &quot;p-1&quot;" in html, "progress is shown indented, as JSON"
     assert "&quot;class_type&quot;: &quot;SolidMask&quot;" in html, "so is the prompt that ran"
-    assert f'<img src="{output.thumbnail.url}"' in html
+    assert f'<img class="thumbnail" src="{output.thumbnail.url}"' in html
+    assert "max-height" not in html, "the admin's CSP allows no inline style: ours come from a stylesheet"
+    assert "css/admin-jobs.css" in html
     assert 'name="status"' not in html, "nothing is editable"
     assert staff.get("/admin/jobs/job/add/").status_code == 403
 

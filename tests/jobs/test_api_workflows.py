@@ -26,11 +26,11 @@ def test_fields_describe_types_defaults_choices_and_bounds(api, poster):
     assert list(fields) == ["1.image", "3.color", "4.value"]
     photo = fields["1.image"]
     assert (photo["type"], photo["required"], photo["default"], photo["options"]) == ("image", True, None, [])
-    assert photo["title"] == "照片 / Photo" and photo["group"] is None
+    assert photo["title"] == "照片" and photo["group"] is None
     color = fields["3.color"]
     assert color["type"] == "select" and color["required"] is False
     assert color["options"] == [13111342, 16777215, 1118481, 2658932, 16766720], "numbers stay numbers"
-    assert color["labels"][0] == "中国红 / China red"
+    assert color["labels"][0] == "中国红"
     assert color["default"] == poster.prompt["3"]["inputs"]["color"]
     opacity = fields["4.value"]
     assert (opacity["min"], opacity["max"], opacity["step"]) == (0.3, 1.0, 0.05)
@@ -42,7 +42,7 @@ def test_a_gallery_lists_its_pictures_and_groups_name_their_step(api, couple):
     character = fields["11.image"]
     assert character["options"][0] == "/static/characters/百里东君.png"
     assert len(character["options"]) == 7
-    assert fields["10.image"]["group"] == "STEP 1 - 上传您的照片"
+    assert fields["10.image"]["group"] == "上传您的照片"
     assert fields["24.text"]["type"] == "string" and fields["24.text"]["required"] is False
     hidden = [p for p in couple.params if isinstance(p, dict) and p.get("hidden")]
     assert all(f"{p['id']}.{p['key']}" not in fields for p in hidden)

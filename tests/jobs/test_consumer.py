@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -12,9 +13,10 @@ from django.contrib.sessions.backends.db import SessionStore
 
 from comfyweb.asgi import application
 from comfyweb.catalog.models import WorkflowTemplate
-from comfyweb.jobs.events import publish_job
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.services import create_jobs
+from comfyweb.jobs.relay import consumers
+from comfyweb.jobs.relay.publish import apublish_snapshot, publish_job, publish_queue_changed
+from comfyweb.jobs.services import cancel_job, create_jobs
 from tests.prompts import CORE_WORKFLOW
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,17 +102,14 @@ async def test_a_foreign_origin_is_refused():
     assert not connected
 
 
-async def test_a_waiting_job_sees_its_place_in_line_move_up(monkeypatch):
-    from comfyweb.jobs import consumers
-
-    monkeypatch.setattr(consumers, "QUEUE_REFRESH_SECONDS", 0.05)
+async def test_a_waiting_job_is_told_its_new_place_when_the_queue_moves():
     session_key = await sync_to_async(new_session)()
     ahead = await sync_to_async(queued_job)(session_key)
     job = await sync_to_async(queued_job)(session_key)
     socket = communicator(job.pk, session_key)
     await socket.connect()
     assert (await socket.receive_json_from(timeout=5))["job"]["queue_position"] == 2
-    await Job.objects.filter(pk=ahead.pk).aupdate(status=Job.Status.RUNNING)  # nobody tells this job
+    await sync_to_async(cancel_job)(job=ahead)  # announces that the queue changed; no polling
     moved = await socket.receive_json_from(timeout=5)
     assert moved["job"]["status"] == "queued" and moved["job"]["queue_position"] == 1
     assert await socket.receive_nothing(timeout=0.3), "nothing is sent while the place stays the same"
@@ -119,5 +118,41 @@ async def test_a_waiting_job_sees_its_place_in_line_move_up(monkeypatch):
     await job.asave(update_fields=["status"])
     await sync_to_async(publish_job)(job)
     assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
-    assert await socket.receive_nothing(timeout=0.3), "a running job is not looked up any more"
+    await sync_to_async(publish_queue_changed)()
+    assert await socket.receive_nothing(timeout=0.3), "a running job does not hear of the queue any more"
+    await socket.disconnect()
+
+
+async def test_an_update_published_while_the_snapshot_is_read_reaches_the_page(monkeypatch):
+    """The window between joining and reading: the page gets the snapshot, then the newer update."""
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(queued_job)(session_key)
+    read = consumers.read_snapshot
+
+    async def read_after_an_update(job_id):
+        snapshot = await read(job_id)  # the stored state: still queued
+        newer = {**snapshot, "status": "running", "percent": 42.0, "at": time.time() + 1}
+        await apublish_snapshot(job_id, newer)  # the runner publishes before the snapshot is sent
+        return snapshot
+
+    monkeypatch.setattr(consumers, "read_snapshot", read_after_an_update)
+    socket = communicator(job.pk, session_key)
+    await socket.connect()
+    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "queued"
+    update = await socket.receive_json_from(timeout=5)
+    assert update["job"]["status"] == "running" and update["job"]["percent"] == 42.0
+    await socket.disconnect()
+
+
+async def test_an_update_older_than_the_shown_state_is_dropped():
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(queued_job)(session_key)
+    await sync_to_async(cancel_job)(job=job)  # stored: cancelled, finished now
+    socket = communicator(job.pk, session_key)
+    await socket.connect()
+    shown = (await socket.receive_json_from(timeout=5))["job"]
+    assert shown["status"] == "cancelled"
+    stale = {**shown, "status": "running", "percent": 80.0, "at": shown["at"] - 5}
+    await apublish_snapshot(job.pk, stale)  # a runner's tick that lost the race with the final state
+    assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()

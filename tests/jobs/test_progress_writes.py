@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.progress_writes import CANCELLED, LOST, ProgressWrites, write_progress
+from comfyweb.jobs.relay.progress_writes import CANCELLED, LOST, ProgressWrites, write_progress
 from tests.prompts import CORE_WORKFLOW
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,10 +7,12 @@ import asyncio
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import translation
 from PIL import Image
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import GpuBackend, Job
+from comfyweb.jobs.selectors import job_snapshot
 from comfyweb.jobs.services import cancel_job, create_jobs
 from comfyweb.jobs.worker import JobWorker
 from tests.conftest import free_port
@@ -153,7 +155,10 @@ async def test_jobs_fail_with_a_clear_message_when_no_backend_can_run_them(setti
     job = await Job.objects.aget(pk=job.pk)
     assert job.status == Job.Status.FAILED
     assert job.attempts == 2
-    assert "No GPU backend could run this job" in job.error
+    assert job.error_detail["code"] == "no_backend" and "tried 2 times" in job.error
+    with translation.override("en"):
+        shown = await sync_to_async(job_snapshot)(job)
+    assert shown["error"]["message"].startswith("No GPU server could make this image")
 
 
 async def test_a_restarted_dispatcher_reattaches_and_the_job_runs_once(settings, emulator_thread):

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 import psycopg
 import pytest
@@ -25,7 +24,6 @@ from tests.prompts import sampler_workflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-ADMIN_URL = os.environ.get("SCALE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SCALE_REDIS_URL", "redis://127.0.0.1:6379/7")
 JOBS, VISITORS = 200, 20
 
@@ -42,20 +40,6 @@ for index in range({jobs}):
     jobs += create_jobs(template=template, values={{}}, session_key=sessions[index % {visitors}])
 print(json.dumps({{"jobs": [str(job.pk) for job in jobs], "session": sessions[0]}}))
 """
-
-
-@pytest.fixture
-def postgres_database():
-    """A fresh database for this run, dropped afterwards."""
-    name = f"comfyweb_scale_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is needed for the scaled-out tests ({ADMIN_URL}): {exc}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
 
 
 @pytest.fixture
@@ -162,7 +146,7 @@ WRITE_PROGRESS = """
 import json
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.progress_writes import write_progress
+from comfyweb.jobs.relay.progress_writes import write_progress
 template = WorkflowTemplate.objects.create(title="t", slug="t", prompt={"1": {"class_type": "X", "inputs": {}}})
 mine, taken = (Job.objects.create(template=template, prompt=template.prompt, session_key="s", status="running",
                                   claimed_by="w1") for _ in range(2))

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
+from channels.routing import get_default_application
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from comfyweb.emulator.inprocess import EmulatorThread
+from comfyweb.emulator.ports import choose_emulator_port
+from comfyweb.jobs.worker import JobWorker
 
 
 class Command(BaseCommand):
@@ -17,17 +22,17 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options) -> None:
+        # Imported only when serving: importing daphne.server installs Twisted's asyncio reactor.
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server  # installs Twisted's asyncio reactor
+        from daphne.server import Server
         from twisted.internet import reactor
 
-        from comfyweb.asgi import application
-        from comfyweb.jobs.worker import JobWorker
-
+        application = get_default_application()  # settings.ASGI_APPLICATION: the whole site
         emulator = None
         if not settings.COMFYUI_URL and not settings.GPU_BACKENDS:
-            from comfyweb.emulator.testing import EmulatorThread
-
+            # A real ComfyUI often holds 8188: take a free port instead (the worker reads the setting when it
+            # registers the emulator as the backend, so it follows).
+            settings.EMULATOR_PORT = choose_emulator_port(settings.EMULATOR_HOST, settings.EMULATOR_PORT)
             emulator = EmulatorThread(
                 host=settings.EMULATOR_HOST,
                 port=settings.EMULATOR_PORT,

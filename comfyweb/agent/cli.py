@@ -1,0 +1,113 @@
+"""`python -m comfyweb.agent`: the GPU agent's command line, without Django.
+
+The agent runs next to a ComfyUI in a container where environment variables are the usual way in;
+every flag below also comes from one (in brackets in `--help`, all of them in the agent README).
+The process never configures Django settings: the file:// and redis:// stores need none, and the
+db:// store configures Django itself on first use (comfyweb.agent.stores).
+
+`manage.py agent` is an alias: it adds the same options with `add_arguments()`, turns them into
+settings with `settings_from_options()` and calls the same `serve()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.config
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from comfyweb.agent.config import AgentSettings
+
+DESCRIPTION = (
+    "Run the GPU agent (the fc-comfyui compatible API) in front of a ComfyUI, served by uvicorn. Every option "
+    "also comes from an environment variable (in brackets); see comfyweb/agent/README.md for the others."
+)
+LOG_FORMATS = ("text", "json")
+
+
+class UsageError(ValueError):
+    """A flag or variable with a value the agent cannot run with."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The agent's options, on this CLI's parser or on `manage.py agent`'s."""
+    parser.add_argument("--host", default=None, help="address to listen on [AGENT_HOST, 0.0.0.0]")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on [AGENT_PORT, 8189]")
+    parser.add_argument(
+        "--comfyui-url", default=None, help="the ComfyUI behind the agent [COMFYUI_URL, http://127.0.0.1:8188]"
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="task store: file:///dir, redis://..., db:// [AGENT_STORE, file://var/agent-tasks]",
+    )
+    parser.add_argument(
+        "--comfyui-cmd", default=None, help="start ComfyUI with this command and keep it alive [AGENT_COMFYUI_CMD]"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="prompts on ComfyUI at once [AGENT_CONCURRENCY, 1]"
+    )
+
+
+def build_parser(prog: str = "python -m comfyweb.agent") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def settings_from_options(options: argparse.Namespace | Mapping[str, Any]) -> AgentSettings:
+    """The parsed flags on top of the environment; UsageError names what is wrong."""
+    values = vars(options) if isinstance(options, argparse.Namespace) else options
+    try:
+        settings = AgentSettings.from_env(
+            host=values.get("host"),
+            port=values.get("port"),
+            comfyui_url=values.get("comfyui_url"),
+            store_url=values.get("store"),
+            comfyui_cmd=values.get("comfyui_cmd"),
+            concurrency=values.get("concurrency"),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if settings.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    return settings
+
+
+def configure_logging() -> None:
+    """Log lines as the web's settings.LOGGING writes them: LOG_FORMAT (text|json) and LOG_LEVEL on stderr."""
+    log_format = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise UsageError(f"LOG_FORMAT must be text or json, not {log_format!r}")
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"job_context": {"()": "comfyweb.core.logging.JobContextFilter"}},
+            "formatters": {
+                "text": {"()": "comfyweb.core.logging.TextFormatter"},
+                "json": {"()": "comfyweb.core.logging.JsonFormatter"},
+            },
+            "handlers": {
+                "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["job_context"]},
+            },
+            "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").strip() or "INFO"},
+        }
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    try:
+        configure_logging()
+        settings = settings_from_options(options)
+    except (UsageError, ValueError) as exc:
+        parser.error(str(exc))  # exits with status 2, like an unknown flag
+    from comfyweb.agent.server import serve
+
+    serve(settings, stdout=sys.stdout)
+    return 0

@@ -1,0 +1,1 @@
+"""The relay of job progress to browsers: publishing, batched writes, the WebSocket consumer."""

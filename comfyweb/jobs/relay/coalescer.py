@@ -1,0 +1,99 @@
+"""Relaying running jobs' progress with bounded staleness: the newest state, at most one tick late.
+
+A sampler may report ten steps a second for hundreds of jobs. Publishing every event would flood
+the channel layer; dropping events (a fixed rate limit) loses steps and can leave a page showing a
+step that is long past while the next node is silent. Here every change only marks its job, and
+one task per worker publishes the newest state of every marked job once per tick (JOB_RELAY_TICK):
+the first change after a quiet moment goes out at once, every later one within one tick, and the
+last change before any quiet period is always sent. When a node with steps (a sampler) ends and the
+next one starts within the same tick, its last step is sent first: a visitor always sees 20/20.
+The published state is also handed to the batched database writes (ProgressWrites), off the socket
+path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+
+from django.conf import settings
+
+from comfyweb.comfy.progress import current_node, overall_fraction
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay.progress_writes import ProgressWrites
+from comfyweb.jobs.relay.publish import apublish_snapshot, publish_quietly
+from comfyweb.jobs.selectors import job_snapshot
+
+
+class ProgressRelay:
+    """The progress relay of one worker (one event loop); runners call `offer` and `forget`."""
+
+    def __init__(self, writes: ProgressWrites, tick: float | None = None) -> None:
+        self.writes = writes
+        self.tick = settings.JOB_RELAY_TICK if tick is None else tick
+        self.marked: dict[object, tuple[Job, str, dict]] = {}
+        self.running: dict[object, str | None] = {}  # the node each job ran at its last offer
+        self.ended: dict[object, dict] = {}  # a node with steps that ended since the last round
+        self.shown: dict[object, tuple] = {}  # (node, value) of the `current` last published
+        self._publisher: asyncio.Task | None = None
+        self.published = 0  # states sent (for the benchmark's cost figures)
+
+    def offer(self, job: Job, worker: str, progress: dict) -> None:
+        """`progress` (the client's live dict) changed: publish its newest state within one tick."""
+        running = (progress.get("") or {}).get("node")
+        before = self.running.get(job.pk)
+        if before and running != before:
+            entry = progress.get(before) or {}
+            if (entry.get("max") or 0) > 1:
+                self.ended[job.pk] = {"node": before, "value": entry.get("value", 0), "max": entry["max"]}
+        self.running[job.pk] = running
+        self.marked[job.pk] = (job, worker, progress)
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_while_marked())
+
+    def forget(self, job_id) -> None:
+        """Drop everything about the job (it ended, or another worker took it over)."""
+        for memo in (self.marked, self.running, self.ended, self.shown):
+            memo.pop(job_id, None)
+
+    async def close(self, job_id) -> None:
+        """The run ended: send what it changed since the last round at once (a run that ends within one
+        tick of its sampler's last step still shows that step), then forget the job. The runner publishes
+        the final state after this, so nothing of the run can overtake it."""
+        entry = self.marked.pop(job_id, None)
+        if entry is not None:
+            await self._publish_one(*entry, at=time.time())
+        self.forget(job_id)
+
+    async def publish_marked(self) -> None:
+        """Publish the newest state of every job marked since the last round."""
+        batch, self.marked = self.marked, {}
+        at = time.time()
+        for job, worker, live in batch.values():
+            await self._publish_one(job, worker, live, at=at)
+
+    async def _publish_one(self, job: Job, worker: str, live: dict, *, at: float) -> None:
+        job.progress = copy.deepcopy(live)  # the client goes on changing its own; writes read this copy
+        job.percent = 100 * overall_fraction(job.progress, job.prompt)
+        current = current_node(job.progress, job.prompt)
+        job.current_node = ((current or {}).get("title") or "")[:200]
+        ended = self.ended.pop(job.pk, None)
+        if ended is not None and self.shown.get(job.pk) != (ended["node"], ended["max"]):
+            await self._publish_node_end(job, ended, at)
+        await publish_quietly(job, in_loop=True, at=at)
+        self.shown[job.pk] = (current["node"], current["value"]) if current else None
+        self.writes.offer(job, worker)
+        self.published += 1
+
+    async def _publish_node_end(self, job: Job, ended: dict, at: float) -> None:
+        """The last step of a node that ended unseen: the state before the next node, as it was then."""
+        snapshot = job_snapshot(job, at=at)
+        snapshot["current"] = {**current_node({"": {"node": ended["node"]}}, job.prompt), **ended}
+        await apublish_snapshot(job.pk, snapshot)
+        self.published += 1
+
+    async def _publish_while_marked(self) -> None:
+        while self.marked:
+            await self.publish_marked()
+            await asyncio.sleep(self.tick)

@@ -1,0 +1,105 @@
+"""The browser's live view of one job: the stored snapshot first, then every newer update.
+
+The consumer joins the job's group before it reads the snapshot, so an update published in between
+is never lost; updates are stamped with when their state was current (`at`), and one older than
+what the page already shows is dropped. While the job waits, the consumer also listens to the
+queue's group and pushes the job's new place whenever the queue's order changes.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from comfyweb.jobs.fair_queue import QUEUE_ORDER
+from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay.publish import QUEUE_GROUP, job_group
+from comfyweb.jobs.selectors import can_view, job_snapshot, queued_place
+
+REFUSED = 4403
+NOT_FOUND = 4404
+WAITING = (Job.Status.QUEUED, Job.Status.DISPATCHED)
+
+
+@database_sync_to_async
+def may_watch(job_id, user, session_key: str) -> bool | None:
+    """None: no such job; False: not this visitor's."""
+    job = Job.objects.filter(pk=job_id).only("owner_id", "session_key").first()
+    if job is None:
+        return None
+    return can_view(job, user=user, session_key=session_key)
+
+
+@database_sync_to_async
+def read_snapshot(job_id) -> dict:
+    return job_snapshot(Job.objects.select_related("template").get(pk=job_id))
+
+
+@database_sync_to_async
+def place_in_line(job_id, changed_at: float) -> tuple[int | None, int | None]:
+    return queued_place(job_id, changed_at=changed_at)
+
+
+class JobConsumer(AsyncJsonWebsocketConsumer):
+    """Only the job's owner (same account or same session) or staff may watch it."""
+
+    groups_joined: tuple[str, ...] = ()
+    shown: dict | None = None
+
+    async def connect(self) -> None:
+        self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        session = self.scope.get("session")
+        allowed = await may_watch(self.job_id, self.scope.get("user"), getattr(session, "session_key", "") or "")
+        if not allowed:
+            # Accept first: a close code only reaches the browser on an open socket.
+            await self.accept()
+            await self.close(code=NOT_FOUND if allowed is None else REFUSED)
+            return
+        # Join before reading: an update published meanwhile waits in this consumer's queue.
+        self.groups_joined = (job_group(self.job_id), QUEUE_GROUP)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        WEBSOCKET_WATCHERS.inc()
+        await self.accept()
+        await self.show(await read_snapshot(self.job_id))
+
+    async def disconnect(self, code: int) -> None:
+        if self.groups_joined:
+            WEBSOCKET_WATCHERS.dec()
+        await self.leave_queue_group()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = ()
+
+    async def job_update(self, event: dict) -> None:
+        job = event["job"]
+        if self.shown is not None and job.get("at", 0) < self.shown.get("at", 0):
+            return  # older than what the page shows (published before the snapshot was read)
+        await self.show(job)
+
+    async def queue_changed(self, event: dict) -> None:
+        """Jobs joined or left the queue: push this job's place when it moved."""
+        if self.shown is None or self.shown["status"] != Job.Status.QUEUED:
+            return
+        order = QUEUE_ORDER.computed_since(event["at"])  # thousands of pages: one computes, the rest read
+        if order is not None:
+            key = str(self.job_id)
+            place, wait = order.places.get(key), order.waits.get(key)
+        else:
+            place, wait = await place_in_line(self.job_id, event["at"])
+        if place is None or self.shown["status"] != Job.Status.QUEUED:
+            return  # it left the queue: its own update says what comes next
+        if (place, wait) != (self.shown["queue_position"], self.shown["estimate_seconds"]):
+            await self.show({**self.shown, "queue_position": place, "estimate_seconds": wait})
+
+    async def show(self, job: dict) -> None:
+        self.shown = job
+        await self.send_json({"type": "job", "job": job})
+        if job["status"] not in WAITING:
+            await self.leave_queue_group()
+
+    async def leave_queue_group(self) -> None:
+        if QUEUE_GROUP in self.groups_joined:
+            await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)
+            self.groups_joined = tuple(g for g in self.groups_joined if g != QUEUE_GROUP)

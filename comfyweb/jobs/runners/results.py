@@ -1,0 +1,71 @@
+"""A run's end: its images copied into Django storage and its final state stored, in one transaction."""
+
+from __future__ import annotations
+
+import io
+import logging
+import mimetypes
+
+from asgiref.sync import sync_to_async
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from comfyweb.jobs.errors import NO_OUTPUT, classify, error_record, operator_summary
+from comfyweb.jobs.models import Job, JobOutput
+from comfyweb.jobs.relay.publish import publish_quietly
+from comfyweb.jobs.runners.outcome import Outcome
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = (384, 384)
+
+
+async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
+    """Store outputs and the final state in one transaction, then tell the watchers."""
+    await sync_to_async(_store_final)(job, worker, outcome)
+    await sync_to_async(job.refresh_from_db)()
+    logger.info("job %s: %s", job.status, job.error or f"{len(outcome.images)} image(s)")
+    await publish_quietly(job)
+    return job
+
+
+def _store_final(job: Job, worker: str, outcome: Outcome) -> None:
+    status = outcome.status if outcome.status in Job.Status.values else Job.Status.FAILED
+    if status == Job.Status.SUCCEEDED and not outcome.images:
+        status, outcome.error = Job.Status.FAILED, error_record(NO_OUTPUT)
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job.pk, claimed_by=worker).first()
+        if locked is None or locked.is_finished:
+            return
+        for index, (ref, data) in enumerate(outcome.images):
+            _save_output(locked, ref, index, data)
+        locked.status = status
+        locked.progress = outcome.progress or locked.progress
+        locked.percent = 100.0 if status == Job.Status.SUCCEEDED else locked.percent
+        locked.current_node = ""
+        record = classify(outcome.error) if status != Job.Status.SUCCEEDED else None
+        locked.error = operator_summary(record) if record else ""
+        locked.error_detail = record
+        locked.finished_at = timezone.now()
+        locked.save()
+
+
+def _save_output(job: Job, ref: dict, index: int, data: bytes) -> None:
+    filename = ref.get("filename") or f"output_{index}.png"
+    output = JobOutput(job=job, node_id=str(ref.get("node", "")), index=index, filename=filename)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            output.width, output.height = img.size
+            output.content_type = Image.MIME.get(img.format or "", "image/png")
+            thumb = img.convert("RGB")
+            thumb.thumbnail(THUMBNAIL_SIZE)
+            buffer = io.BytesIO()
+            thumb.save(buffer, format="JPEG", quality=85)
+            output.thumbnail.save(f"{job.pk}_{index}.jpg", ContentFile(buffer.getvalue()), save=False)
+    except OSError:  # a video or an animation Pillow cannot open: kept, without a thumbnail
+        output.content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        logger.info("output %s of job %s has no thumbnail (%s)", filename, job.pk, output.content_type)
+    output.file.save(f"{job.pk}_{index}_{filename}", ContentFile(data), save=False)
+    output.save()

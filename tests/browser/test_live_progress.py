@@ -1,0 +1,95 @@
+"""The job page moves step by step: a 20-step sampler at 100 ms a step, watched in chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.browser.conftest import ROOT, _new_page
+from tests.conftest import free_port
+from tests.prompts import sampler_workflow
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+STEPS = 20
+CREATE_TEMPLATE = """
+import json
+from comfyweb.catalog.models import WorkflowTemplate
+WorkflowTemplate.objects.create(title="Twenty steps", slug="twenty-steps", enabled=True, prompt=json.loads({prompt!r}))
+"""
+# Every text the job's status line takes, with the moment it took it.
+RECORD_STATUS = """
+window.statusTexts = [];
+new MutationObserver(() => {
+  const el = document.querySelector("[data-status-text]");
+  if (el) window.statusTexts.push(el.textContent);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def sampler_site(tmp_path_factory):
+    """`manage.py serve` whose emulator takes 100 ms a sampler step, with a 20-step template."""
+    tmp = tmp_path_factory.mktemp("steps")
+    port = free_port()
+    env = {
+        **os.environ,
+        "EMBEDDED_DEV": "1",
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp / "media"),
+        "EMULATOR_PORT": str(free_port()),
+        "EMULATOR_STEP_MS": "100",
+        "COMFYUI_URL": "",
+        "GPU_BACKENDS": "",
+        "REDIS_URL": "",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, timeout=120)
+    script = CREATE_TEMPLATE.format(prompt=json.dumps(sampler_workflow(steps=STEPS)))
+    subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, timeout=120)
+    with open(tmp / "serve.log", "wb") as log:
+        process = subprocess.Popen(
+            [*manage, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    pytest.fail("serve did not come up: " + (tmp / "serve.log").read_text(errors="replace")[-2000:])
+                time.sleep(0.2)
+        yield url
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_the_job_page_shows_nearly_every_step_and_the_last_one(browser, sampler_site):
+    context, page, watch = _new_page(browser, sampler_site)
+    context.add_init_script(RECORD_STATUS)
+    page.goto("/t/twenty-steps/")
+    page.locator('.qty:has(input[value="1"])').click()
+    page.locator("[data-submit]").click()
+    page.wait_for_url(re.compile(r"/jobs/"))
+    page.wait_for_selector('[data-job-id][data-status="succeeded"]', timeout=30_000)
+    texts = page.evaluate("window.statusTexts")
+    steps = {int(match.group(1)) for text in texts if (match := re.search(rf"(\d+)/{STEPS}\b", text))}
+    context.close()
+    watch.fail_on_csp_violations()
+    assert len(steps) >= 0.8 * STEPS, f"the page showed steps {sorted(steps)} of {STEPS}"
+    assert STEPS in steps, "the sampler's last step was shown"

@@ -1,0 +1,182 @@
+"""What a visitor does, in chromium: a refused form keeps the photos, the progress line speaks, the image
+viewer, a batch that stays a batch, and "my creations" (paging, delete, make again)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, BrowserWatch
+from tests.browser.visitor_data import add_session_cookie, load_demo, make_job, stored_photo, visitor_session
+
+pytestmark = [pytest.mark.browser]
+
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def _context(browser, base_url: str, locale: str, width: int = 390):
+    context = browser.new_context(
+        base_url=base_url, locale=locale, viewport={"width": width, "height": 844}, accept_downloads=True
+    )
+    context.set_default_timeout(15_000)
+    return context, BrowserWatch(context)
+
+
+def _wait_all_final(page, seconds: float = 60, on_tick=None) -> None:
+    for _ in range(int(seconds * 20)):
+        statuses = page.locator("[data-job-id]").evaluate_all("cards => cards.map(c => c.dataset.status)")
+        if on_tick:
+            on_tick()
+        if statuses and all(s in FINAL for s in statuses):
+            return
+        page.wait_for_timeout(50)
+    pytest.fail(f"jobs did not finish: {statuses}")
+
+
+@pytest.mark.slow
+def test_a_refused_form_keeps_the_photos_then_the_batch_runs_and_the_viewer_pages_through_it(
+    browser, live_server_url, shot, photo, background
+):
+    context, watch = _context(browser, live_server_url, "zh-CN")
+    page = context.new_page()
+    page.goto("/c/couple-photo/t/couple-photo/")
+    page.locator('input[type="file"][name="10.image"]').set_input_files(str(photo))
+    page.wait_for_selector('img[data-preview-for="id_10.image"]:not([hidden])')
+    page.locator('input[name="11.image"]').nth(2).check(force=True)
+    page.locator("textarea[name='24.text']").fill("short black hair")
+    page.locator('.qty:has(input[value="2"])').click()
+    page.locator("[data-submit]").click()  # no background: refused
+
+    page.wait_for_selector(".field.has-error")
+    assert page.locator(".field.has-error").count() == 1, "only the faulty field is marked"
+    assert page.locator('.field.has-error input[name="12.image"]').count() == 1
+    kept = page.locator('input[name="10.image__held"]')
+    assert kept.is_checked()
+    preview = page.locator('img[data-preview-for="id_10.image"]')
+    assert preview.is_visible() and "/media/inputs/" in preview.get_attribute("src")
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0"), "the kept photo is shown"
+    assert page.locator('input[name="11.image"]').nth(2).is_checked()
+    assert page.locator("textarea[name='24.text']").input_value() == "short black hair"
+    assert page.locator('input[name="quantity"][value="2"]').is_checked()
+    shot(page, "flow-01-kept-photo-zh-390")
+
+    page.locator('input[type="file"][name="12.image"]').set_input_files(str(background))
+    page.locator("[data-submit]").click()
+    page.wait_for_url(re.compile(r"/batches/"))
+    lines: set[str] = set()
+    said: set[str] = set()
+
+    def watch_words():
+        lines.update(page.locator('[data-job-id][data-status="running"] [data-status-text]').all_text_contents())
+        said.add(page.locator("[data-announcer]").text_content() or "")
+
+    _wait_all_final(page, on_tick=watch_words)
+    assert any(re.fullmatch(r"\s*绘制中 · \d+/17\s*", line) for line in lines), lines
+    assert not any("KSampler" in line for line in lines)
+    assert any(re.match(r"第 [12] 张: 完成！", text) for text in said), said
+    shot(page, "flow-02-batch-done-zh-390")
+
+    # The image viewer: keyboard, zoom, swipe, download, Escape.
+    links = page.locator("a[data-lightbox-item]")
+    assert links.count() == 2
+    links.first.click()
+    dialog = page.locator("dialog[data-lightbox]")
+    counter = dialog.locator("[data-lb-counter]")
+    assert dialog.is_visible() and counter.text_content() == "1 / 2"
+    page.keyboard.press("ArrowRight")
+    assert counter.text_content() == "2 / 2"
+    page.keyboard.press("ArrowRight")
+    assert counter.text_content() == "1 / 2", "the last image is followed by the first"
+    page.keyboard.press("End")
+    assert counter.text_content() == "2 / 2"
+    page.keyboard.press("ArrowLeft")
+    assert counter.text_content() == "1 / 2"
+    zoom = dialog.locator("[data-lb-zoom]")
+    zoom.click()
+    assert zoom.get_attribute("aria-pressed") == "true"
+    assert dialog.locator("[data-lb-stage]").evaluate("s => s.classList.contains('lb-zoomed')")
+    zoom.click()
+    stage = dialog.locator("[data-lb-stage]")
+    box = stage.bounding_box()
+    y = box["y"] + box["height"] / 2
+    stage.dispatch_event("pointerdown", {"clientX": box["x"] + box["width"] - 20, "clientY": y, "isPrimary": True})
+    stage.dispatch_event("pointerup", {"clientX": box["x"] + 20, "clientY": y, "isPrimary": True})
+    assert counter.text_content() == "2 / 2", "a swipe to the left shows the next image"
+    page.screenshot(path=str(ARTIFACTS / "flow-03-viewer-zh-390.png"))
+    with page.expect_download() as download:
+        dialog.locator("[data-lb-download]").click()
+    assert re.fullmatch(r"couple-photo-\d{4}-\d{2}-\d{2}-[12]\.png", download.value.suggested_filename)
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert page.evaluate("document.activeElement.matches('a[data-lightbox-item]')"), "focus returns to the picture"
+    context.close()
+    watch.fail_on_csp_violations()
+
+
+@pytest.mark.slow
+def test_cancelling_and_retrying_one_job_keeps_the_batch(browser, live_server_url, shot, background):
+    context, watch = _context(browser, live_server_url, "en-US", width=1280)
+    page = context.new_page()
+    page.goto("/c/couple-photo/t/background-swap/")
+    page.locator('input[name="10.image"]').first.check(force=True)
+    page.locator('input[type="file"][name="12.image"]').set_input_files(str(background))
+    page.locator('.qty:has(input[value="3"])').click()
+    page.locator("[data-submit]").click()
+    page.wait_for_url(re.compile(r"/batches/"))
+    batch_url = page.url
+    last = page.locator("[data-job-id]").nth(2)
+    last.locator("[data-cancel]").click()
+    page.wait_for_load_state("load")
+    assert page.url == batch_url, "cancelling one job keeps the batch page"
+    assert page.locator("[data-job-id]").count() == 3
+    page.wait_for_selector('[data-job-id]:nth-child(3)[data-status="cancelled"]')
+    page.locator("[data-job-id]").nth(2).locator("[data-retry]").click()
+    page.wait_for_load_state("load")
+    assert page.url == batch_url, "retrying one job keeps the batch page"
+    assert page.locator("[data-job-id]").count() == 4, "the new try joins the batch"
+    _wait_all_final(page)
+    statuses = page.locator("[data-job-id]").evaluate_all("cards => cards.map(c => c.dataset.status)")
+    assert sorted(statuses) == ["cancelled", "succeeded", "succeeded", "succeeded"]
+    assert page.locator("[data-job-id]").nth(2).locator("[data-status-text]").text_content().strip() == "Cancelled."
+    shot(page, "flow-04-batch-after-cancel-en-desktop")
+    context.close()
+    watch.fail_on_csp_violations()
+
+
+def test_my_creations_pages_deletes_and_makes_again(browser, live_server, transactional_db, shot):
+    load_demo()
+    key = visitor_session()
+    photo = stored_photo()
+    for _ in range(13):
+        make_job(key, "poster-frame")
+    batch = uuid.uuid4()
+    newest = [make_job(key, batch=batch, values={"10.image": {"image": photo}}) for _ in range(2)]
+    context, watch = _context(browser, live_server.url, "en-US")
+    add_session_cookie(context, live_server.url, key)
+    page = context.new_page()
+    page.goto("/me/")
+    assert page.locator(".creation").count() == 12
+    assert "Page 1 of 2" in page.locator(".pager").text_content()
+    shot(page, "flow-05-creations-en-390")
+    page.locator("[data-page-next]").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    assert page.locator(".creation").count() == 2
+    page.locator(".creation").first.locator("[data-delete]").click()  # asks first, in the page
+    page.locator(".creation").first.locator("[data-delete-confirm]").click()
+    page.wait_for_selector(".notice")
+    assert page.locator(".creation").count() == 1 and "page=2" in page.url
+
+    page.goto("/me/")
+    first = page.locator(".creation").first
+    assert f"/batches/{batch}/" in first.locator("h2 a").get_attribute("href")
+    assert "2 done" in first.text_content() and "Step into their world" in first.text_content()
+    first.locator("[data-again]").click()
+    page.wait_for_url(re.compile(rf"/c/couple-photo/t/couple-photo/\?again={newest[0].pk}"))
+    assert page.locator('input[name="10.image__held"]').is_checked()
+    assert page.locator('input[name="quantity"][value="2"]').is_checked()
+    shot(page, "flow-06-make-again-en-390")
+    assert not watch.dialogs, "no alert/confirm: the page asks in place"
+    context.close()
+    watch.fail_on_csp_violations()

@@ -1,0 +1,171 @@
+"""Image checks: pixels decided from the header with the caller's limit, no global state; metadata dropped."""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image, ImageCms, PngImagePlugin
+
+from comfyweb.comfy.images import ImageRejected, inspect_image, normalize_image
+
+SECRET = "SECRET-METADATA"
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+XMP = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>{SECRET} xmp</rdf:RDF></x:xmpmeta>'
+
+
+def _exif(orientation: int = 1) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = f"{SECRET} camera maker"  # Make
+    exif[0x0131] = f"{SECRET} software"  # Software
+    exif[0x0112] = orientation
+    return exif
+
+
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def _bomb(side: int = 12000) -> bytes:
+    return _encode(Image.new("L", (side, side)), "PNG")
+
+
+def test_too_many_pixels_is_decided_from_the_header_without_any_warning():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageRejected) as refused:
+            inspect_image(_bomb(), max_pixels=40_000_000)
+    assert refused.value.code == "too_many_pixels"
+    assert "12000×12000" in str(refused.value)
+    assert not caught, [str(w.message) for w in caught]
+
+
+def test_the_callers_limit_is_the_limit():
+    small = _encode(Image.new("RGB", (100, 100)), "PNG")
+    assert inspect_image(small, max_pixels=10_000).width == 100
+    with pytest.raises(ImageRejected) as refused:
+        inspect_image(small, max_pixels=9_999)
+    assert refused.value.code == "too_many_pixels"
+
+
+def test_a_warnings_filter_set_elsewhere_changes_nothing():
+    """Whatever filters the process has (here: every warning an error), the answers stay the same."""
+    photo = _encode(Image.new("RGB", (64, 48)), "JPEG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert inspect_image(photo).format == "JPEG"
+        with pytest.raises(ImageRejected) as refused:
+            inspect_image(_bomb())
+        assert refused.value.code == "too_many_pixels"
+
+
+def test_parallel_checks_do_not_disturb_one_another():
+    bomb, photo = _bomb(), _encode(Image.new("RGB", (640, 480), (10, 200, 30)), "JPEG")
+    filters_before = list(warnings.filters)
+    start = threading.Barrier(12)
+
+    def check(index: int) -> str:
+        start.wait(timeout=30)
+        try:
+            return normalize_image(bomb if index % 2 else photo)[1].format
+        except ImageRejected as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(check, range(12)))
+    assert answers == ["JPEG", "too_many_pixels"] * 6
+    assert list(warnings.filters) == filters_before
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"", "empty"),
+        (b"hello, not a picture at all", "not_image"),
+        (_encode(Image.new("RGB", (8, 8)), "GIF"), "format"),
+        (_encode(Image.new("RGB", (8, 8)), "BMP"), "format"),
+        (_encode(Image.new("RGB", (64, 64), (200, 0, 0)), "PNG")[:-40], "damaged"),
+        (_encode(Image.new("RGB", (256, 256), (200, 0, 0)), "JPEG", quality=95)[:200], "damaged"),
+    ],
+    ids=["empty", "text", "gif", "bmp", "truncated-png", "truncated-jpeg"],
+)
+def test_refusals_name_their_reason(data, code):
+    with pytest.raises(ImageRejected) as refused:
+        normalize_image(data)
+    assert refused.value.code == code
+
+
+def test_too_many_bytes():
+    with pytest.raises(ImageRejected) as refused:
+        inspect_image(_encode(Image.new("RGB", (64, 64)), "PNG"), max_bytes=10)
+    assert refused.value.code == "too_large"
+
+
+def _assert_only_pixels_and_colour_profile(encoded: bytes, expected_format: str) -> Image.Image:
+    assert SECRET.encode() not in encoded, "metadata text survived"
+    assert b"Exif" not in encoded and b"xmpmeta" not in encoded
+    image = Image.open(io.BytesIO(encoded))
+    assert image.format == expected_format
+    assert image.info.get("icc_profile") == SRGB, "the ICC colour profile is kept"
+    assert set(image.info) <= {"icc_profile", "jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi"}
+    assert not image.getexif()
+    if expected_format == "JPEG":
+        assert b"\xff\xfe" not in encoded[: encoded.index(b"\xff\xda")], "no JPEG comment segment"
+    if expected_format == "PNG":
+        assert not any(chunk in encoded for chunk in (b"tEXt", b"iTXt", b"zTXt", b"eXIf"))
+    return image
+
+
+def test_jpeg_loses_exif_xmp_and_comment_keeps_icc_and_turns_upright():
+    source = _encode(
+        Image.new("RGB", (40, 30), (200, 10, 10)),
+        "JPEG",
+        exif=_exif(orientation=6),
+        comment=f"{SECRET} comment".encode(),
+        icc_profile=SRGB,
+        xmp=XMP.encode(),
+    )
+    assert SECRET.encode() in source
+    encoded, info = normalize_image(source)
+    image = _assert_only_pixels_and_colour_profile(encoded, "JPEG")
+    assert image.size == (30, 40) == (info.width, info.height), "the EXIF orientation is applied, then dropped"
+
+
+def test_png_loses_text_chunks_exif_and_xmp_keeps_icc_and_alpha():
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", f"{SECRET} comment")
+    text.add_text("parameters", f"{SECRET} a prompt")
+    text.add_itxt("XML:com.adobe.xmp", XMP)
+    text.add_text("Software", SECRET, zip=True)
+    source = _encode(
+        Image.new("RGBA", (40, 30), (200, 10, 10, 120)), "PNG", pnginfo=text, icc_profile=SRGB, exif=_exif()
+    )
+    assert SECRET.encode() in source or b"zTXt" in source
+    encoded, info = normalize_image(source)
+    image = _assert_only_pixels_and_colour_profile(encoded, "PNG")
+    assert image.mode == "RGBA" and info.format == "PNG"
+
+
+def test_webp_loses_exif_and_xmp_keeps_icc():
+    source = _encode(
+        Image.new("RGB", (40, 30), (200, 10, 10)), "WEBP", exif=_exif(), icc_profile=SRGB, xmp=XMP.encode()
+    )
+    assert SECRET.encode() in source
+    encoded, _info = normalize_image(source)
+    _assert_only_pixels_and_colour_profile(encoded, "JPEG")
+
+
+def test_a_profile_that_does_not_fit_the_new_pixels_is_dropped():
+    """A CMYK photo becomes RGB: its CMYK profile would describe the wrong colours, so it goes."""
+    cmyk_profile = bytearray(SRGB)
+    cmyk_profile[16:20] = b"CMYK"
+    source = _encode(Image.new("CMYK", (20, 20), (0, 50, 100, 0)), "JPEG", icc_profile=bytes(cmyk_profile))
+    encoded, _info = normalize_image(source)
+    image = Image.open(io.BytesIO(encoded))
+    assert image.mode == "RGB"
+    assert "icc_profile" not in image.info
