@@ -208,6 +208,7 @@ EMULATOR_HOST = env.str("EMULATOR_HOST", default="127.0.0.1")
 EMULATOR_PORT = env.int("EMULATOR_PORT", default=8188)
 EMULATOR_STEP_MS = env.int("EMULATOR_STEP_MS", default=50)
 EMULATOR_SLOTS = env.int("EMULATOR_SLOTS", default=2)
+EMULATOR_PREVIEW_METHOD = env.str("EMULATOR_PREVIEW_METHOD", default="auto")  # "none": no sampler previews
 # GPU_BACKENDS: comma-separated "kind+url#slots" entries, e.g. "agent+http://gpu1:8189#2".
 GPU_BACKENDS = env.str("GPU_BACKENDS", default="")
 AGENT_TOKEN = env.str("AGENT_TOKEN", default="")
@@ -221,7 +222,8 @@ JOB_MAX_QUANTITY = 8  # images one submission may ask for (forms, REST API, serv
 JOB_DEFAULT_QUANTITY = 4  # what the form offers first
 # Anonymous visitors are counted by "address" (dropping cookies resets nothing) or by "session" (NAT sites).
 JOB_ANONYMOUS_IDENTITY = env.str("JOB_ANONYMOUS_IDENTITY", default="address")
-JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a running job's progress is held
+JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a job's newest progress is held
+JOB_LIVE_PREVIEWS = env.bool("JOB_LIVE_PREVIEWS", default=True)  # sampler previews; a template may say otherwise
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Limits for user input.

@@ -47,7 +47,8 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
     class Meta:
         model = WorkflowTemplate
         fields = [
-            "title", "slug", "description", "translations", "notes", "cover", "prompt", "params", "enabled", "ordering"
+            "title", "slug", "description", "translations", "notes", "cover", "prompt", "params", "enabled",
+            "live_previews", "ordering",
         ]  # fmt: skip
 
     def clean_prompt(self):

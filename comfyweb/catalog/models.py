@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -36,6 +37,12 @@ class WorkflowTemplate(models.Model):
         help_text=_("What visitors read in other languages; an empty text shows the default language's."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    live_previews = models.BooleanField(
+        _("live previews"),
+        null=True,
+        blank=True,
+        help_text=_("Show visitors the picture forming while the sampler runs. Empty: the site's default."),
+    )
     ordering = models.IntegerField(_("ordering"), default=0)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -59,6 +66,10 @@ class WorkflowTemplate(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("campaigns:template", kwargs={"slug": self.slug})
+
+    @property
+    def shows_live_previews(self) -> bool:
+        return settings.JOB_LIVE_PREVIEWS if self.live_previews is None else self.live_previews
 
     @property
     def i18n(self) -> Localized:

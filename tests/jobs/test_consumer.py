@@ -15,7 +15,7 @@ from comfyweb.asgi import application
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay import consumers
-from comfyweb.jobs.relay.publish import apublish_snapshot, publish_job, publish_queue_changed
+from comfyweb.jobs.relay.publish import apublish_preview, apublish_snapshot, publish_job, publish_queue_changed
 from comfyweb.jobs.services import cancel_job, create_jobs
 from tests.prompts import CORE_WORKFLOW
 
@@ -155,4 +155,21 @@ async def test_an_update_older_than_the_shown_state_is_dropped():
     stale = {**shown, "status": "running", "percent": 80.0, "at": shown["at"] - 5}
     await apublish_snapshot(job.pk, stale)  # a runner's tick that lost the race with the final state
     assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+async def test_previews_reach_the_page_only_while_the_job_runs():
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(queued_job)(session_key)
+    socket = communicator(job.pk, session_key)
+    await socket.connect()
+    await socket.receive_json_from(timeout=5)
+    await apublish_preview(job.pk, "data:image/jpeg;base64,AAAA")
+    assert await socket.receive_nothing(timeout=0.2), "a waiting job shows no preview"
+    job.status = Job.Status.RUNNING
+    await job.asave(update_fields=["status"])
+    await sync_to_async(publish_job)(job)
+    await socket.receive_json_from(timeout=5)
+    await apublish_preview(job.pk, "data:image/jpeg;base64,AAAA")
+    assert await socket.receive_json_from(timeout=5) == {"type": "preview", "image": "data:image/jpeg;base64,AAAA"}
     await socket.disconnect()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from PIL import Image
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay import coalescer
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
 from comfyweb.jobs.relay.publish import job_group
@@ -41,7 +46,8 @@ async def drain(channel: str, steps: list[int]) -> None:
             message = await asyncio.wait_for(layer.receive(channel), timeout=0.3)
         except TimeoutError:
             return
-        steps.append(message["job"]["nodes"][SAMPLER]["value"])
+        if message["type"] == "job.update":
+            steps.append(message["job"]["nodes"][SAMPLER]["value"])
 
 
 async def test_a_burst_is_coalesced_and_its_last_step_always_sent():
@@ -142,3 +148,64 @@ async def test_a_run_that_ends_within_a_tick_of_its_last_step_still_shows_it():
     await drain(channel, steps)
     relay._publisher.cancel()
     assert steps == [1, 4]
+
+
+def jpeg(size: tuple[int, int] = (512, 512)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 90, 40)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+async def previews_seen(channel: str) -> list[str]:
+    layer = get_channel_layer()
+    seen = []
+    while True:
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), timeout=0.3)
+        except TimeoutError:
+            return seen
+        if message["type"] == "job.preview":
+            seen.append(message["image"])
+
+
+async def test_previews_go_out_small_and_at_most_twice_a_second():
+    job = await sync_to_async(running_job)()
+    channel, _ = await watch(job)
+    relay = ProgressRelay(ProgressWrites(), tick=0.02)
+    for _ in range(20):  # a preview every 50 ms for one second: 20 offered
+        relay.offer_preview(job, jpeg())
+        await asyncio.sleep(0.05)
+    seen = await previews_seen(channel)
+    assert 1 <= len(seen) <= 3, f"{len(seen)} previews in about a second"
+    picture = Image.open(io.BytesIO(base64.b64decode(seen[0].split(",", 1)[1])))
+    assert seen[0].startswith("data:image/jpeg;base64,") and max(picture.size) <= 256
+    stored = await Job.objects.aget(pk=job.pk)
+    assert "preview" not in json.dumps(stored.progress), "previews are never written to the database"
+
+
+async def test_a_template_can_turn_previews_off():
+    job = await sync_to_async(running_job)()
+    await WorkflowTemplate.objects.filter(pk=job.template_id).aupdate(live_previews=False)
+    job = await Job.objects.select_related("template").aget(pk=job.pk)
+    channel, _ = await watch(job)
+    relay = ProgressRelay(ProgressWrites(), tick=0.02)
+    relay.offer_preview(job, jpeg())
+    assert await previews_seen(channel) == []
+
+
+async def test_previews_are_dropped_before_progress_is_delayed(monkeypatch):
+    job = await sync_to_async(running_job)()
+    channel, steps = await watch(job)
+    relay = ProgressRelay(ProgressWrites(), tick=0.01)
+    publish = coalescer.publish_quietly
+
+    async def slow_publish(*args, **kwargs):  # a round that takes longer than a tick: the relay is behind
+        await asyncio.sleep(0.05)
+        await publish(*args, **kwargs)
+
+    monkeypatch.setattr(coalescer, "publish_quietly", slow_publish)
+    progress = {"": {"status": "running"}, SAMPLER: {"value": 1, "max": 10}}
+    relay.offer(job, "w", progress)
+    relay.offer_preview(job, jpeg())
+    await drain(channel, steps)
+    assert steps == [1] and relay.previews_dropped == 1

@@ -9,6 +9,10 @@ last change before any quiet period is always sent. When a node with steps (a sa
 next one starts within the same tick, its last step is sent first: a visitor always sees 20/20.
 The published state is also handed to the batched database writes (ProgressWrites), off the socket
 path.
+
+Sampler previews (the picture forming) take the same task but a slower lane: the newest preview of a
+job goes out at most every PREVIEW_INTERVAL, is never written to the database, and previews are
+dropped, not delayed, in a round that fell behind: progress always goes first.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import time
 
 from django.conf import settings
 
+from comfyweb.comfy.previews import preview_data_url
 from comfyweb.comfy.progress import current_node, overall_fraction
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
-from comfyweb.jobs.relay.publish import apublish_snapshot, publish_quietly
+from comfyweb.jobs.relay.publish import apublish_preview, apublish_snapshot, publish_quietly
 from comfyweb.jobs.selectors import job_snapshot
+
+PREVIEW_INTERVAL = 0.5  # seconds between two previews of one job
 
 
 class ProgressRelay:
@@ -36,6 +43,9 @@ class ProgressRelay:
         self.running: dict[object, str | None] = {}  # the node each job ran at its last offer
         self.ended: dict[object, dict] = {}  # a node with steps that ended since the last round
         self.shown: dict[object, tuple] = {}  # (node, value) of the `current` last published
+        self.previews: dict[object, bytes | str] = {}  # the newest preview of each job, not sent yet
+        self.preview_sent: dict[object, float] = {}  # when each job's last preview went out (monotonic)
+        self.previews_dropped = 0
         self._publisher: asyncio.Task | None = None
         self.published = 0  # states sent (for the benchmark's cost figures)
 
@@ -49,12 +59,22 @@ class ProgressRelay:
                 self.ended[job.pk] = {"node": before, "value": entry.get("value", 0), "max": entry["max"]}
         self.running[job.pk] = running
         self.marked[job.pk] = (job, worker, progress)
+        self._ensure_publisher()
+
+    def _ensure_publisher(self) -> None:
         if self._publisher is None or self._publisher.done():
             self._publisher = asyncio.create_task(self._publish_while_marked())
 
+    def offer_preview(self, job: Job, image: bytes | str) -> None:
+        """A sampler preview: ComfyUI's image bytes, or a data URL an agent already made small."""
+        if not (job.template_id and job.template.shows_live_previews):
+            return
+        self.previews[job.pk] = image
+        self._ensure_publisher()
+
     def forget(self, job_id) -> None:
         """Drop everything about the job (it ended, or another worker took it over)."""
-        for memo in (self.marked, self.running, self.ended, self.shown):
+        for memo in (self.marked, self.running, self.ended, self.shown, self.previews, self.preview_sent):
             memo.pop(job_id, None)
 
     async def close(self, job_id) -> None:
@@ -67,11 +87,29 @@ class ProgressRelay:
         self.forget(job_id)
 
     async def publish_marked(self) -> None:
-        """Publish the newest state of every job marked since the last round."""
+        """Publish the newest state of every job marked since the last round, then the previews due."""
+        started = time.monotonic()
         batch, self.marked = self.marked, {}
         at = time.time()
         for job, worker, live in batch.values():
             await self._publish_one(job, worker, live, at=at)
+        if self.previews:
+            if time.monotonic() - started > self.tick:  # behind: progress first, previews are dropped
+                self.previews_dropped += len(self.previews)
+                self.previews.clear()
+            else:
+                await self._publish_previews()
+
+    async def _publish_previews(self) -> None:
+        now = time.monotonic()
+        due = [job_id for job_id in self.previews if now - self.preview_sent.get(job_id, 0.0) >= PREVIEW_INTERVAL]
+        for job_id in due:
+            image = self.previews.pop(job_id)
+            url = image if isinstance(image, str) else await asyncio.to_thread(preview_data_url, image)
+            if url is None:
+                continue
+            self.preview_sent[job_id] = now
+            await apublish_preview(job_id, url)
 
     async def _publish_one(self, job: Job, worker: str, live: dict, *, at: float) -> None:
         job.progress = copy.deepcopy(live)  # the client goes on changing its own; writes read this copy
@@ -94,6 +132,6 @@ class ProgressRelay:
         self.published += 1
 
     async def _publish_while_marked(self) -> None:
-        while self.marked:
+        while self.marked or self.previews:
             await self.publish_marked()
             await asyncio.sleep(self.tick)

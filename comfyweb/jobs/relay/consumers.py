@@ -78,6 +78,11 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             return  # older than what the page shows (published before the snapshot was read)
         await self.show(job)
 
+    async def job_preview(self, event: dict) -> None:
+        """The picture forming: only while the page shows the job running (a result replaces it)."""
+        if self.shown is not None and self.shown["status"] == Job.Status.RUNNING:
+            await self.send_json({"type": "preview", "image": event["image"]})
+
     async def queue_changed(self, event: dict) -> None:
         """Jobs joined or left the queue: push this job's place when it moved."""
         if self.shown is None or self.shown["status"] != Job.Status.QUEUED:

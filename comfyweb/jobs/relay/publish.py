@@ -44,6 +44,17 @@ async def apublish_snapshot(job_id, snapshot: dict) -> None:
         await layer.group_send(job_group(job_id), {"type": "job.update", "job": snapshot})
 
 
+async def apublish_preview(job_id, image_url: str) -> None:
+    """A sampler preview (a small data URL) for the job's pages; best effort, never stored."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(job_group(job_id), {"type": "job.preview", "image": image_url})
+    except Exception:
+        logger.debug("could not publish a preview of job %s", job_id, exc_info=True)
+
+
 def publish_job(job: Job) -> None:
     """Relay the job's state from sync code."""
     try:

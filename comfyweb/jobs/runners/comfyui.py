@@ -26,7 +26,9 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
             item[1] == prompt_id for key in ("queue_running", "queue_pending") for item in queue.get(key, [])
         )
         if previous.get(prompt_id) or in_queue:
-            result = await comfy.follow(prompt_id, prompt=job.prompt, on_progress=sink, copy_progress=False)
+            result = await comfy.follow(
+                prompt_id, prompt=job.prompt, on_progress=sink, on_preview=sink.preview, copy_progress=False
+            )
         else:
             prompt = json.loads(json.dumps(job.prompt))
             try:
@@ -35,7 +37,9 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
                 error = error_record(BAD_INPUT, message=str(exc))
                 return Outcome(status=Job.Status.FAILED, progress=job.progress, images=[], error=error)
             try:
-                result = await comfy.run(prompt, prompt_id=prompt_id, on_progress=sink, copy_progress=False)
+                result = await comfy.run(
+                    prompt, prompt_id=prompt_id, on_progress=sink, on_preview=sink.preview, copy_progress=False
+                )
             except PromptValidationError as exc:
                 return Outcome(
                     status=Job.Status.FAILED,

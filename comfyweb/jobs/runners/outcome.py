@@ -44,6 +44,10 @@ class ProgressSink:
             raise JobCancelled()
         self.relay.offer(self.job, self.worker, progress)
 
+    async def preview(self, node_id: str | None, mime: str, image: bytes) -> None:
+        """A sampler preview from ComfyUI (the client's on_preview): relayed, never stored."""
+        self.relay.offer_preview(self.job, image)
+
     async def close(self) -> None:
         """The run ended: its last changes go out now, nothing after (`finish` publishes the final state).
         A job another worker took over is only forgotten: its state is that worker's to tell."""

@@ -37,6 +37,7 @@ class Command(BaseCommand):
                 host=settings.EMULATOR_HOST,
                 port=settings.EMULATOR_PORT,
                 step_ms=settings.EMULATOR_STEP_MS,
+                preview_method=settings.EMULATOR_PREVIEW_METHOD,
                 output_dir=str(settings.VAR_DIR / "emulator"),
             )
             emulator.start()
