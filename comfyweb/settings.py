@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from comfyweb.core.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -307,27 +308,18 @@ AXES_VERBOSE = False
 
 # --- Logging (operations): plain text by default, JSON lines with LOG_FORMAT=json. Work bound with
 # comfyweb.core.logging.bind_job()/bind_task() carries job_id/task_id on every line.
-LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
-if LOG_FORMAT not in ("text", "json"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"job_context": {"()": "comfyweb.core.logging.JobContextFilter"}},
-    "formatters": {
-        "text": {"()": "comfyweb.core.logging.TextFormatter"},
-        "json": {"()": "comfyweb.core.logging.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["job_context"]},
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.channels.server": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},  # lockouts (WARNING) stay; one INFO line per log-in does not
-    },
-}
+try:
+    LOGGING = logging_config(
+        env.str("LOG_FORMAT", default="text").strip().lower(),
+        env.str("LOG_LEVEL", default="INFO"),
+        loggers={
+            "django.channels.server": {"level": "WARNING"},
+            "daphne": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},  # lockouts (WARNING) stay; one INFO line per log-in does not
+        },
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 
 # --- Topology hints used by the system checks.
 # EMBEDDED_DEV: the loopback-only embedded demo (`make run`, tests) may use the dev secret key.

@@ -20,12 +20,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from comfyweb.agent.config import AgentSettings
+from comfyweb.core.logging import logging_config
 
 DESCRIPTION = (
     "Run the GPU agent (the fc-comfyui compatible API) in front of a ComfyUI, served by uvicorn. Every option "
     "also comes from an environment variable (in brackets); see comfyweb/agent/README.md for the others."
 )
-LOG_FORMATS = ("text", "json")
 
 
 class UsageError(ValueError):
@@ -79,24 +79,14 @@ def settings_from_options(options: argparse.Namespace | Mapping[str, Any]) -> Ag
 
 def configure_logging() -> None:
     """Log lines as the web's settings.LOGGING writes them: LOG_FORMAT (text|json) and LOG_LEVEL on stderr."""
-    log_format = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
-    if log_format not in LOG_FORMATS:
-        raise UsageError(f"LOG_FORMAT must be text or json, not {log_format!r}")
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "filters": {"job_context": {"()": "comfyweb.core.logging.JobContextFilter"}},
-            "formatters": {
-                "text": {"()": "comfyweb.core.logging.TextFormatter"},
-                "json": {"()": "comfyweb.core.logging.JsonFormatter"},
-            },
-            "handlers": {
-                "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["job_context"]},
-            },
-            "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").strip() or "INFO"},
-        }
-    )
+    try:
+        config = logging_config(
+            os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
+            os.environ.get("LOG_LEVEL", "INFO").strip(),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    logging.config.dictConfig(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -118,3 +118,27 @@ class JsonFormatter(_BaseJsonFormatter):
         for key in CONTEXT_FIELDS:  # null ids carry nothing: leave them out
             if log_data.get(key) is None:
                 log_data.pop(key, None)
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def logging_config(log_format: str, level: str, loggers: dict | None = None) -> dict:
+    """The dictConfig of every process (web, workers, the agent): one console handler with the job
+    context, as plain text or JSON lines. Raises ValueError for an unknown format."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be text or json, not {log_format!r}")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"job_context": {"()": "comfyweb.core.logging.JobContextFilter"}},
+        "formatters": {
+            "text": {"()": "comfyweb.core.logging.TextFormatter"},
+            "json": {"()": "comfyweb.core.logging.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["job_context"]},
+        },
+        "root": {"handlers": ["console"], "level": level or "INFO"},
+        "loggers": loggers or {},
+    }

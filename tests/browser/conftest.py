@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,32 +39,30 @@ def _manage(args: list[str], env: dict, timeout: float) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def live_server_url(tmp_path_factory) -> str:
-    """A real `serve` process on a free port with a fresh SQLite file, migrated and demo-loaded."""
-    if not _serve_available():
-        pytest.skip("the jobs area's `serve` command is not available")
-    tmp = tmp_path_factory.mktemp("live")
+@contextlib.contextmanager
+def running_site(tmp: Path, *, env: dict[str, str], prepare: list[list[str]]) -> Iterator[str]:
+    """A real `serve` process on a free port with a fresh SQLite file: migrated, then each `prepare`
+    management command run; yields its URL and stops it afterwards."""
     port = free_port()
-    env = {
+    full_env = {
         **os.environ,
         "EMBEDDED_DEV": "1",
         "DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "MEDIA_ROOT": str(tmp / "media"),
         "EMULATOR_PORT": str(free_port()),
-        "EMULATOR_STEP_MS": "150",
         "COMFYUI_URL": "",
         "GPU_BACKENDS": "",
         "REDIS_URL": "",
+        **env,
     }
-    _manage(["migrate", "--noinput"], env, 120)
-    _manage(["loaddemo"], env, 120)
+    for command in (["migrate", "--noinput"], *prepare):
+        _manage(command, full_env, 120)
     log = open(tmp / "serve.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
-        env=env,
+        env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -70,20 +70,32 @@ def live_server_url(tmp_path_factory) -> str:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(url + "/", timeout=2).close()
+            urllib.request.urlopen(url + "/healthz", timeout=2).close()
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"serve did not come up; log: {(tmp / 'serve.log').read_text(errors='replace')[-2000:]}")
             time.sleep(0.2)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(tmp_path_factory) -> Iterator[str]:
+    """The demo site (`loaddemo`) on `serve`, its emulator at 150 ms a sampler step."""
+    if not _serve_available():
+        pytest.skip("the jobs area's `serve` command is not available")
+    with running_site(tmp_path_factory.mktemp("live"), env={"EMULATOR_STEP_MS": "150"}, prepare=[["loaddemo"]]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

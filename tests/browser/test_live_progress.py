@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.browser.conftest import ROOT, _new_page
-from tests.conftest import free_port
+from tests.browser.conftest import _new_page, running_site
 from tests.prompts import sampler_workflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,46 +37,11 @@ new MutationObserver((changes) => {
 @pytest.fixture(scope="module")
 def sampler_site(tmp_path_factory):
     """`manage.py serve` whose emulator takes 100 ms a sampler step, with a 20-step template."""
-    tmp = tmp_path_factory.mktemp("steps")
-    port = free_port()
-    env = {
-        **os.environ,
-        "EMBEDDED_DEV": "1",
-        "DEBUG": "1",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(tmp / "media"),
-        "EMULATOR_PORT": str(free_port()),
-        "EMULATOR_STEP_MS": "100",
-        "COMFYUI_URL": "",
-        "GPU_BACKENDS": "",
-        "REDIS_URL": "",
-    }
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, timeout=120)
     script = CREATE_TEMPLATE.format(prompt=json.dumps(sampler_workflow(steps=STEPS)))
-    subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, timeout=120)
-    with open(tmp / "serve.log", "wb") as log:
-        process = subprocess.Popen(
-            [*manage, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    pytest.fail("serve did not come up: " + (tmp / "serve.log").read_text(errors="replace")[-2000:])
-                time.sleep(0.2)
+    with running_site(
+        tmp_path_factory.mktemp("steps"), env={"EMULATOR_STEP_MS": "100"}, prepare=[["shell", "-c", script]]
+    ) as url:
         yield url
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_the_job_page_shows_nearly_every_step_and_the_last_one(browser, sampler_site):

@@ -21,3 +21,12 @@ def campaign(db, make_template) -> Campaign:
     CampaignTemplate.objects.create(campaign=campaign, template=make_template("background-swap"), position=2)
     CampaignTemplate.objects.create(campaign=campaign, template=make_template("couple-photo"), position=1)
     return campaign
+
+
+@pytest.fixture
+def visitor(client, db) -> str:
+    """The test client's session key: jobs created with it belong to this visitor."""
+    client.get("/")
+    session = client.session
+    session.save()
+    return session.session_key

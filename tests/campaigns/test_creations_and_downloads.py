@@ -30,14 +30,6 @@ def png() -> bytes:
 
 
 @pytest.fixture
-def visitor(client, db) -> str:
-    client.get("/")
-    session = client.session
-    session.save()
-    return session.session_key
-
-
-@pytest.fixture
 def template(db) -> WorkflowTemplate:
     return WorkflowTemplate.objects.create(
         title="海报相框",

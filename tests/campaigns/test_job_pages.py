@@ -2,18 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from comfyweb.jobs.models import Job
-
-
-@pytest.fixture
-def visitor(client, db) -> str:
-    """The test client's session key: jobs created with it belong to this visitor."""
-    client.get("/")
-    session = client.session
-    session.save()
-    return session.session_key
 
 
 def test_running_job_page_shows_progress_and_refreshes_without_javascript(client, visitor):

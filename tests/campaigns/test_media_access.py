@@ -25,14 +25,6 @@ PNG = picture("PNG")
 
 
 @pytest.fixture
-def visitor(client, db) -> str:
-    client.get("/")
-    session = client.session
-    session.save()
-    return session.session_key
-
-
-@pytest.fixture
 def output(visitor) -> JobOutput:
     job = Job.objects.create(template_title="T", status=Job.Status.SUCCEEDED, session_key=visitor)
     result = JobOutput(job=job, node_id="9", index=0, filename="ComfyUI_00001_.png", content_type="image/png")

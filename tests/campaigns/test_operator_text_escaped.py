@@ -27,14 +27,6 @@ from tests.operator_payloads import (
 
 
 @pytest.fixture
-def visitor(client, db) -> str:
-    client.get("/")
-    session = client.session
-    session.save()
-    return session.session_key
-
-
-@pytest.fixture
 def seeded(visitor) -> dict:
     return seed_payloads(session_key=visitor)
 
