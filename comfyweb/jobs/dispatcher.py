@@ -93,7 +93,7 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
             )
             if updated:
                 claimed_ids.append(job_id)
-    return list(Job.objects.filter(pk__in=claimed_ids).select_related("backend"))
+    return list(Job.objects.filter(pk__in=claimed_ids).select_related("backend", "template"))
 
 
 def requeue_stale_jobs() -> list[Job]:
