@@ -50,7 +50,7 @@ test: install browser
 test-fast: install
 	$(PY) -m pytest -m "not slow and not browser"
 
-test-comfyui: install
+test-comfyui: install browser
 	bash tests/contract/run_real_comfyui.sh
 
 bench: install

@@ -7,8 +7,12 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: models may only be imported once the app registry is ready.
+        from comfyweb.campaigns.preview import VisitorPagePreview
         from comfyweb.campaigns.services import rules_without_campaign
+        from comfyweb.catalog.preview import use_visitor_preview
         from comfyweb.jobs.limits import use_rules_provider
 
         # Submissions that name no campaign (the REST API, retries) still meet the campaigns' quotas.
         use_rules_provider(rules_without_campaign)
+        # The admin previews drafts with the visitor page's own templates and steps.
+        use_visitor_preview(VisitorPagePreview())

@@ -63,8 +63,8 @@ class Creation:
     def again_url(self) -> str | None:
         """The template's form filled with the same choices (in the campaign it was made in, when it still runs)."""
         template = self.first.template
-        if template is None or not template.enabled:
-            return None
+        if template is None or not template.is_visible or self.first.template_version == 0:
+            return None  # (version 0: an operator's test run of a draft, which has no page of its own)
         if self.campaign is not None and self.campaign.enabled:
             kwargs = {"campaign": self.campaign.slug, "slug": template.slug}
             base = reverse("campaigns:campaign_template", kwargs=kwargs)

@@ -72,9 +72,11 @@ class Campaign(models.Model):
         return "open"
 
     def ordered_templates(self):
-        """The enabled templates this campaign offers, in the operator's order."""
-        return WorkflowTemplate.objects.filter(enabled=True, campaign_entries__campaign=self).order_by(
-            "campaign_entries__position", "campaign_entries__id"
+        """The published, enabled templates this campaign offers, in the operator's order."""
+        return (
+            WorkflowTemplate.objects.visible()
+            .filter(campaign_entries__campaign=self)
+            .order_by("campaign_entries__position", "campaign_entries__id")
         )
 
 

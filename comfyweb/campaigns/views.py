@@ -32,9 +32,9 @@ from comfyweb.jobs.services import cancel_job, retry_job, submit_jobs
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The gallery of every enabled template, plus the running campaigns."""
+    """The gallery of every published and enabled template, plus the running campaigns."""
     context = {
-        "workflow_templates": WorkflowTemplate.objects.filter(enabled=True),
+        "workflow_templates": WorkflowTemplate.objects.visible(),
         "campaigns": [c for c in Campaign.objects.filter(enabled=True) if c.window_state() == "open"],
     }
     return render(request, "campaigns/home.html", context)
@@ -53,7 +53,7 @@ def campaign_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 def template_page(request: HttpRequest, slug: str, campaign: str | None = None) -> HttpResponse:
     """The template's form; a valid POST creates `quantity` jobs and redirects to their results."""
-    template = get_object_or_404(WorkflowTemplate, slug=slug, enabled=True)
+    template = get_object_or_404(WorkflowTemplate.objects.visible(), slug=slug)
     campaign_obj = None
     if campaign is not None:
         campaign_obj = get_object_or_404(Campaign, slug=campaign, enabled=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 from django.core.cache import cache
 
-from comfyweb.catalog.services import check_against_object_info
+from comfyweb.catalog.object_info_check import Finding, find_problems
 
 OBJECT_INFO_TTL = 300
 UNREACHABLE_TTL = 30  # a down backend is not asked again on every page view
@@ -23,10 +23,23 @@ class BackendUnreachable(Exception):
 
 @dataclass
 class BackendReport:
+    """What one backend lacks to run a template: `problems` as messages, `findings` with their kind."""
+
     backend: str
     reachable: bool
     problems: list[str] = field(default_factory=list)
     error: str = ""
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def missing_nodes(self) -> list[str]:
+        """The nodes whose class this backend lacks, each as “id “title” (class)”."""
+        return [f.message.split(": ", 1)[0] for f in self.findings if f.kind == "missing_node"]
+
+    @property
+    def missing_models(self) -> list[str]:
+        """The model files (checkpoints, LoRAs…) the prompt names and this backend does not have."""
+        return [f.message for f in self.findings if f.kind == "missing_model"]
 
 
 def object_info_url(backend_url: str, kind: str) -> str:
@@ -73,8 +86,10 @@ def report_for_backends(prompt: dict, backends: list[Backend], params: list | No
         except BackendUnreachable as exc:
             reports.append(BackendReport(backend=name, reachable=False, error=str(exc)))
             continue
-        problems = check_against_object_info(prompt, info, params)
-        reports.append(BackendReport(backend=name, reachable=True, problems=problems))
+        findings = find_problems(prompt, info, params)
+        reports.append(
+            BackendReport(backend=name, reachable=True, problems=[f.message for f in findings], findings=findings)
+        )
     return reports
 
 

@@ -171,14 +171,18 @@ def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | 
             if len(labels) != len(options):
                 labels = [option_label(o) for o in options]
             choices = list(zip(options, labels, strict=True))
+            uploads = panel.get("upload") is not False  # `"upload": false`: visitors pick one of the pictures
             gallery = forms.ChoiceField(
                 choices=choices,
-                required=False,
+                required=required and not uploads,
                 initial=current if current in options else None,
                 widget=forms.RadioSelect(attrs={"class": "gallery"}),
+                error_messages={"required": _("Choose one of the pictures.")},
                 **common,
             )
             gallery.gallery = True
+            if not uploads:
+                return {name: gallery}
             upload = TemplateImageField(
                 required=False, label=_("…or upload your own picture"), help_text=_("JPEG, PNG or WebP.")
             )

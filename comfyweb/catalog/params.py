@@ -127,6 +127,24 @@ def validate_template(prompt: dict, params: list) -> list[TemplateProblem]:
         target_problems = _check_target(prompt if graph_ok else {}, panel, where, seen, graph_ok)
         problems.extend(target_problems)
         problems.extend(_check_type(prompt if graph_ok and not target_problems else {}, panel, where))
+    problems.extend(_shape_problems(params))
+    return problems
+
+
+def _shape_problems(params: list) -> list[TemplateProblem]:
+    """What the JSON Schema (catalog/template.schema.json) finds beyond the rules above: unknown keys, texts
+    that are not text…, each named by its panel and its path inside the panel."""
+    from comfyweb.catalog.schema import json_path, panel_shape_problems
+
+    flat = list(_all_panels(params))
+    problems = []
+    for path, message in panel_shape_problems(params):
+        panel, rest = params[path[0]], path[1:]
+        while len(rest) >= 2 and rest[0] == "children" and isinstance(rest[1], int):
+            panel, rest = panel["children"][rest[1]], rest[2:]
+        position = next((i for i, p in enumerate(flat) if p is panel), 0)
+        where = panel_label(panel, position)
+        problems.append(TemplateProblem(where, f"{json_path(rest)}: {message}" if rest else message))
     return problems
 
 
@@ -199,6 +217,12 @@ def _check_type(prompt: dict, panel: dict, where: str) -> list[TemplateProblem]:
             problems.append(TemplateProblem(where, _("image options must be image URLs.")))
         if prompt and not isinstance(current, str):
             problems.append(TemplateProblem(where, _("the prompt's value is not an image name or URL.")))
+        if "upload" in panel and not isinstance(panel["upload"], bool):
+            problems.append(TemplateProblem(where, _("upload must be true or false.")))
+        elif panel.get("upload") is False and not (isinstance(options, list) and options):
+            problems.append(
+                TemplateProblem(where, _("without uploads (upload: false), visitors need pictures to pick (options)."))
+            )
     labels = panel.get("labels")
     labels_ok = (
         isinstance(options, list)

@@ -1,4 +1,8 @@
-"""Importing and exporting templates in the `workflows/*.json` list format, and backend checks."""
+"""Importing and exporting templates in the `workflows/*.json` list format, and backend checks.
+
+Imports take the list format (docs/templates.md, checked against template.schema.json) and anything
+ComfyUI saves (catalog.importing): UI workflows are converted, bare exports become new templates.
+"""
 
 from __future__ import annotations
 
@@ -12,30 +16,65 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from PIL import Image, ImageDraw
 
+from comfyweb.catalog.comfyui_files import PNG_SIGNATURE, ComfyUIFileError, is_comfyui_export, read_file
 from comfyweb.catalog.forms import UploadedImage, check_image_bytes, has_usable_default
+from comfyweb.catalog.importing import entry_from_export, object_info_once, prepare_entries
 from comfyweb.catalog.models import WorkflowTemplate
-from comfyweb.catalog.params import field_name, is_link, iter_panels, validate_template
+from comfyweb.catalog.object_info_check import check_against_object_info  # noqa: F401 - its historic home
+from comfyweb.catalog.params import field_name, iter_panels, validate_template
+from comfyweb.catalog.schema import file_problems
+from comfyweb.catalog.slugs import slugify_title, unique_slug
 
 TEXT_KEYS = ("title", "slug", "description", "notes", "cover")
 EXPORTED_KEYS = ("title", "slug", "description", "notes", "cover", "prompt", "params")
 
 
 def template_slug(entry: dict) -> str:
-    """The entry's slug, or one made from its title (Chinese titles keep their characters)."""
-    return entry.get("slug") or slugify(entry.get("title", ""), allow_unicode=True)
+    """The entry's slug, or an ASCII one made from its title (破次元壁合照 → po-ci-yuan-bi-he-zhao)."""
+    return entry.get("slug") or slugify_title(entry.get("title", ""))
+
+
+def _existing(entry: dict, slug: str) -> WorkflowTemplate | None:
+    """The template an entry updates: by slug; an entry without one also finds a template imported before slugs
+    were ASCII (its slug was the title's own characters), which keeps its address."""
+    found = WorkflowTemplate.objects.filter(slug=slug).first()
+    if found is None and not entry.get("slug"):
+        legacy = slugify(entry.get("title", ""), allow_unicode=True)
+        found = WorkflowTemplate.objects.filter(slug=legacy).first() if legacy else None
+    return found
+
+
+def _slug_taken(slug: str) -> bool:
+    return WorkflowTemplate.objects.filter(slug=slug).exists()
 
 
 @transaction.atomic
-def import_templates(data: object, *, enable: bool | None = None, first_position: int = 0) -> list[WorkflowTemplate]:
+def import_templates(
+    data: object,
+    *,
+    enable: bool | None = None,
+    first_position: int = 0,
+    object_info: dict | None = None,
+    title: str = "",
+) -> list[WorkflowTemplate]:
     """Create or update templates by slug from a list of entries; all or nothing.
 
-    Importing the same file twice changes nothing (versions only move when prompt/params change).
+    Importing the same file twice changes nothing (versions only move when prompt/params change). `data`
+    may also be a bare ComfyUI export (an API prompt or a UI workflow): it becomes one new template titled
+    `title`, with the proposed params, disabled until an operator enables it (unless `enable` says).
+    UI workflows are converted with `object_info` (default: a configured backend's, else the recorded one).
     """
+    data, problems, bare = prepare_entries(data, object_info_once(object_info), title=title or _("ComfyUI workflow"))
+    if bare:
+        if problems:
+            raise ValidationError(problems)
+        for entry in data:
+            entry["slug"] = unique_slug(entry["title"], _slug_taken)
+        enable = False if enable is None else enable
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
         raise ValidationError(_("A workflows file holds a JSON list of templates."))
-    problems: list[str] = []
     saved = []
     slugs: set[str] = set()
     for position, entry in enumerate(data):
@@ -59,7 +98,7 @@ def import_templates(data: object, *, enable: bool | None = None, first_position
             )
             continue
         slugs.add(slug)
-        template = WorkflowTemplate.objects.filter(slug=slug).first() or WorkflowTemplate(slug=slug)
+        template = _existing(entry, slug) or WorkflowTemplate(slug=slug)
         template.title = entry["title"]
         template.description = entry.get("description", "") or ""
         template.notes = entry.get("notes", "") or ""
@@ -84,30 +123,71 @@ def import_templates(data: object, *, enable: bool | None = None, first_position
     return saved
 
 
-def read_workflow_files(paths: list[Path]) -> list[tuple[Path, object]]:
-    """The parsed JSON of every `*.json` file given (directories are expanded, sorted)."""
+def workflow_files(paths: list[Path]) -> list[Path]:
+    """The files to import: files as given, directories expanded to their `*.json` (sorted)."""
     files: list[Path] = []
     for path in paths:
         files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
-    parsed = []
-    for file in files:
-        try:
-            parsed.append((file, json.loads(file.read_text(encoding="utf-8-sig"))))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValidationError(_("%(file)s is not valid JSON: %(error)s") % {"file": file, "error": exc}) from exc
-    return parsed
+    return files
 
 
 @transaction.atomic
-def import_files(paths: list[Path]) -> list[WorkflowTemplate]:
-    """Import every `*.json` file (or directory of them) given; nothing is saved if one is invalid."""
+def import_files(paths: list[Path], *, object_info: dict | None = None) -> list[WorkflowTemplate]:
+    """Import every file (or directory of `*.json`) given; nothing is saved if one is invalid.
+
+    A file is a list of templates (checked against template.schema.json: problems name their path in the
+    file), or anything ComfyUI saves — a workflow, an API prompt, a PNG/WebP — which becomes a new template
+    titled after the file.
+    """
     saved = []
     problems: list[str] = []
-    for file, data in read_workflow_files(paths):
+    for file in workflow_files(paths):
+        content = file.read_bytes()
+        if not (content.startswith(PNG_SIGNATURE) or content[:4] == b"RIFF"):
+            try:
+                json.loads(content.decode("utf-8-sig"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValidationError(
+                    _("%(file)s is not valid JSON: %(error)s") % {"file": file, "error": exc}
+                ) from exc
         try:
-            saved.extend(import_templates(data, first_position=len(saved)))
+            saved.extend(import_upload(content, file.name, object_info=object_info, first_position=len(saved)))
         except ValidationError as exc:
             problems.extend(f"{file.name}: {message}" for message in exc.messages)
+    if problems:
+        raise ValidationError(problems)
+    return saved
+
+
+@transaction.atomic
+def import_upload(
+    content: bytes, filename: str = "", *, object_info: dict | None = None, first_position: int = 0
+) -> list[WorkflowTemplate]:
+    """One file to import (what the admin's import receives): a workflows JSON file, or anything ComfyUI
+    saves — a workflow or API prompt as JSON, a PNG or WebP with them inside — which becomes a new template
+    titled after the file, disabled until an operator enables it."""
+    title = Path(filename).stem if filename else ""
+    if content.startswith(PNG_SIGNATURE) or content[:4] == b"RIFF":
+        info = object_info_once(object_info)
+        try:
+            export = read_file(content, info(), filename=filename)
+        except ComfyUIFileError as exc:
+            raise ValidationError(str(exc)) from exc
+        entry = entry_from_export(export, info(), title=title or _("ComfyUI workflow"))
+        entry["slug"] = unique_slug(entry["title"], _slug_taken)
+        return import_templates([entry], enable=False, first_position=first_position, object_info=info())
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationError(
+            _("%(file)s is not valid JSON, nor a PNG or WebP that ComfyUI saved: %(error)s")
+            % {"file": filename or _("The file"), "error": exc}
+        ) from exc
+    problems = [] if is_comfyui_export(data) else file_problems(data)
+    try:
+        saved = import_templates(data, first_position=first_position, object_info=object_info, title=title)
+    except ValidationError as exc:
+        raise ValidationError(problems + exc.messages) from exc
     if problems:
         raise ValidationError(problems)
     return saved
@@ -123,86 +203,6 @@ def export_templates(queryset=None) -> list[dict]:
             entry["translations"] = template.translations
         exported.append(entry)
     return exported
-
-
-def check_against_object_info(prompt: dict, object_info: dict, params: list | None = None) -> list[str]:
-    """What a backend lacks to run `prompt`: node types, COMBO values, values out of range.
-
-    With `params`, every value a visitor may pick is checked too: each select option and the
-    min/max of each number panel.
-    """
-    problems = []
-    for node_id, node in prompt.items():
-        spec = object_info.get(node.get("class_type"))
-        where = f"{node_id} ({node.get('class_type')})"
-        if spec is None:
-            problems.append(
-                _("%(where)s: this backend has no such node type (missing custom node?).") % {"where": where}
-            )
-            continue
-        declared = _declared_inputs(spec)
-        inputs = node.get("inputs", {})
-        for key in spec.get("input", {}).get("required", {}):
-            if key not in inputs:
-                problems.append(
-                    _("%(where)s: this backend requires an input %(key)s the prompt does not set.")
-                    % {"where": where, "key": key}
-                )
-        for key, value in inputs.items():
-            if is_link(value) or key not in declared:
-                continue
-            problems.extend(_check_input(where, key, value, declared[key]))
-    for panel in iter_panels(params or []):
-        node = prompt.get(str(panel.get("id")), {})
-        spec = object_info.get(node.get("class_type"))
-        declared = _declared_inputs(spec).get(panel.get("key")) if spec else None
-        if not declared:
-            continue
-        where = f"{panel.get('id')} ({node.get('class_type')})"
-        candidates: list = []
-        if panel.get("type") == "select" and isinstance(panel.get("options"), list):
-            candidates = panel["options"]
-        elif panel.get("type") == "number":
-            candidates = [panel[bound] for bound in ("min", "max") if isinstance(panel.get(bound), (int, float))]
-        current = node.get("inputs", {}).get(panel.get("key"))
-        for value in candidates:
-            if value != current:
-                problems.extend(
-                    _check_input(where, panel["key"], value, declared, offered_by=_("a choice of the form"))
-                )
-    return problems
-
-
-def _declared_inputs(spec: dict) -> dict:
-    inputs = spec.get("input", {})
-    return {**inputs.get("required", {}), **inputs.get("optional", {})}
-
-
-def _check_input(where: str, key: str, value: object, spec: list, offered_by: str = "") -> list[str]:
-    kind = spec[0] if spec else None
-    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-    if kind == "COMBO":  # newer object_info: ["COMBO", {"options": [...]}]
-        kind = options.get("options", [])
-    suffix = f" ({offered_by})" if offered_by else ""
-    if isinstance(kind, list):
-        if options.get("image_upload") or key == "image":
-            return []  # LoadImage accepts uploads the agent makes at run time
-        if value not in kind:
-            return [
-                _("%(where)s: %(key)s=%(value)r is not offered by this backend (missing model or bad name?).")
-                % {"where": where, "key": key, "value": value}
-                + suffix
-            ]
-        return []
-    if kind in ("INT", "FLOAT") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        lo, hi = options.get("min"), options.get("max")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            return [
-                _("%(where)s: %(key)s=%(value)s is outside %(lo)s…%(hi)s.")
-                % {"where": where, "key": key, "value": value, "lo": lo, "hi": hi}
-                + suffix
-            ]
-    return []
 
 
 def sample_photo() -> UploadedImage:

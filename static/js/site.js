@@ -101,6 +101,13 @@
         var note = form.querySelector("[data-submitting]");
         if (button) button.disabled = true;
         if (note) note.hidden = false;
+        if (form.target && form.target !== "_self") {
+          // The answer opens elsewhere (the admin preview's test run, in a new tab): this page stays usable.
+          setTimeout(function () {
+            if (button) button.disabled = false;
+            if (note) note.hidden = true;
+          }, 1500);
+        }
         if (pendingDownscales.size) {
           // A photo is still being made smaller: send the form once it is, never the full-size file.
           event.preventDefault();

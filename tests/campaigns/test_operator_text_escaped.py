@@ -125,6 +125,9 @@ def admin_pages(seeded) -> list[str]:
         f"/admin/catalog/workflowtemplate/?q={TEXT}",
         f"/admin/catalog/workflowtemplate/{template.pk}/change/",
         f"/admin/catalog/workflowtemplate/{template.pk}/preview/",
+        f"/admin/catalog/workflowtemplate/{template.pk}/preview/?version=1",
+        f"/admin/catalog/workflowtemplate/{template.pk}/versions/",
+        f"/admin/catalog/workflowtemplate/{template.pk}/versions/1/",
         f"/admin/catalog/workflowtemplate/{template.pk}/history/",
         f"/admin/catalog/workflowtemplate/{template.pk}/delete/",
         f"/admin/catalog/workflowtemplate/add/?title={TEXT}&description={TEXT}",
@@ -177,3 +180,45 @@ def test_a_saved_change_page_with_payloads_round_trips_as_text(staff_client, see
     assert page.status_code == 200
     template.refresh_from_db()
     assert template.title == TEXT and template.params == payload_params()
+
+
+def test_the_template_editor_its_draft_and_test_runs_show_operator_text_as_text(staff_client, seeded):
+    """The editor's cards (titles, reasons, node titles, option values and labels), a draft on the change page,
+    a refused test run drawn again: all payloads stay text."""
+    from comfyweb.catalog import drafts
+
+    template = seeded["templates"][0]
+    drafts.save_draft(template, {**drafts.content_of(template), "description": TEXT + " (draft)"})
+    change = staff_client.get(f"/admin/catalog/workflowtemplate/{template.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    _assert_escaped(_html(change), "change page with a draft")
+    assert "(draft)" in visible_text(_html(change))
+
+    cards = staff_client.post(
+        "/admin/catalog/workflowtemplate/editor/",
+        {
+            "prompt": json.dumps(payload_prompt()),
+            "params": json.dumps(payload_params()),
+            "operation": "add",
+            "name": "2.upscale_method",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert cards["Content-Type"] == "application/json"
+    _assert_escaped(cards.json()["html"], "editor cards")
+
+    refused = staff_client.post(
+        f"/admin/catalog/workflowtemplate/{template.pk}/preview/",
+        {
+            "title": TEXT,
+            "prompt": json.dumps(payload_prompt()),
+            "params": json.dumps(payload_params()),
+            "_test_run": "1",
+            "4.blend_mode": TEXT,
+            "5.filename_prefix": TEXT,
+            "backend": TEXT,
+            "quantity": TEXT,
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert refused.status_code == 400
+    _assert_escaped(_html(refused), "refused test run")

@@ -107,29 +107,32 @@ def test_an_unreachable_backend_is_said_plainly(operator, core_prompt, core_para
 def test_publishing_with_backend_problems_needs_the_override(operator, emulator_backend, core_prompt, core_params):
     core_prompt["4"]["inputs"]["blend_mode"] = "burn"
     core_params[1]["children"][0]["options"] = ["burn", "screen"]
-    response = operator.post(ADD_URL, form_data(core_prompt, core_params))
+    response = operator.post(ADD_URL, form_data(core_prompt, core_params, _publish="Publish"))
     html = page(response)
     assert response.status_code == 200
     assert "A GPU backend cannot run this template." in html
     assert "emulator: 4 (ImageBlend): blend_mode=&#x27;burn&#x27; is not offered by this backend" in html
     assert not WorkflowTemplate.objects.exists()
-    response = operator.post(ADD_URL, form_data(core_prompt, core_params, publish_anyway="on"))
+    response = operator.post(ADD_URL, form_data(core_prompt, core_params, publish_anyway="on", _publish="Publish"))
     assert response.status_code == 302
-    assert WorkflowTemplate.objects.get().enabled
-
-
-def test_a_disabled_draft_can_be_saved_without_the_override(operator, emulator_backend, core_prompt, core_params):
-    core_prompt["4"]["class_type"] = "FancyBlend"
-    data = form_data(core_prompt, core_params)
-    del data["enabled"]
-    assert operator.post(ADD_URL, data).status_code == 302
     template = WorkflowTemplate.objects.get()
+    assert template.enabled and template.is_visible and template.version == 1
+
+
+def test_a_draft_is_saved_without_the_backend_check_and_stays_unseen(
+    operator, emulator_backend, core_prompt, core_params
+):
+    core_prompt["4"]["class_type"] = "FancyBlend"
+    assert operator.post(ADD_URL, form_data(core_prompt, core_params)).status_code == 302
+    template = WorkflowTemplate.objects.get()
+    assert template.published_at is None and not template.is_visible
     response = operator.post(
-        f"/admin/catalog/workflowtemplate/{template.pk}/change/", form_data(core_prompt, core_params)
+        f"/admin/catalog/workflowtemplate/{template.pk}/change/",
+        form_data(core_prompt, core_params, _publish="Publish"),
     )
     assert "A GPU backend cannot run this template." in page(response)
     template.refresh_from_db()
-    assert not template.enabled
+    assert template.published_at is None
 
 
 def test_enabling_from_the_list_is_checked_too(operator, emulator_backend, core_prompt, core_params):
@@ -160,7 +163,9 @@ def test_importing_a_workflows_file(operator):
 
 def test_importing_a_bad_file_shows_why(operator, couple_template):
     not_json = SimpleUploadedFile("x.json", b"\xff\xfe garbage")
-    assert "Not a JSON file" in page(operator.post("/admin/catalog/workflowtemplate/import/", {"file": not_json}))
+    assert "x.json is not valid JSON" in page(
+        operator.post("/admin/catalog/workflowtemplate/import/", {"file": not_json})
+    )
     couple_template["params"][0]["children"][0]["key"] = "picture"
     bad = SimpleUploadedFile("x.json", json.dumps([couple_template]).encode())
     html = page(operator.post("/admin/catalog/workflowtemplate/import/", {"file": bad}))
@@ -176,9 +181,13 @@ def test_the_preview_renders_the_end_user_form(operator, couple_template):
     template = WorkflowTemplate.objects.create(
         title="t", slug="t", prompt=couple_template["prompt"], params=couple_template["params"]
     )
-    html = page(operator.get(reverse("admin:catalog_workflowtemplate_preview", args=[template.pk])))
-    assert "参考图" in html and 'type="file"' in html and html.count('type="radio"') == 7
-    assert "Try it: submit a test job" in html
+    response = operator.get(reverse("admin:catalog_workflowtemplate_preview", args=[template.pk]) + "?language=en")
+    html = page(response)
+    assert "参考图" in html and 'type="file"' in html and html.count('name="11.image"') == 7
+    assert "Run a test" in html and 'class="steps"' in html, "drawn like the visitor page, with a test run"
+    assert (
+        response["X-Frame-Options"] == "SAMEORIGIN" and "frame-ancestors 'self'" in response["Content-Security-Policy"]
+    )
 
 
 def test_trying_the_preview_form_creates_a_test_job(operator, core_prompt, core_params):
@@ -186,31 +195,34 @@ def test_trying_the_preview_form_creates_a_test_job(operator, core_prompt, core_
     url = reverse("admin:catalog_workflowtemplate_preview", args=[template.pk])
     data = {"4.blend_mode": "screen", "4.blend_factor": "0.2", "2.width": "128", "5.filename_prefix": "try"}
     data["1.image"] = SimpleUploadedFile("me.png", picture("PNG"), "image/png")
+    data["_test_run"] = "1"
     response = operator.post(url, data)
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.id}/"
     assert job.prompt["4"]["inputs"]["blend_mode"] == "screen"
     assert job.prompt["1"]["inputs"]["image"].startswith("data:image/jpeg;base64,"), "re-encoded without alpha"
-    assert job.owner.is_superuser
+    assert job.owner.is_superuser and job.template_version == template.version, "the published version ran"
 
 
 def test_a_bad_upload_in_the_preview_is_an_error_and_no_job(operator, core_prompt, core_params):
     template = WorkflowTemplate.objects.create(title="t", slug="t", prompt=core_prompt, params=core_params)
     url = reverse("admin:catalog_workflowtemplate_preview", args=[template.pk])
-    response = operator.post(url, {"1.image": SimpleUploadedFile("me.jpg", b"hello")})
+    response = operator.post(
+        url, {"1.image": SimpleUploadedFile("me.jpg", b"hello"), "_test_run": "1", "_language": "en"}
+    )
     assert "not an image we can read" in page(response)
     assert not Job.objects.exists()
 
 
 def test_the_live_preview_shows_unsaved_changes(operator, core_prompt, core_params):
     url = reverse("admin:catalog_workflowtemplate_live_preview")
-    response = operator.post(url, form_data(core_prompt, core_params, title="Draft"))
+    response = operator.post(url, form_data(core_prompt, core_params, title="Draft", _language="en"))
     html = page(response)
     assert "Preview: Draft" in html and 'name="4.blend_mode"' in html
     core_params[0]["id"] = "42"
-    html = page(operator.post(url, form_data(core_prompt, core_params)))
-    assert "This template cannot be used yet" in html and "node 42 is not in the prompt." in html
-    assert "Not valid JSON" in page(operator.post(url, form_data("{", core_params)))
+    html = page(operator.post(url, form_data(core_prompt, core_params, _language="en")))
+    assert "Visitors could not use this template yet" in html and "node 42 is not in the prompt." in html
+    assert "Not valid JSON" in page(operator.post(url, form_data("{", core_params, _language="en")))
 
 
 def test_the_try_it_action_submits_a_job_with_defaults_and_a_sample_photo(operator, couple_template):

@@ -23,15 +23,15 @@ def _english():
         yield
 
 
-def test_a_chinese_title_gives_a_chinese_slug():
-    assert template_slug({"title": "破次元壁合照"}) == "破次元壁合照"
+def test_a_chinese_title_gives_an_ascii_slug_in_pinyin():
+    assert template_slug({"title": "破次元壁合照"}) == "po-ci-yuan-bi-he-zhao"
     assert template_slug({"title": "x", "slug": "couple"}) == "couple"
 
 
 def test_importing_the_seed_templates(couple_template, background_template):
     saved = import_templates([couple_template, background_template])
-    assert [t.slug for t in saved] == ["破次元壁合照", "背景替换"]
-    template = WorkflowTemplate.objects.get(slug="破次元壁合照")
+    assert [t.slug for t in saved] == ["po-ci-yuan-bi-he-zhao", "bei-jing-ti-huan"]
+    template = WorkflowTemplate.objects.get(slug="po-ci-yuan-bi-he-zhao")
     assert template.prompt == couple_template["prompt"] and template.params == couple_template["params"]
     assert [t.ordering for t in saved] == [0, 1]
 

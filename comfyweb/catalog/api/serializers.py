@@ -22,6 +22,9 @@ class WorkflowFieldSerializer(serializers.Serializer):
     required = serializers.BooleanField()
     default = serializers.JSONField(allow_null=True, help_text="The workflow's own value, used when left out.")
     options = serializers.ListField(child=serializers.JSONField(), required=False)
+    upload = serializers.BooleanField(
+        required=False, help_text="image: whether a picture of your own is taken (else only one of `options`)."
+    )
     labels = serializers.ListField(child=serializers.CharField(), required=False)
     min = serializers.FloatField(required=False, allow_null=True)
     max = serializers.FloatField(required=False, allow_null=True)
@@ -57,6 +60,7 @@ def workflow_fields(template: WorkflowTemplate, options_resolver=None) -> list[d
         }
         if kind == "image":
             entry["options"] = [value for value, _label in getattr(field, "choices", [])]
+            entry["upload"] = panel.get("upload") is not False or not entry["options"]
         elif kind == "select":
             entry["options"] = list(field.originals.values())
             entry["labels"] = [str(label) for _value, label in field.choices]

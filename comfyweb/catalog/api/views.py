@@ -17,7 +17,7 @@ class WorkflowListView(VisitorAPIMixin, ListAPIView):
 
     serializer_class = WorkflowSerializer
     pagination_class = None
-    queryset = WorkflowTemplate.objects.filter(enabled=True)
+    queryset = WorkflowTemplate.objects.visible()
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "options_resolver": backends_options_resolver()}
@@ -28,7 +28,7 @@ class WorkflowDetailView(VisitorAPIMixin, RetrieveAPIView):
     """The workflow with the values it takes (404 for an unknown or disabled one)."""
 
     serializer_class = WorkflowSerializer
-    queryset = WorkflowTemplate.objects.filter(enabled=True)
+    queryset = WorkflowTemplate.objects.visible()
     lookup_field = "slug"
 
     def get_serializer_context(self) -> dict:

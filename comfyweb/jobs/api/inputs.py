@@ -93,6 +93,9 @@ def form_input(template: WorkflowTemplate, values: dict, files) -> tuple[dict, d
         if panel is None or panel.get("type") != "image":
             errors[name] = [_("Unknown picture field. This workflow takes: %(names)s") % {"names": allowed}]
             continue
+        if panel.get("upload") is False:
+            errors[name] = [_("This field takes one of its pictures (see its options), not a file.")]
+            continue
         if isinstance(upload, UploadedFile):
             form_files[_upload_field(panel)] = upload
     for name, value in values.items():
@@ -109,6 +112,9 @@ def form_input(template: WorkflowTemplate, values: dict, files) -> tuple[dict, d
             data[name] = value
             continue
         gallery = [str(o) for o in panel.get("options") or []] if isinstance(panel.get("options"), list) else []
+        if panel.get("upload") is False and gallery:
+            data[name] = value  # one of the pictures only: the form's choice field says when it is not
+            continue
         try:
             where, converted = image_form_input(name, value, gallery)
         except FieldError as exc:

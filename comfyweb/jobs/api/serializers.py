@@ -27,7 +27,7 @@ class JobCreateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=settings.JOB_MAX_QUANTITY, default=1)
 
     def validate_workflow(self, slug: str) -> WorkflowTemplate:
-        template = WorkflowTemplate.objects.filter(slug=slug, enabled=True).first()
+        template = WorkflowTemplate.objects.visible().filter(slug=slug).first()
         if template is None:
             raise serializers.ValidationError(_("Unknown workflow %(slug)r.") % {"slug": slug})
         return template
