@@ -7,8 +7,9 @@ drift in the machine touches every path alike. Each run has its own seed: the em
 ComfyUI, would otherwise answer a repeat from its cache.
 
 Per-event latency is the time from the emulator sending a sampler step to the client receiving
-the progress that shows it; the agent adds what its WebSocket frames take over the direct
-client's.
+the progress that shows it. The agent's added latency is taken event by event: each step of a
+round's run through `/api/run/ws` is paired with the same step of that round's direct run, and
+the figures are percentiles of those differences (not differences of percentiles).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ MODES = ("direct", "api_run", "api_run_ws")
 TARGET_RATIO = 1.05
 TARGET_ADDED_P50_MS = 5.0
 
-Receipts = list[tuple[str, float, float]]  # (prompt_id, sampler step, unix time the client saw it)
+Receipts = list[tuple[int, str, float, float]]  # (round, prompt_id, sampler step, unix time the client saw it)
 
 
 def run(*, scale: float = 1.0, **_options) -> dict:
@@ -54,18 +55,20 @@ async def measure(emulators: Emulators, agent_url: str, rounds: int) -> dict:
 
     walls: dict[str, list[float]] = {mode: [] for mode in MODES}
     receipts: dict[str, Receipts] = {"direct": [], "api_run_ws": []}
+    current = [-1]  # the round being run (-1: warming up)
     failures: list[str] = []
     seed = 1000
     async with ComfyClient(emulators.urls[0]) as comfy, httpx.AsyncClient(timeout=120, trust_env=False) as http:
         runners = {
-            "direct": lambda prompt: run_direct(comfy, prompt, receipts["direct"]),
+            "direct": lambda prompt: run_direct(comfy, prompt, receipts["direct"], current[0]),
             "api_run": lambda prompt: run_api(http, agent_url, prompt),
-            "api_run_ws": lambda prompt: run_api_ws(agent_url, prompt, receipts["api_run_ws"]),
+            "api_run_ws": lambda prompt: run_api_ws(agent_url, prompt, receipts["api_run_ws"], current[0]),
         }
         await runners["direct"](sampler_prompt(STEPS, seed=1))  # warm both paths up before measuring
         await runners["api_run"](sampler_prompt(STEPS, seed=2))
         receipts["direct"].clear()
         for index in range(rounds):
+            current[0] = index
             order = MODES[index % 3 :] + MODES[: index % 3]
             for mode in order:
                 seed += 1
@@ -86,35 +89,43 @@ async def measure(emulators: Emulators, agent_url: str, rounds: int) -> dict:
         result[f"{mode}_ratio"] = median / direct
     for mode, values in latency.items():
         result[f"{mode}_events"] = len(values)
-        result[f"{mode}_event_p50_ms"] = percentile(values, 50)
-        result[f"{mode}_event_p99_ms"] = percentile(values, 99)
-    result["added_event_p50_ms"] = result["api_run_ws_event_p50_ms"] - result["direct_event_p50_ms"]
-    result["added_event_p99_ms"] = result["api_run_ws_event_p99_ms"] - result["direct_event_p99_ms"]
+        result[f"{mode}_event_p50_ms"] = percentile(list(values.values()), 50)
+        result[f"{mode}_event_p99_ms"] = percentile(list(values.values()), 99)
+    added = added_latencies(latency["direct"], latency["api_run_ws"])
+    result["added_events"] = len(added)
+    result["added_event_p50_ms"] = percentile(added, 50)
+    result["added_event_p99_ms"] = percentile(added, 99)
+    result["added_event_max_ms"] = max(added, default=float("nan"))
     return result
 
 
-def event_latencies(rows: Receipts, emitted: dict[tuple[str, str, float], float]) -> list[float]:
-    """Milliseconds from the emulator sending each step to the client first seeing it."""
-    seen: dict[tuple[str, float], float] = {}
-    for prompt_id, value, at in rows:
-        seen.setdefault((prompt_id, value), at)
-    return [
-        (at - emitted[(prompt_id, SAMPLER_NODE, value)]) * 1000
-        for (prompt_id, value), at in seen.items()
-        if (prompt_id, SAMPLER_NODE, value) in emitted
-    ]
+def added_latencies(direct: dict, via_agent: dict) -> list[float]:
+    """Per event: its latency through the agent minus the same (round, step)'s latency direct."""
+    return [via_agent[key] - direct[key] for key in sorted(via_agent.keys() & direct.keys())]
 
 
-def note_step(progress: dict, receipts: Receipts) -> None:
+def event_latencies(rows: Receipts, emitted: dict[tuple[str, str, float], float]) -> dict[tuple[int, float], float]:
+    """(round, step) -> milliseconds from the emulator sending that step to the client first seeing it."""
+    seen: dict[tuple[int, str, float], float] = {}
+    for round_index, prompt_id, value, at in rows:
+        seen.setdefault((round_index, prompt_id, value), at)
+    return {
+        (round_index, value): (at - emitted[(prompt_id, SAMPLER_NODE, value)]) * 1000
+        for (round_index, prompt_id, value), at in seen.items()
+        if round_index >= 0 and (prompt_id, SAMPLER_NODE, value) in emitted
+    }
+
+
+def note_step(progress: dict, receipts: Receipts, round_index: int) -> None:
     node = progress.get(SAMPLER_NODE) or {}
     prompt_id = (progress.get("") or {}).get("prompt_id")
     if prompt_id and node.get("max", 0) > 1 and node.get("value"):
-        receipts.append((prompt_id, float(node["value"]), time.time()))
+        receipts.append((round_index, prompt_id, float(node["value"]), time.time()))
 
 
-async def run_direct(comfy, prompt: dict, receipts: Receipts) -> str:
+async def run_direct(comfy, prompt: dict, receipts: Receipts, round_index: int) -> str:
     async def on_progress(progress: dict) -> None:
-        note_step(progress, receipts)
+        note_step(progress, receipts, round_index)
 
     result = await comfy.run(prompt, on_progress=on_progress, timeout=120)
     status = result.progress[""].get("status")
@@ -129,14 +140,14 @@ async def run_api(http: httpx.AsyncClient, agent_url: str, prompt: dict) -> str:
     return "" if status == "succeeded" else f"status {status}"
 
 
-async def run_api_ws(agent_url: str, prompt: dict, receipts: Receipts) -> str:
+async def run_api_ws(agent_url: str, prompt: dict, receipts: Receipts, round_index: int) -> str:
     url = agent_url.replace("http://", "ws://", 1) + "/api/run/ws"
     async with websockets.connect(url, max_size=None) as socket:
         await socket.send(json.dumps(prompt))
         async for text in socket:
             frame = json.loads(text)
             if frame["type"] == "progress":
-                note_step(frame["data"], receipts)
+                note_step(frame["data"], receipts, round_index)
             elif frame["type"] == "result":
                 return ""
             else:
@@ -157,7 +168,9 @@ def figures(result: dict) -> list:
         + (f"; failures: {result['failures']}" if result["failures"] else "")
     )
     events = (
-        f"{result['api_run_ws_events']} events via the agent, {result['direct_events']} direct; event latency direct "
+        f"{result['added_events']} events paired (the same step of the same round, via /api/run/ws and direct; "
+        f"{result['api_run_ws_events']} via the agent, {result['direct_events']} direct); percentiles of the "
+        f"per-event differences, max {result['added_event_max_ms']:.1f} ms; event latency direct "
         f"p50 {result['direct_event_p50_ms']:.1f} ms / p99 {result['direct_event_p99_ms']:.1f} ms, via /api/run/ws "
         f"p50 {result['api_run_ws_event_p50_ms']:.1f} ms / p99 {result['api_run_ws_event_p99_ms']:.1f} ms"
     )

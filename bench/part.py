@@ -25,8 +25,23 @@ def _clean(value):
     return value
 
 
+def raise_fd_limit() -> int:
+    """The soft limit on open files up to the hard one: thousands of sockets here and in the processes we start."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def main() -> None:
     name, options = sys.argv[1], json.loads(sys.argv[2])
+    raise_fd_limit()  # inherited by the web, worker and emulator processes the part starts
     result = importlib.import_module(PARTS[name]).run(**options)
     print(RESULT_PREFIX + json.dumps(_clean(result)), flush=True)
 

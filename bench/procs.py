@@ -45,11 +45,14 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
             process.wait(timeout)
 
 
-def python(*args: str, env: dict, log: Path | None = None, wrap: list[str] | None = None, **kwargs) -> subprocess.Popen:
-    """`python <args>` in the project folder with `env` on top of ours; stderr to `log` when given."""
+def python(
+    *args: str, env: dict, log: Path | None = None, wrap: list[str] | None = None, drop: tuple[str, ...] = (), **kwargs
+) -> subprocess.Popen:
+    """`python <args>` in the project folder with `env` on top of ours (less `drop`); stderr to `log` when given."""
     stderr = log.open("ab") if log else subprocess.DEVNULL
     command = [*(wrap or []), sys.executable, *args]
-    return subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **env}, stderr=stderr, **kwargs)
+    full_env = {key: value for key, value in {**os.environ, **env}.items() if key not in drop}
+    return subprocess.Popen(command, cwd=BASE_DIR, env=full_env, stderr=stderr, **kwargs)
 
 
 class Emulators:
@@ -80,16 +83,21 @@ class Emulators:
 
 
 class AgentProcess:
-    """`manage.py agent` in front of `comfyui_url`, its task files under `root` (a file:// store)."""
+    """`python -m comfyweb.agent` in front of `comfyui_url`; by default its task files under `root` (file://).
+
+    As deployed, the agent runs without Django settings: DJANGO_SETTINGS_MODULE is not passed on.
+    """
 
     def __init__(self, comfyui_url: str, root: Path, *extra: str, env: dict | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         root.mkdir(parents=True, exist_ok=True)
+        store = () if "--store" in extra else ("--store", f"file://{root / f'agent-{self.port}'}")
         self.process = python(
-            "manage.py", "agent", "--host", "127.0.0.1", "--port", str(self.port), "--comfyui-url", comfyui_url,
-            "--store", f"file://{root / f'agent-{self.port}'}", *extra,
-            env={"EMBEDDED_DEV": "1", **(env or {})}, log=root / f"agent-{self.port}.log", stdout=subprocess.DEVNULL,
+            "-m", "comfyweb.agent", "--host", "127.0.0.1", "--port", str(self.port), "--comfyui-url", comfyui_url,
+            *store, *extra,
+            env=env or {}, drop=("DJANGO_SETTINGS_MODULE",), log=root / f"agent-{self.port}.log",
+            stdout=subprocess.DEVNULL,
         )  # fmt: skip
         wait_for_http(f"{self.url}/api/health", process=self.process)
 

@@ -14,8 +14,9 @@ class Figure:
     measured: str
     target: str
     value: float | None  # measured, in the target's unit
-    limit: float | None  # the target (value <= limit meets it)
+    limit: float | None  # the target: value <= limit meets it (value >= limit with at_least)
     note: str = ""
+    at_least: bool = False
 
     @classmethod
     def failed(cls, name: str, result: dict) -> Figure:
@@ -32,7 +33,7 @@ class Figure:
     def verdict(self) -> str:
         if self.ratio is None:
             return "-" if self.limit is None else "n/a"
-        return "met" if self.ratio <= 1 else "MISSED"
+        return "met" if (self.ratio >= 1 if self.at_least else self.ratio <= 1) else "MISSED"
 
 
 def _row(figure: Figure) -> list[str]:
