@@ -11,13 +11,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export EMBEDDED_DEV ?= 1
 
-.PHONY: help install browser run test test-fast test-comfyui bench lint format migrations-check ci clean
+.PHONY: help install browser run test test-fast test-comfyui bench bench-comfyui lint format migrations-check ci clean
 
 help:
 	@echo "make run    - install what is missing and serve http://$(HOST):$(PORT) (embedded topology)"
 	@echo "make test   - install what is missing and run the whole test suite"
 	@echo "make test-comfyui - run the client/agent contract tests against a real CPU ComfyUI"
 	@echo "make bench  - measure the product's performance figures (bench/RESULTS.md)"
+	@echo "make bench-comfyui - the agent's added time on a real CPU ComfyUI (appended to bench/RESULTS.md)"
 	@echo "make lint   - ruff check, format check and the layer contract (import-linter)"
 
 $(VENV)/.installed: requirements.txt
@@ -55,6 +56,10 @@ test-comfyui: install browser
 
 bench: install
 	$(PY) -m bench
+
+# The agent's added time on a real CPU ComfyUI, appended with the date to bench/RESULTS.md.
+bench-comfyui: install
+	RECORD_BENCH=1 bash tests/contract/run_real_comfyui.sh tests/contract/test_real_agent_overhead.py -s
 
 lint: install
 	$(PY) -m ruff check .

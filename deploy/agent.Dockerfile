@@ -64,15 +64,19 @@ RUN uv python install "${AGENT_PYTHON}" \
     && uv pip install --python /opt/comfyweb/venv/bin/python -r /opt/comfyweb/runtime.txt
 COPY comfyweb ./comfyweb
 COPY deploy/probe.py /opt/comfyweb/probe.py
-RUN mkdir -p /data/agent-tasks
+RUN mkdir -p /data/agent-tasks /data/agent-state
 
 # The agent reads each option from these variables (python -m comfyweb.agent --help). It needs no
 # Django settings: only the db:// store uses Django, configured from DATABASE_URL by the agent itself.
+# On 0.0.0.0 it starts only with AGENT_TOKEN (give it at run time: -e AGENT_TOKEN=...) or AGENT_NO_AUTH=1
+# (the platform in front authenticates). ComfyUI's input/output folders are read from its command line
+# (an absolute main.py path), so the agent deletes its uploads and, after AGENT_RECORD_TTL, its outputs.
 ENV AGENT_HOST=0.0.0.0 \
     AGENT_PORT=8189 \
     COMFYUI_URL=http://127.0.0.1:8188 \
     AGENT_COMFYUI_CMD="${COMFYUI_CMD}" \
     AGENT_STORE=file:///data/agent-tasks \
+    AGENT_STATE_DIR=/data/agent-state \
     AGENT_CONCURRENCY=1 \
     LOG_FORMAT=json \
     PYTHONUNBUFFERED=1

@@ -5,7 +5,7 @@
 | `POST /api/run` | 200 + the final progress (with base64 `results`); see the outcome table below |
 | `POST /api/run` + `X-Fc-Invocation-Type: Async` | 202 `{"task_id", "status"}` at once; follow with `/api/status` |
 | `DELETE /api/run?id=` | 200 + the cancelled record; 202 when another instance runs it; 409 finished; 404 unknown |
-| `GET /api/run/ws` | WebSocket: send the prompt, get `progress` frames then one `result` or `error` frame |
+| `GET /api/run/ws` | WebSocket: send the prompt, get `progress` (and `preview`) frames, then `result` or `error` |
 | `GET /api/run/ws?id=` | WebSocket: follow an existing task (current state first) |
 | `GET /api/status?id=` | 200 + the stored progress (`&results=1` adds base64 results); 404 unknown |
 | `GET /api/health` | 200 while the process serves requests |
@@ -14,7 +14,9 @@
 
 Errors are `{"message": "<ErrorType>", "error": <text or ComfyUI's JSON>}`. Request problems:
 malformed JSON, a body that is not an API-format prompt, an invalid `task-id` or option → 400
-`RequestParamsError`; a body over `AGENT_MAX_BODY_BYTES` → 413; a missing or wrong bearer token
+`RequestParamsError`; a body that is not declared JSON (`Content-Type: application/json`) → 415
+`UnsupportedMediaTypeError` (a cross-site "simple" request cannot start a job); a body over
+`AGENT_MAX_BODY_BYTES` → 413 (checked on Content-Length, then while reading); a missing or wrong bearer token
 → 401 `UnauthorizedError`; a full queue → 503 `QueueFullError` with `Retry-After`; a task id
 already in flight here → 409 `TaskConflictError`. How a run ends (200, 400 validation, 500
 execution error, 409 cancelled, 504 timeout, 502/503 ComfyUI trouble) is in
@@ -28,16 +30,25 @@ import contextlib
 import json
 import logging
 import math
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from comfyweb.agent.outcomes import error_envelope, outcome_of
-from comfyweb.agent.runner import QueueFull, RunOptions, TaskConflict, TaskFinished, TaskNotFound, with_results
+from comfyweb.agent.previews import PreviewSender
+from comfyweb.agent.runner import (
+    QueueFull,
+    RunOptions,
+    TaskConflict,
+    TaskFinished,
+    TaskNotFound,
+    orphaned,
+    with_results,
+)
 from comfyweb.agent.stores import InvalidTaskId, validate_task_id
 from comfyweb.agent.webhooks import check_callback_url
 from comfyweb.comfy.progress import is_final
@@ -147,17 +158,23 @@ def run_options(agent: Agent, query: dict, headers: dict, body: Any) -> RunOptio
     return RunOptions(results=results, timeout=timeout, callback_url=callback or None)
 
 
+def is_json_type(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type, parameters aside (`; charset=utf-8`)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed `limit`: never more than `limit` is held."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise RequestError(f"the body is larger than {limit} bytes", status=413)
-    chunks, size = [], 0
+    body = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+        if len(body) + len(chunk) > limit:
             raise RequestError(f"the body is larger than {limit} bytes", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+    return bytes(body)
 
 
 async def accept_prompt(agent: Agent, body: Any, task_id: str | None, query: dict, headers: dict):
@@ -201,6 +218,10 @@ async def run(request: Request) -> Response:
             return await cancel(agent, task_id_from(request.query_params.get("id")))
         if request.method != "POST":
             return error_response(405, "MethodNotAllowedError", "use POST to run or DELETE ?id= to cancel")
+        if not is_json_type(request.headers.get("content-type")):
+            raise RequestError(
+                "send the prompt as JSON (Content-Type: application/json)", 415, "UnsupportedMediaTypeError"
+            )
         body = parse_json(await read_body(request, agent.settings.max_body_bytes), agent.settings.max_json_depth)
         task_id = task_id_from(request.headers.get(TASK_ID_HEADER))
         headers = {key.lower(): value for key, value in request.headers.items()}
@@ -213,7 +234,10 @@ async def run(request: Request) -> Response:
             {"task_id": task.id, "status": task.status}, status_code=202, headers={TASK_ID_HEADER: task.id}
         )
     await task.done.wait()  # a caller that hangs up does not cancel the task: it stays in the store
-    return final_response(task.record(agent.settings.instance), task.options.results)
+    response = final_response(task.record(agent.settings.instance), task.options.results)
+    if response.status_code == 200 and task.options.results and agent.settings.outputs_after_read == "delete":
+        response.background = BackgroundTask(agent.runner.delete_outputs, task.id)  # once the answer is out
+    return response
 
 
 async def cancel(agent: Agent, task_id: str | None) -> Response:
@@ -292,16 +316,15 @@ async def follow(agent: Agent, task_id: str) -> AsyncIterator[tuple[str, dict]]:
     if record is None:
         raise TaskNotFound(task_id)
     seen = None
-    silent_limit = agent.settings.max_timeout + 600
     while True:
+        if orphaned(record, agent.settings):  # its agent died: the task ends here as `agent restarted`
+            record = await agent.runner.adopt_orphan(record)
         final = is_final(record.get("progress") or {})
-        if record.get("updated_at") != seen:
+        if final or record.get("updated_at") != seen:
             seen = record.get("updated_at")
             yield ("final" if final else "progress"), record
         if final:
             return
-        if time.time() - (record.get("updated_at") or time.time()) > silent_limit:
-            raise TaskNotFound(f"task {task_id} has not changed for {silent_limit:g} s; its agent is gone")
         await asyncio.sleep(STORE_POLL_SECONDS)
         record = await agent.store.get(task_id) or record
 
@@ -321,6 +344,7 @@ async def run_ws(websocket: WebSocket) -> None:
     await websocket.accept()
     query = dict(websocket.query_params)
     headers = {key.lower(): value for key, value in websocket.headers.items()}
+    previews = _flag(query["previews"]) if "previews" in query else agent.settings.previews
     try:
         follow_id = task_id_from(query.get("id"))
         if follow_id is None:
@@ -338,7 +362,7 @@ async def run_ws(websocket: WebSocket) -> None:
         with contextlib.suppress(RuntimeError):
             await websocket.close()
         return
-    await _stream_task(agent, websocket, follow_id, results)
+    await _stream_task(agent, websocket, follow_id, results, previews)
 
 
 async def _first_text(websocket: WebSocket) -> str:
@@ -365,19 +389,36 @@ async def _watch_client(websocket: WebSocket) -> None:
                     return
 
 
-async def _send_frames(agent: Agent, websocket: WebSocket, task_id: str, results: bool | None) -> None:
+async def _send_frames(agent: Agent, websocket: WebSocket, task_id: str, results: bool | None, previews: bool) -> None:
+    """Progress, then the result or error; previews in between when the socket is idle (never queued)."""
+    lock = asyncio.Lock()  # one send at a time; a preview finding it held is dropped
+    task = agent.runner.tasks.get(task_id) if previews else None
+    sender = PreviewSender(websocket.send_text, lock) if task is not None else None
+    if task is not None and sender is not None:
+        agent.runner.watch_previews(task, sender)
     try:
         async for kind, record in follow(agent, task_id):
             wanted = results if results is not None else (record.get("options") or {}).get("results", True)
-            await websocket.send_text(json.dumps(frame_for(kind, record, wanted), ensure_ascii=False))
+            frame = frame_for(kind, record, wanted)
+            async with lock:
+                await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+            if frame["type"] == "result" and wanted and agent.settings.outputs_after_read == "delete":
+                await agent.runner.delete_outputs(task_id)
     except TaskNotFound as exc:
         error = {"message": "LoadProgressError", "error": f"no task {exc}"}
-        await websocket.send_text(json.dumps({"type": "error", "data": error}))
+        async with lock:
+            await websocket.send_text(json.dumps({"type": "error", "data": error}))
+    finally:
+        if task is not None and sender is not None:
+            agent.runner.unwatch_previews(task, sender)
+            sender.close()
 
 
-async def _stream_task(agent: Agent, websocket: WebSocket, task_id: str, results: bool | None) -> None:
+async def _stream_task(
+    agent: Agent, websocket: WebSocket, task_id: str, results: bool | None, previews: bool = False
+) -> None:
     try:
-        await until_first_done(_send_frames(agent, websocket, task_id, results), _watch_client(websocket))
+        await until_first_done(_send_frames(agent, websocket, task_id, results, previews), _watch_client(websocket))
     finally:
         if websocket.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):

@@ -5,11 +5,23 @@ metrics and the proxy. `agent.start()` and `agent.stop()` run from the ASGI life
 (uvicorn sends them, see server.py); a caller may also await them itself around serving, and the
 first request starts an agent nobody started.
 
-Security: with `AGENT_TOKEN` set, every route needs `Authorization: Bearer <token>` (a
-WebSocket may give `?token=` instead, as browsers cannot set headers on one), except
-`/api/health` and `/api/ready`, which load balancers and serverless platforms probe without
-credentials and which reveal nothing. CORS applies to `/api/*` only, for the origins in
-`AGENT_CORS_ORIGINS` (never "any origin with credentials").
+Security:
+
+* with `AGENT_TOKEN` set, every route needs `Authorization: Bearer <token>` (a WebSocket may
+  give `?token=` instead, as browsers cannot set headers on one), except `/api/health` and
+  `/api/ready`, which load balancers and serverless platforms probe without credentials and which
+  reveal nothing. The check runs before anything of the request is read. Without a token the
+  agent listens on loopback only, unless `--no-auth` says the platform in front authenticates
+  (config.exposure_problem);
+* a WebSocket opened by a web page of another origin (its `Origin` is neither the agent's own
+  host nor one of `AGENT_CORS_ORIGINS`) is refused (close 4403): a page cannot drive the agent
+  with its visitor's network position; `/api/run` itself only takes JSON bodies (api.py), which a
+  cross-site page cannot send without a CORS preflight;
+* CORS applies to `/api/*` only, for the origins in `AGENT_CORS_ORIGINS` (never "any origin with
+  credentials");
+* only ComfyUI's API routes pass through (`PASSTHROUGH_API`; `--passthrough-ui` adds ComfyUI's
+  web UI, `--passthrough all` every path, `none` nothing): ComfyUI-Manager and other plugin routes
+  stay out of reach.
 """
 
 from __future__ import annotations
@@ -18,8 +30,10 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -33,7 +47,7 @@ from comfyweb.agent import api
 from comfyweb.agent.config import AgentSettings
 from comfyweb.agent.metrics import AgentMetrics
 from comfyweb.agent.proxy import ComfyProxy
-from comfyweb.agent.runner import RunOptions, Task, TaskRunner
+from comfyweb.agent.runner import RunOptions, Task, TaskRunner, orphaned
 from comfyweb.agent.stores import TaskStore, open_store
 from comfyweb.agent.supervisor import ComfySupervisor, comfyui_answers
 from comfyweb.agent.webhooks import deliver
@@ -43,8 +57,38 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 OPEN_PATHS = frozenset({"/api/health", "/api/ready"})
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 COMFYUI_PROBE_TTL = 1.0
+
+# ComfyUI's routes that the product and fc-comfyui clients use (each also under /api/, as ComfyUI serves
+# them), and the emulator's self-description the web probes.
+PASSTHROUGH_API_PATHS = frozenset({
+    "/prompt", "/queue", "/history", "/interrupt", "/object_info", "/system_stats", "/embeddings", "/models",
+    "/extensions", "/ws", "/view", "/upload/image", "/upload/mask", "/features", "/emulator/info",
+})  # fmt: skip
+PASSTHROUGH_API_PREFIXES = ("/history/", "/object_info/", "/models/")
+# ComfyUI's web UI (--passthrough-ui): its page and static files, and the routes the page itself calls.
+PASSTHROUGH_UI_PATHS = frozenset({"/", "/index.html", "/user.css", "/favicon.ico", "/workflow_templates"})
+PASSTHROUGH_UI_PREFIXES = (
+    "/assets/", "/extensions/", "/templates/", "/scripts/", "/lib/", "/fonts/", "/docs/", "/internal/",
+    "/api/userdata", "/api/v2/userdata", "/api/users", "/api/settings", "/api/i18n", "/api/experiment/",
+    "/api/workflow_templates", "/api/view_metadata/", "/api/node_replacements",
+)  # fmt: skip
+STATIC_FILE = re.compile(r"\A/[\w.-]+\.(?:js|mjs|css|ico|png|svg|json|woff2?|ttf|map|html|webmanifest)\Z")
+
+
+def passthrough_allowed(path: str, mode: str, ui: bool) -> bool:
+    """Whether `path` may be passed on to ComfyUI (see the module docstring)."""
+    if mode == "all":
+        return True
+    if mode == "none":
+        return False
+    bare = path[len("/api") :] if path.startswith("/api/") else path
+    if bare in PASSTHROUGH_API_PATHS or bare.startswith(PASSTHROUGH_API_PREFIXES):
+        return True
+    if ui:
+        return path in PASSTHROUGH_UI_PATHS or path.startswith(PASSTHROUGH_UI_PREFIXES) or bool(STATIC_FILE.match(path))
+    return False
 
 
 class Agent:
@@ -52,7 +96,7 @@ class Agent:
 
     def __init__(self, settings: AgentSettings, store: TaskStore | None = None) -> None:
         self.settings = settings
-        self.store = store or open_store(settings.store_url, ttl=settings.task_ttl)
+        self.store = store or open_store(settings.store_url, ttl=settings.record_ttl)
         self.metrics = AgentMetrics(settings.concurrency)
         self.supervisor: ComfySupervisor | None = None
         if settings.comfyui_cmd:
@@ -152,11 +196,17 @@ class Agent:
     # --- state ----------------------------------------------------------------------------------
 
     async def record(self, task_id: str) -> dict | None:
-        """A task's record: live from this instance when it runs here, else from the store."""
+        """A task's record: live from this instance when it runs here, else from the store.
+
+        A stored record whose agent died is marked failed (`agent restarted`) as it is read.
+        """
         task = self.runner.tasks.get(task_id)
         if task is not None:
             return task.record(self.settings.instance)
-        return await self.store.get(task_id)
+        record = await self.store.get(task_id)
+        if record is not None and orphaned(record, self.settings):
+            record = await self.runner.adopt_orphan(record)
+        return record
 
     async def comfyui_up(self) -> bool:
         checked, up = self._probe
@@ -193,12 +243,26 @@ class Agent:
 # --- ASGI assembly ---------------------------------------------------------------------------------
 
 
+def _passes(agent: Agent, path: str) -> bool:
+    return passthrough_allowed(path, agent.settings.passthrough, agent.settings.passthrough_ui)
+
+
 async def proxy_http(request: Request):
-    return await api.agent_of(request).proxy.http_request(request)
+    agent = api.agent_of(request)
+    if not _passes(agent, request.url.path):
+        return JSONResponse(
+            {"message": "NotFoundError", "error": f"{request.url.path} is not served (see --passthrough)"},
+            status_code=404,
+        )
+    return await agent.proxy.http_request(request)
 
 
 async def proxy_ws(websocket: WebSocket) -> None:
-    await api.agent_of(websocket).proxy.websocket(websocket)
+    agent = api.agent_of(websocket)
+    if not _passes(agent, websocket.url.path):
+        await websocket.close(code=4404)
+        return
+    await agent.proxy.websocket(websocket)
 
 
 def bearer_ok(scope: Scope, token: str) -> bool:
@@ -239,6 +303,37 @@ class TokenAuth:
         await response(scope, receive, send)
 
 
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+class WebSocketOrigin:
+    """Refuses a WebSocket opened by a page of another origin (Cross-Site WebSocket Hijacking).
+
+    Allowed: no `Origin` (not a browser), the agent's own host (ComfyUI's UI through the agent), and
+    the origins of `AGENT_CORS_ORIGINS`.
+    """
+
+    def __init__(self, app: ASGIApp, origins: tuple[str, ...]) -> None:
+        self.app, self.origins = app, {origin.rstrip("/").lower() for origin in origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            origin = _header(scope, b"origin").strip().rstrip("/").lower()
+            if origin and origin != "null" and origin not in self.origins:
+                host = _header(scope, b"host").strip().lower()
+                if (urlparse(origin).netloc or "") != host:
+                    await send({"type": "websocket.close", "code": 4403})
+                    return
+            elif origin == "null":
+                await send({"type": "websocket.close", "code": 4403})
+                return
+        await self.app(scope, receive, send)
+
+
 class ApiCors:
     """CORS for `/api/*` only (ComfyUI's own paths keep ComfyUI's behaviour)."""
 
@@ -274,7 +369,7 @@ class ApiCors:
 
 
 def build_asgi(agent: Agent) -> ASGIApp:
-    """Routes, then the token check, then CORS outermost (so preflights never need the token)."""
+    """Routes, then the token check, the WebSocket origin check, and CORS outermost (preflights need no token)."""
     routes = [
         Route("/api/run", api.run, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
         WebSocketRoute("/api/run/ws", api.run_ws),
@@ -287,7 +382,8 @@ def build_asgi(agent: Agent) -> ASGIApp:
     ]
     app = Starlette(routes=routes, lifespan=_lifespan(agent))
     app.state.agent = agent
-    return ApiCors(TokenAuth(app, agent.settings.token), agent.settings.cors_origins)
+    guarded = WebSocketOrigin(TokenAuth(app, agent.settings.token), agent.settings.cors_origins)
+    return ApiCors(guarded, agent.settings.cors_origins)
 
 
 def _lifespan(agent: Agent):

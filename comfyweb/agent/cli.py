@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from comfyweb.agent.config import AgentSettings
+from comfyweb.agent.config import OUTPUTS_AFTER_READ, PASSTHROUGH_MODES, AgentSettings, exposure_problem
 from comfyweb.core.logging import logging_config
 
 DESCRIPTION = (
@@ -34,7 +34,11 @@ class UsageError(ValueError):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The agent's options, on this CLI's parser or on `manage.py agent`'s."""
-    parser.add_argument("--host", default=None, help="address to listen on [AGENT_HOST, 0.0.0.0]")
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on; other than loopback it needs AGENT_TOKEN or --no-auth [AGENT_HOST, 127.0.0.1]",
+    )
     parser.add_argument("--port", type=int, default=None, help="port to listen on [AGENT_PORT, 8189]")
     parser.add_argument(
         "--comfyui-url", default=None, help="the ComfyUI behind the agent [COMFYUI_URL, http://127.0.0.1:8188]"
@@ -49,6 +53,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--concurrency", type=int, default=None, help="prompts on ComfyUI at once [AGENT_CONCURRENCY, 1]"
+    )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=None,
+        help="listen on the network without AGENT_TOKEN: the platform in front authenticates [AGENT_NO_AUTH]",
+    )
+    parser.add_argument(
+        "--passthrough",
+        choices=PASSTHROUGH_MODES,
+        default=None,
+        help="paths passed on to ComfyUI: api (the routes API clients use), all, none [AGENT_PASSTHROUGH, api]",
+    )
+    parser.add_argument(
+        "--passthrough-ui",
+        action="store_true",
+        default=None,
+        help="also pass on ComfyUI's web UI [AGENT_PASSTHROUGH_UI]",
+    )
+    parser.add_argument(
+        "--outputs-after-read",
+        choices=OUTPUTS_AFTER_READ,
+        default=None,
+        help="delete a task's output files once a sync or WebSocket answer carried them, or keep them "
+        "until the record expires [AGENT_OUTPUTS_AFTER_READ, keep]",
+    )
+    parser.add_argument(
+        "--comfyui-input-dir", default=None, help="ComfyUI's input folder (found from ComfyUI when not given) "
+        "[AGENT_COMFYUI_INPUT_DIR]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--comfyui-output-dir", default=None, help="ComfyUI's output folder (found from ComfyUI when not given) "
+        "[AGENT_COMFYUI_OUTPUT_DIR]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--previews",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send ComfyUI's live previews on /api/run/ws (a caller may turn them off with ?previews=0) "
+        "[AGENT_PREVIEWS, on]",
     )
 
 
@@ -69,11 +113,21 @@ def settings_from_options(options: argparse.Namespace | Mapping[str, Any]) -> Ag
             store_url=values.get("store"),
             comfyui_cmd=values.get("comfyui_cmd"),
             concurrency=values.get("concurrency"),
+            no_auth=values.get("no_auth"),
+            passthrough=values.get("passthrough"),
+            passthrough_ui=values.get("passthrough_ui"),
+            outputs_after_read=values.get("outputs_after_read"),
+            comfyui_input_dir=values.get("comfyui_input_dir"),
+            comfyui_output_dir=values.get("comfyui_output_dir"),
+            previews=values.get("previews"),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if settings.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    problem = exposure_problem(settings)
+    if problem:
+        raise UsageError(problem)
     return settings
 
 

@@ -6,7 +6,9 @@ where environment variables are the usual way in; `python -m comfyweb.agent --he
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,19 +55,70 @@ def parse_image_inputs(value: str) -> frozenset[tuple[str, str]]:
     return frozenset(pairs) or DEFAULT_IMAGE_INPUTS
 
 
+PASSTHROUGH_MODES = ("api", "all", "none")
+OUTPUTS_AFTER_READ = ("keep", "delete")
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def _record_ttl() -> int:
+    """AGENT_RECORD_TTL, or its former name AGENT_TASK_TTL, or a day."""
+    if os.environ.get("AGENT_RECORD_TTL", "").strip():
+        return _int("AGENT_RECORD_TTL", AgentSettings.record_ttl)
+    return _int("AGENT_TASK_TTL", AgentSettings.record_ttl)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether listening on `host` keeps the agent to this machine (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_problem(settings: AgentSettings) -> str | None:
+    """Why the agent may not listen as configured: reachable from the network with nobody checking callers."""
+    if settings.token or settings.no_auth or is_loopback_host(settings.host):
+        return None
+    return (
+        f"the agent would listen on {settings.host} without a token: set AGENT_TOKEN (callers send "
+        "'Authorization: Bearer <token>'), or pass --no-auth (AGENT_NO_AUTH=1) when the platform in front "
+        "already authenticates every request, or listen on 127.0.0.1"
+    )
+
+
+_BOOT = secrets.token_hex(3)  # tells a restarted container's process from its predecessor with the same pid
+
+
+def _instance_id() -> str:
+    """Unique per process: the host name, the pid (reused in a restarted container) and a random part."""
+    return f"{os.uname().nodename}-{os.getpid()}-{_BOOT}"
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     """Everything one agent instance needs; `from_env()` reads the documented variables."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - the agent is the container's front door
+    host: str = "127.0.0.1"  # the network only when told (AGENT_HOST=0.0.0.0 in the images), with a token
     port: int = 8189
     comfyui_url: str = "http://127.0.0.1:8188"
     store_url: str = "file://var/agent-tasks"
     comfyui_cmd: str = ""
     concurrency: int = 1
     token: str = ""
+    no_auth: bool = False  # listen on the network without a token: the platform in front authenticates
+    passthrough: str = "api"  # api: ComfyUI's API routes only | all: every path | none: no passthrough
+    passthrough_ui: bool = False  # also ComfyUI's web UI (its page, assets, settings and user data routes)
     max_queue: int = 16  # tasks waiting for a slot; more → 503 + Retry-After
-    task_ttl: int = 7 * 24 * 3600  # seconds a finished task stays readable
+    record_ttl: int = 24 * 3600  # seconds a task's record (and its output files) are kept
+    outputs_after_read: str = "keep"  # delete: a task's output files go once an answer carried them
+    comfyui_input_dir: str = ""  # ComfyUI's input and output folders (found from ComfyUI when empty)
+    comfyui_output_dir: str = ""
+    state_dir: str = "var/agent-state"  # the agent's own files (the list of output files to delete)
+    previews: bool = True  # live previews on /api/run/ws when ComfyUI sends them (?previews=0 turns off)
+    egress_proxy: str = ""  # the only proxy outbound fetches use (environment proxy variables are ignored)
     cors_origins: tuple[str, ...] = ()
     timeout: float = 600.0  # default seconds per task (queue wait excluded)
     max_timeout: float = 3600.0  # bound on the per-request override
@@ -83,7 +136,9 @@ class AgentSettings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     fetch_timeout: float = 20.0
     supervisor_start_timeout: float = 300.0
-    instance: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    heartbeat_seconds: float = 5.0  # live tasks' records are rewritten at least this often
+    orphan_seconds: float = 30.0  # a queued/running record silent this long belongs to a dead agent
+    instance: str = field(default_factory=_instance_id)
 
     @classmethod
     def from_env(cls, **overrides: object) -> AgentSettings:
@@ -96,8 +151,17 @@ class AgentSettings:
             comfyui_cmd=os.environ.get("AGENT_COMFYUI_CMD", ""),
             concurrency=_int("AGENT_CONCURRENCY", cls.concurrency),
             token=os.environ.get("AGENT_TOKEN", ""),
+            no_auth=_bool("AGENT_NO_AUTH", cls.no_auth),
+            passthrough=os.environ.get("AGENT_PASSTHROUGH", "").strip().lower() or cls.passthrough,
+            passthrough_ui=_bool("AGENT_PASSTHROUGH_UI", cls.passthrough_ui),
             max_queue=_int("AGENT_MAX_QUEUE", cls.max_queue),
-            task_ttl=_int("AGENT_TASK_TTL", cls.task_ttl),
+            record_ttl=_record_ttl(),
+            outputs_after_read=os.environ.get("AGENT_OUTPUTS_AFTER_READ", "").strip().lower() or cls.outputs_after_read,
+            comfyui_input_dir=os.environ.get("AGENT_COMFYUI_INPUT_DIR", "").strip(),
+            comfyui_output_dir=os.environ.get("AGENT_COMFYUI_OUTPUT_DIR", "").strip(),
+            state_dir=os.environ.get("AGENT_STATE_DIR", "").strip() or cls.state_dir,
+            previews=_bool("AGENT_PREVIEWS", cls.previews),
+            egress_proxy=os.environ.get("AGENT_EGRESS_PROXY", "").strip(),
             cors_origins=_list("AGENT_CORS_ORIGINS"),
             timeout=_float("AGENT_TIMEOUT", cls.timeout),
             max_timeout=_float("AGENT_MAX_TIMEOUT", cls.max_timeout),
@@ -111,7 +175,20 @@ class AgentSettings:
             max_image_bytes=_int("UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES),
             max_image_pixels=_int("UPLOAD_MAX_PIXELS", DEFAULT_MAX_PIXELS),
         )
-        return replace(base, **{key: value for key, value in overrides.items() if value is not None})
+        settings = replace(base, **{key: value for key, value in overrides.items() if value is not None})
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ValueError naming a setting whose value the agent cannot run with."""
+        if self.passthrough not in PASSTHROUGH_MODES:
+            raise ValueError(
+                f"AGENT_PASSTHROUGH must be one of {', '.join(PASSTHROUGH_MODES)}, not {self.passthrough!r}"
+            )
+        if self.outputs_after_read not in OUTPUTS_AFTER_READ:
+            raise ValueError(f"AGENT_OUTPUTS_AFTER_READ must be keep or delete, not {self.outputs_after_read!r}")
+        if self.record_ttl < 60:
+            raise ValueError("AGENT_RECORD_TTL must be at least 60 seconds")
 
     def input_policy(self) -> InputPolicy:
         return InputPolicy(
@@ -120,6 +197,7 @@ class AgentSettings:
             max_pixels=self.max_image_pixels,
             fetch_timeout=self.fetch_timeout,
             allow_hosts=frozenset(self.fetch_allow_hosts),
+            egress_proxy=self.egress_proxy or None,
         )
 
     def warmup(self) -> Path | None:

@@ -16,6 +16,7 @@ not run a task (a follower through the shared store) answers exactly as the one 
 | crashed | 502 | ComfyUICrashedError | failed | the supervised ComfyUI died during the run |
 | stalled | 502 | ComfyUIStalledError | failed | no word from ComfyUI for `AGENT_STALL_SECONDS` |
 | lost | 502 | ComfyUILostTaskError | failed | ComfyUI forgot the prompt (restarted behind the agent's back) |
+| restarted | 502 | AgentRestartedError | failed | the agent process running it died (`agent restarted`: run it again) |
 | shutdown | 503 | AgentStoppedError | failed | the agent stopped while the task was in flight |
 | internal | 500 | InternalError | failed | a bug or an unexpected ComfyUI answer |
 """
@@ -46,9 +47,12 @@ OUTCOMES = {
     "crashed": Outcome("crashed", 502, "ComfyUICrashedError", "failed"),
     "stalled": Outcome("stalled", 502, "ComfyUIStalledError", "failed"),
     "lost": Outcome("lost", 502, "ComfyUILostTaskError", "failed"),
+    "restarted": Outcome("restarted", 502, "AgentRestartedError", "failed"),
     "shutdown": Outcome("shutdown", 503, "AgentStoppedError", "failed"),
     "internal": Outcome("internal", 500, "InternalError", "failed"),
 }
+
+RESTARTED_MESSAGE = "agent restarted"  # the error of a task whose agent process died: nothing runs it any more
 
 # ComfyUI's own error types (from progress folding) → our kinds.
 COMFY_ERROR_KINDS = {"execution_error": "execution", "execution_interrupted": "cancelled", "deleted": "lost"}

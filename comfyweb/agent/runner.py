@@ -6,9 +6,16 @@ concurrent runs never share a stream), and ends succeeded, failed or cancelled. 
 of its progress is written to the shared store and pushed to local listeners (WebSockets,
 waiting `/api/run` requests); the final record carries the base64 results when asked for.
 
-Nothing is left `running` forever: a timeout interrupts the prompt, a silent ComfyUI is
-declared stalled, a crash of the supervised ComfyUI fails the tasks that were on it, and
-stopping the agent fails whatever was still in flight.
+Nothing is left `running` forever: a timeout (which counts the download of input URLs too)
+interrupts the prompt, a silent ComfyUI is declared stalled, a crash of the supervised ComfyUI
+fails the tasks that were on it, and stopping the agent fails whatever was still in flight.
+
+Nothing is lost when the agent itself dies (kill -9, out of memory): the records of live tasks are
+rewritten at least every `heartbeat_seconds`, and a queued or running record that belongs to a
+dead process (same machine, process gone) or has been silent for `orphan_seconds` is an orphan.
+A starting agent marks the orphans it finds failed with the error `agent restarted` (kind
+`restarted`), removes their cancel requests, takes their prompts off its ComfyUI and deletes their
+uploads; any instance does the same for an orphan it is asked about (`/api/status`, `?id=`).
 """
 
 from __future__ import annotations
@@ -18,20 +25,30 @@ import base64
 import contextlib
 import copy
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from comfyweb.agent.config import AgentSettings
+from comfyweb.agent.files import FileJanitor
 from comfyweb.agent.metrics import AgentMetrics
-from comfyweb.agent.outcomes import outcome_of, status_for_kind
+from comfyweb.agent.outcomes import RESTARTED_MESSAGE, outcome_of, status_for_kind
+from comfyweb.agent.previews import PreviewListener, PreviewThrottle
 from comfyweb.agent.stores import TaskStore, cancel_marker, new_task_id
 from comfyweb.comfy.client import ComfyClient
 from comfyweb.comfy.errors import ComfyError, ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
-from comfyweb.comfy.inputs import InputError, materialize_image_inputs
+from comfyweb.comfy.inputs import (
+    InputError,
+    classify_image_value,
+    has_url_inputs,
+    image_values,
+    materialize_image_inputs,
+)
 from comfyweb.comfy.progress import (
     CANCELLED,
+    DOWNLOADING,
     FAILED,
     FINAL_STATUSES,
     QUEUED,
@@ -39,6 +56,7 @@ from comfyweb.comfy.progress import (
     SUCCEEDED,
     is_final,
     new_progress,
+    output_images,
 )
 from comfyweb.comfy.prompt import randomize_seeds
 from comfyweb.core.logging import bind_task
@@ -47,6 +65,63 @@ logger = logging.getLogger(__name__)
 
 CANCEL_GRACE_SECONDS = 3.0  # how long an interrupted prompt may take to say so before we stop waiting
 WATCH_INTERVAL = 0.5
+SWEEP_SECONDS = 60.0  # outputs whose record expired are deleted this often
+PURGE_SECONDS = 600.0  # expired records purged, orphans looked for, this often
+RECOVERY_COMFYUI_TIMEOUT = 10.0
+
+
+def _host_id() -> str:
+    """This machine as far as process ids mean anything: the host name and the pid namespace."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{os.uname().nodename}:{namespace}"
+
+
+HOST_ID = _host_id()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` of this machine runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def orphaned(record: dict, settings: AgentSettings, now: float | None = None) -> bool:
+    """Whether a stored record is queued/running for an agent process that is gone.
+
+    Gone: the process that wrote it was on this machine and is dead (or had our pid: a restarted
+    container), or the record has not been rewritten for `orphan_seconds` (live tasks are rewritten
+    every `heartbeat_seconds`).
+    """
+    progress = record.get("progress") or {}
+    if is_final(progress) or record.get("instance") == settings.instance:
+        return False
+    pid = record.get("pid")
+    if record.get("host") == HOST_ID and isinstance(pid, int):
+        if pid == os.getpid() or not process_alive(pid):
+            return True
+    now = time.time() if now is None else now
+    return now - float(record.get("updated_at") or now) > settings.orphan_seconds
+
+
+def mark_restarted(record: dict) -> dict:
+    """The record of an orphaned task, failed with the error `agent restarted`."""
+    record = copy.deepcopy(record)
+    fail_progress(record.setdefault("progress", {}), "restarted", RESTARTED_MESSAGE, type="agent_restarted")
+    record["phase"] = "final"
+    return record
+
 
 Listener = asyncio.Queue
 
@@ -90,9 +165,15 @@ class Task:
     created_at: float = field(default_factory=time.time)
     accepted: float = field(default_factory=time.monotonic)
     phase: str = "queued"  # queued (waiting for a slot) | preparing | submitted | final
+    comfyui_url: str = ""
     results: dict[str, list[str]] | None = None
     seeds: dict[str, int] = field(default_factory=dict)
     uploads: dict[str, str] = field(default_factory=dict)
+    claimed_inputs: set[str] = field(default_factory=set)  # upload names about to be used (before uploading)
+    prepared_at: float = 0.0  # wall time the task got its slot: its outputs are newer
+    saved_at: float = field(default_factory=time.monotonic)
+    remote_cancel: bool = False  # another instance asked (its cancel request record is removed at the end)
+    previews: PreviewThrottle = field(default_factory=PreviewThrottle)
     listeners: set[Listener] = field(default_factory=set)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     worker: asyncio.Task | None = None
@@ -125,6 +206,9 @@ class Task:
             "id": self.id,
             "prompt_id": self.prompt_id,
             "instance": instance,
+            "host": HOST_ID,
+            "pid": os.getpid(),
+            "comfyui": self.comfyui_url,
             "created_at": self.created_at,
             "phase": self.phase,
             "progress": self.published_progress(),
@@ -177,6 +261,13 @@ class TaskRunner:
         self.on_stall = on_stall
         self.on_final = on_final
         self.last_activity = time.monotonic()
+        self.janitor = FileJanitor(
+            input_dir=settings.comfyui_input_dir,
+            output_dir=settings.comfyui_output_dir,
+            state_dir=settings.state_dir,
+            record_ttl=settings.record_ttl,
+            comfyui_url=settings.comfyui_url,
+        )
         self._watchdog: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._stopping = False
@@ -184,6 +275,11 @@ class TaskRunner:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Adopt what a dead predecessor left (before any request is served), then watch."""
+        try:
+            await self.recover()
+        except Exception:
+            logger.exception("could not look for the tasks of a previous agent process")
         self._watchdog = asyncio.create_task(self._watch(), name="agent-watchdog")
 
     async def stop(self) -> None:
@@ -243,6 +339,7 @@ class TaskRunner:
             prompt_id=prompt_id,
             progress=new_progress(prompt, prompt_id),
             seeds=seeds,
+            comfyui_url=self.settings.comfyui_url,
         )
         self.tasks[task_id] = task
         self._update_gauges()
@@ -264,6 +361,13 @@ class TaskRunner:
     def unsubscribe(self, task: Task, queue: Listener) -> None:
         task.listeners.discard(queue)
 
+    def watch_previews(self, task: Task, listener: PreviewListener) -> None:
+        if not task.done.is_set():
+            task.previews.listeners.add(listener)
+
+    def unwatch_previews(self, task: Task, listener: PreviewListener) -> None:
+        task.previews.listeners.discard(listener)
+
     def _notify(self, task: Task, kind: str) -> None:
         record = task.record(self.settings.instance)  # one snapshot, read-only for every listener
         for queue in list(task.listeners):
@@ -278,6 +382,7 @@ class TaskRunner:
             task.dirty = True
             while task.dirty:
                 task.dirty = False
+                task.saved_at = time.monotonic()
                 try:
                     await self.store.put(task.id, task.record(self.settings.instance))
                 except Exception:
@@ -304,6 +409,7 @@ class TaskRunner:
                     await self.wait_for_comfyui()
                 async with self.slots:
                     task.phase = "preparing"
+                    task.prepared_at = time.time()
                     task.last_activity = time.monotonic()
                     self._update_gauges()
                     await self._execute(task)
@@ -321,25 +427,47 @@ class TaskRunner:
             await self._finish(task)
 
     async def _execute(self, task: Task) -> None:
+        """Inputs, then the run, within one deadline: the task's timeout counts from its slot on."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + task.options.timeout
         async with self.comfy() as comfy:
             prompt = copy.deepcopy(task.prompt)
+            downloading = has_url_inputs(prompt, self.policy)
+            if downloading:
+                task.progress[""]["status"] = DOWNLOADING
+                await self._publish(task)
             try:
-                task.uploads = await materialize_image_inputs(
-                    prompt, _MeteredUploads(comfy, self.metrics), self.policy, on_fetch=self._fetched
-                )
+                async with asyncio.timeout_at(deadline):
+                    task.uploads = await materialize_image_inputs(
+                        prompt,
+                        _MeteredUploads(comfy, self.metrics),
+                        self.policy,
+                        on_fetch=self._fetched,
+                        on_upload=task.claimed_inputs.add,
+                    )
+            except TimeoutError:
+                task.failure = {
+                    "kind": "timeout",
+                    "message": f"the task's input images took longer than its timeout ({task.options.timeout:g} s)",
+                }
+                return
             except InputError as exc:
                 task.failure = {"kind": "input", "message": str(exc)}
                 return
             except ComfyError as exc:
                 task.failure = self._comfy_failure(exc)
                 return
+            if downloading and task.progress[""].get("status") == DOWNLOADING:
+                task.progress[""]["status"] = QUEUED
+                await self._publish(task)
             task.phase = "submitted"
             try:
                 result = await comfy.run(
                     prompt,
                     task.prompt_id,
                     on_progress=lambda progress: self._progress(task, progress),
-                    timeout=task.options.timeout,
+                    on_preview=task.previews.offer,
+                    timeout=max(0.01, deadline - loop.time()),
                 )
             except PromptValidationError as exc:
                 task.failure = {
@@ -363,6 +491,12 @@ class TaskRunner:
                     return
             if result.status == SUCCEEDED and task.options.results:
                 task.results = await self._fetch_results(comfy, result.progress)
+
+    async def _publish(self, task: Task) -> None:
+        """Tell listeners and the store about a change the agent made itself (not from ComfyUI)."""
+        task.last_activity = time.monotonic()
+        self._notify(task, "progress")
+        await self._save(task)
 
     def _comfy_failure(self, exc: ComfyError) -> dict:
         if isinstance(exc, ComfyUnavailable):
@@ -435,16 +569,116 @@ class TaskRunner:
             await self._save(task, final=True)
         except Exception:
             logger.exception("the final state of task %s could not be stored", task.id)
+        self.tasks.pop(task.id, None)
+        await self._tidy_after(task)
         self._notify(task, "final")
         task.listeners.clear()
+        task.previews.listeners.clear()
         task.done.set()
-        self.tasks.pop(task.id, None)
         self._update_gauges()
         logger.info("task %s %s (%s)", task.id, task.status, outcome.kind)
         if self.on_final is not None:
             job = asyncio.create_task(self.on_final(task, record))
             self._background.add(job)
             job.add_done_callback(self._background.discard)
+
+    # --- files -----------------------------------------------------------------------------------
+
+    def inputs_in_use(self) -> set[str]:
+        """Every input file name a live task of this agent uses or is about to upload."""
+        names: set[str] = set()
+        for task in self.tasks.values():
+            names |= task.claimed_inputs
+            names.update(task.uploads.values())
+            names.update(value for _, _, value in image_values(task.prompt, self.policy)
+                         if classify_image_value(value) == "name")  # fmt: skip
+        return names
+
+    async def _tidy_after(self, task: Task) -> None:
+        """A finished task: its uploads go when no live task uses them, its outputs are noted for later."""
+        janitor = self.janitor
+        try:
+            janitor.release_inputs(task.claimed_inputs | set(task.uploads.values()), self.inputs_in_use())
+            refs = output_images(task.progress)
+            if refs and janitor.wants_discovery():  # ComfyUI just answered: its folders are a quick ask away
+                await self._discover_folders(timeout=1.0)
+            if refs and task.prepared_at:
+                await asyncio.to_thread(janitor.register_outputs, task.id, refs, task.prepared_at)
+            if task.remote_cancel:
+                await self.store.delete(cancel_marker(task.id))
+        except Exception:
+            logger.exception("could not tidy up after task %s", task.id)
+
+    async def _discover_folders(self, timeout: float = 5.0) -> None:
+        if not self.janitor.wants_discovery():
+            return
+        self.janitor.discovery_attempted()
+        try:
+            async with asyncio.timeout(timeout), self.comfy() as comfy:
+                self.janitor.may_discover(await comfy.system_stats())
+        except (TimeoutError, ComfyError, OSError):
+            return
+        self.janitor.warn_if_blind()
+
+    async def delete_outputs(self, task_id: str) -> int:
+        """`--outputs-after-read delete`: a task's output files go once an answer carried them."""
+        try:
+            return await asyncio.to_thread(self.janitor.delete_outputs, task_id)
+        except Exception:
+            logger.exception("could not delete the outputs of task %s", task_id)
+            return 0
+
+    # --- a dead predecessor's tasks ---------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Mark the orphaned records of the store failed (`agent restarted`); returns how many.
+
+        Those written on this machine were this agent's (or a sibling's that died): their prompts are
+        taken off ComfyUI and their uploads deleted, in the background.
+        """
+        adopted, mine = 0, []
+        for record in await self.store.unfinished():
+            if record.get("id") in self.tasks or not orphaned(record, self.settings):
+                continue
+            await self.adopt_orphan(record)
+            adopted += 1
+            if record.get("host") == HOST_ID and record.get("comfyui") == self.settings.comfyui_url:
+                mine.append(record)
+        if adopted:
+            logger.warning("%d task(s) of a previous agent process marked failed (agent restarted)", adopted)
+        job = asyncio.create_task(self._clear_comfyui(mine), name="agent-recovery")
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+        return adopted
+
+    async def adopt_orphan(self, record: dict) -> dict:
+        """Store an orphaned record as failed with `agent restarted` and drop its cancel request."""
+        failed = mark_restarted(record)
+        await self.store.put(record["id"], failed)
+        with contextlib.suppress(Exception):
+            await self.store.delete(cancel_marker(record["id"]))
+        logger.info("task %s: its agent is gone; marked failed (agent restarted)", record["id"])
+        return failed
+
+    async def _clear_comfyui(self, records: list[dict]) -> None:
+        """Find ComfyUI's folders; take a dead predecessor's prompts off ComfyUI and delete its uploads."""
+        if self.wait_for_comfyui is not None:
+            with contextlib.suppress(Exception):
+                await self.wait_for_comfyui()
+        await self._discover_folders()
+        prompt_ids = {record["prompt_id"] for record in records if record.get("prompt_id")}
+        if prompt_ids:
+            try:
+                async with asyncio.timeout(RECOVERY_COMFYUI_TIMEOUT), self.comfy() as comfy:
+                    running, pending = await comfy.queued_prompt_ids()
+                    if pending & prompt_ids:
+                        await comfy.delete_queued(sorted(pending & prompt_ids))
+                    for prompt_id in running & prompt_ids:
+                        await comfy.interrupt(prompt_id)
+            except (TimeoutError, ComfyError, OSError) as exc:
+                logger.warning("could not take a previous agent's prompts off ComfyUI: %s", exc)
+        names = {name for record in records for name in (record.get("uploads") or {}).values()}
+        self.janitor.release_inputs(names, self.inputs_in_use())
 
     # --- cancelling -----------------------------------------------------------------------------
 
@@ -468,10 +702,12 @@ class TaskRunner:
                 raise TaskNotFound(task_id)
             if is_final(record.get("progress") or {}):
                 raise TaskFinished(record)
-            if time.time() - record.get("updated_at", 0) > max(self.settings.stall_seconds, 60):
-                # Its instance has said nothing for long: it is gone, nobody else will end the task.
+            if orphaned(record, self.settings):
+                # Its instance is gone: nobody else will end the task.
                 fail_progress(record["progress"], "cancelled", "cancelled by the caller (its agent was gone)")
                 await self.store.put(task_id, record)
+                with contextlib.suppress(Exception):
+                    await self.store.delete(cancel_marker(task_id))
                 return record
             # The running instance rewrites the task's record all the time: ask it through a record of our own.
             await self.store.put(cancel_marker(task_id), {"prompt_id": record.get("prompt_id")})
@@ -504,20 +740,36 @@ class TaskRunner:
     # --- watchdog -------------------------------------------------------------------------------
 
     async def _watch(self) -> None:
-        """Stalls, cancel requests from other instances, expired records."""
+        """Stalls, cancel requests from other instances, heartbeats, expired records and outputs, orphans."""
         next_purge = time.monotonic() + 60
+        next_sweep = time.monotonic() + 5
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             try:
                 await self._check_stalls()
                 await self._check_remote_cancels()
+                await self._heartbeat()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
+                    await self._discover_folders()
+                    await asyncio.to_thread(self.janitor.sweep)
                 if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + 600
+                    next_purge = time.monotonic() + PURGE_SECONDS
                     await self.store.purge_expired()
+                    for record in await self.store.unfinished():
+                        if record.get("id") not in self.tasks and orphaned(record, self.settings):
+                            await self.adopt_orphan(record)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("agent watchdog")
+
+    async def _heartbeat(self) -> None:
+        """Rewrite the record of every live task not written for `heartbeat_seconds`: proof of life."""
+        now = time.monotonic()
+        for task in list(self.tasks.values()):
+            if task.phase != "final" and now - task.saved_at >= self.settings.heartbeat_seconds:
+                await self._save(task)
 
     async def _check_stalls(self) -> None:
         limit = self.settings.stall_seconds
@@ -541,6 +793,7 @@ class TaskRunner:
                 continue
             marker = await self.store.get(cancel_marker(task.id))
             if marker and marker.get("prompt_id") == task.prompt_id:
+                task.remote_cancel = True
                 job = asyncio.create_task(self.cancel(task.id))
                 self._background.add(job)
                 job.add_done_callback(self._background.discard)

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from comfyweb.agent.app import Agent
-from comfyweb.agent.config import AgentSettings
+from comfyweb.agent.config import AgentSettings, exposure_problem
 
 STARTUP_FAILURE = 3  # uvicorn's own exit status when the application did not start
 
@@ -50,6 +50,9 @@ def uvicorn_config(agent: Agent, **overrides: Any) -> uvicorn.Config:
 
 async def run(settings: AgentSettings, stdout: TextIO | None = None) -> bool:
     """Serve until a signal stops the server; False when the agent could not start."""
+    problem = exposure_problem(settings)
+    if problem:
+        raise SystemExit(f"the GPU agent cannot start: {problem}")
     try:
         agent = Agent(settings)
     except ValueError as exc:  # a task store (or its database) the agent cannot use, a blank ComfyUI command

@@ -29,7 +29,7 @@ import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+TASK_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: `$` would accept a trailing newline
 REDIS_PREFIX = "comfyweb:agent:task:"
 CANCEL_SUFFIX = ".cancel-request"  # the record an instance leaves to ask the task's own instance to cancel it
 
@@ -44,7 +44,7 @@ def validate_task_id(task_id: str, internal: bool = False) -> str:
     Ids ending in CANCEL_SUFFIX are the agent's own (`internal=True`), never a caller's.
     """
     core = task_id.removesuffix(CANCEL_SUFFIX) if internal and isinstance(task_id, str) else task_id
-    if not isinstance(core, str) or not TASK_ID.match(core) or ".." in core:
+    if not isinstance(core, str) or not TASK_ID.fullmatch(core) or ".." in core:
         raise InvalidTaskId("task id must be 1-128 characters of letters, digits, '_', '.', ':' or '-'")
     if not internal and core.endswith(CANCEL_SUFFIX):
         raise InvalidTaskId(f"task ids may not end with {CANCEL_SUFFIX}")
@@ -80,6 +80,10 @@ class TaskStore(ABC):
         """Remove expired records where the backend does not expire them itself; returns how many."""
         return 0
 
+    @abstractmethod
+    async def unfinished(self) -> list[dict]:
+        """Every task record still queued or running (cancel requests and the like excluded)."""
+
     async def ping(self) -> None:  # noqa: B027 - most stores have nothing to check
         """Raise when the store cannot be used (readiness)."""
 
@@ -93,6 +97,17 @@ class TaskStore(ABC):
 
 def _expired(record: dict | None) -> bool:
     return bool(record) and record.get("expires_at", float("inf")) < time.time()
+
+
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def _unfinished_record(record: dict) -> bool:
+    """A task record (it has a progress object) whose task has not reached a final state."""
+    progress = record.get("progress")
+    if not isinstance(progress, dict) or not isinstance(record.get("id"), str):
+        return False
+    return (progress.get("") or {}).get("status") not in FINAL
 
 
 class FileStore(TaskStore):
@@ -147,11 +162,27 @@ class FileStore(TaskStore):
                 continue
         return removed
 
+    def _unfinished(self) -> list[dict]:
+        found = []
+        for path in self.directory.glob("*.json"):
+            if path.name.endswith(CANCEL_SUFFIX + ".json"):
+                continue
+            try:
+                record = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and not _expired(record) and _unfinished_record(record):
+                found.append(record)
+        return found
+
     async def get(self, task_id: str) -> dict | None:
         return await asyncio.to_thread(self._read, task_id)
 
     async def put(self, task_id: str, record: dict) -> None:
         await asyncio.to_thread(self._write, task_id, record)
+
+    async def unfinished(self) -> list[dict]:
+        return await asyncio.to_thread(self._unfinished)
 
     async def delete(self, task_id: str) -> None:
         await asyncio.to_thread(self.path_for(task_id).unlink, True)
@@ -186,6 +217,17 @@ class RedisStore(TaskStore):
 
     async def delete(self, task_id: str) -> None:
         await self.redis.delete(self.key(task_id))
+
+    async def unfinished(self) -> list[dict]:
+        found = []
+        keys = [key async for key in self.redis.scan_iter(match=self.prefix + "*", count=500)]
+        keys = [key for key in keys if not key.decode().endswith(CANCEL_SUFFIX)]
+        for start in range(0, len(keys), 200):
+            for raw in await self.redis.mget(keys[start : start + 200]):
+                record = json.loads(raw) if raw else None
+                if isinstance(record, dict) and _unfinished_record(record):
+                    found.append(record)
+        return found
 
     async def ping(self) -> None:
         await self.redis.ping()
@@ -282,6 +324,15 @@ class DatabaseStore(TaskStore):
         removed, _ = AgentTask.objects.using(self.using).filter(expires_at__lt=time.time()).delete()
         return removed
 
+    def _unfinished(self) -> list[dict]:
+        from django.db import close_old_connections
+
+        from comfyweb.agent.models import AgentTask
+
+        close_old_connections()
+        rows = AgentTask.objects.using(self.using).exclude(status__in=FINAL).filter(expires_at__gte=time.time())
+        return [row.record for row in rows if _unfinished_record(row.record)]
+
     def _ping(self) -> None:
         from django.db import close_old_connections, connections
 
@@ -308,6 +359,11 @@ class DatabaseStore(TaskStore):
         from asgiref.sync import sync_to_async
 
         return await sync_to_async(self._purge)()
+
+    async def unfinished(self) -> list[dict]:
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(self._unfinished)()
 
     async def ping(self) -> None:
         from asgiref.sync import sync_to_async

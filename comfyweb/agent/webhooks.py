@@ -4,7 +4,8 @@ A caller gives the URL in the `X-Callback-Url` header or the `callback_url` body
 agent POSTs `{"task_id", "status", "progress"}` (no base64 results: fetch them with
 `/api/status?id=…&results=1`). With `AGENT_WEBHOOK_SECRET` set, the header
 `X-Comfyweb-Signature: sha256=<hex HMAC-SHA256 of the raw body>` lets the receiver check it came
-from the agent. Three tries, waiting 1 s then 2 s (`webhook_retry_delay` doubles).
+from the agent. The URL is checked and the call pinned to the checked address by
+comfyweb.core.fetch, as input URLs are. Three tries, waiting 1 s then 2 s (`webhook_retry_delay` doubles).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import hashlib
 import hmac
 import json
 import logging
+from dataclasses import replace
 
 import httpx
 
-from comfyweb.core.fetch import FetchError, FetchPolicy, check_url_target
+from comfyweb.core.fetch import FetchError, FetchPolicy, check_url_target, outbound_client, post_url
 
 logger = logging.getLogger(__name__)
 
 TRIES = 3
+WEBHOOK_TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Comfyweb-Signature"
 
 
@@ -48,19 +51,20 @@ async def deliver(
     if secret:
         headers[SIGNATURE_HEADER] = sign(body, secret)
     delay = retry_delay
-    async with httpx.AsyncClient(timeout=10, follow_redirects=False, trust_env=False) as client:
+    policy = replace(policy, timeout=WEBHOOK_TIMEOUT)
+    async with outbound_client(policy) as client:
         for attempt in range(1, TRIES + 1):
             try:
-                await check_url_target(url, policy)  # again: DNS may answer differently now
-                response = await client.post(url, content=body, headers=headers)
-                if 200 <= response.status_code < 300:
+                # Checked and pinned on every try: the address that passed the check is the one called.
+                status = await post_url(url, policy, body, headers, client=client)
+                if 200 <= status < 300:
                     return True
-                logger.warning("webhook %s for task %s answered %s", url, task_id, response.status_code)
+                logger.warning("webhook %s for task %s answered %s", url, task_id, status)
             except FetchError as exc:
                 logger.warning("webhook for task %s refused: %s", task_id, exc)
                 return False
-            except httpx.HTTPError as exc:
-                logger.warning("webhook %s for task %s failed: %s", url, task_id, exc)
+            except (httpx.HTTPError, TimeoutError) as exc:
+                logger.warning("webhook %s for task %s failed: %s", url, task_id, exc or type(exc).__name__)
             if attempt < TRIES:
                 await asyncio.sleep(delay)
                 delay *= 2

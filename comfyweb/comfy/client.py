@@ -6,6 +6,12 @@ client id. `run()` hides that: it attaches the socket *before* submitting (execu
 start before the POST answer arrives), derives the client id from the prompt id (so a later
 `follow()` from another process re-attaches to the same stream), and falls back to
 `/history/{id}` when the socket drops or the run finished before anyone listened.
+
+A run ends on `execution_success` (or `execution_error` / `execution_interrupted`) for its prompt:
+the outputs are those of the `executed` messages, so nothing more is read. ComfyUI's closing
+`executing {node: null}` may come a good while later (≈0.3 s on a real server, after it has written
+the history), and `/history` is read only when the stream was not whole (attached mid-run, or the
+socket dropped and was re-attached).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[dict], Awaitable[None]]
 PreviewCallback = Callable[[str | None, str, bytes], Awaitable[None]]
 
+END_MESSAGES = frozenset({"execution_success", "execution_error", "execution_interrupted"})
 HISTORY_POLL_SECONDS = 1.0  # how often a quiet run is checked against /history (lost socket, missed end)
 UNAVAILABLE_GRACE_SECONDS = 5.0  # a run survives ComfyUI being unreachable this long (a blip, a proxy restart)
 # Closing the message socket with frames still unread: past 16 of them the websockets package stops
@@ -268,7 +275,8 @@ class ComfyClient:
         prompt_id = answer.get("prompt_id", prompt_id)
         progress = new_progress(prompt, prompt_id)
         on_progress = _copying(on_progress) if copy_progress else on_progress
-        result = await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout)
+        whole = socket is not None  # attached before submitting: every message of the run comes to us
+        result = await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout, whole)
         result.node_errors = answer.get("node_errors") or {}
         return result
 
@@ -289,7 +297,7 @@ class ComfyClient:
         progress[""]["prompt_id"] = prompt_id
         socket = await self._connect(client_id)
         on_progress = _copying(on_progress) if copy_progress else on_progress
-        return await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout)
+        return await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout, False)
 
     async def _follow(
         self,
@@ -300,13 +308,16 @@ class ComfyClient:
         on_progress: ProgressCallback | None,
         on_preview: PreviewCallback | None,
         timeout: float | None,
+        whole: bool,
     ) -> RunResult:
+        """Follow a prompt to its end. `whole`: the socket has seen the run from its start."""
         loop = asyncio.get_running_loop()
+        settled_by_history = False
         deadline = loop.time() + timeout if timeout else None
         vanished = 0
         unreachable_since: float | None = None
         connection_lost = False  # a prompt that vanishes after this was lost by a restart, not deleted
-        check_history = socket is None
+        check_history = socket is None or not whole  # attached late: maybe it is over already
         try:
             while True:
                 if deadline is not None and loop.time() >= deadline:
@@ -325,6 +336,7 @@ class ComfyClient:
                         continue
                     unreachable_since = None
                     if state == "done":
+                        settled_by_history = True
                         break
                     vanished = vanished + 1 if state == "gone" else 0
                     if vanished >= 2 and connection_lost:  # ComfyUI restarted and forgot the prompt
@@ -336,6 +348,7 @@ class ComfyClient:
                 if socket is None:
                     await asyncio.sleep(HISTORY_POLL_SECONDS)
                     socket = await self._connect(client_id)
+                    whole = False
                     check_history = True
                     continue
                 wait = HISTORY_POLL_SECONDS * 5
@@ -349,6 +362,7 @@ class ComfyClient:
                 except ConnectionClosed:
                     logger.info("ComfyUI socket closed during prompt %s; re-attaching", prompt_id)
                     connection_lost = True
+                    whole = False
                     socket = None
                     check_history = True
                     continue
@@ -361,9 +375,12 @@ class ComfyClient:
         finally:
             if socket is not None:
                 await socket.close()
-        entry = (await self.history(prompt_id)).get(prompt_id)
-        if entry:
-            fold_history(progress, entry)
+        if not settled_by_history and not (whole and is_final(progress)):
+            # Part of the run went by unseen: /history has what we missed (outputs, the error).
+            entry = (await self.history(prompt_id)).get(prompt_id)
+            if entry:
+                fold_history(progress, entry)
+        progress[""]["node"] = None
         if on_progress:
             await on_progress(progress)
         return RunResult(
@@ -375,7 +392,8 @@ class ComfyClient:
         )
 
     async def _message(self, raw: str, prompt_id: str, progress: dict, on_progress: ProgressCallback | None) -> bool:
-        """Fold one text frame; True when it ends the prompt (`executing` with `node: null`)."""
+        """Fold one text frame; True when it ends the prompt (`execution_success`, an error or an interrupt,
+        or the closing `executing` with `node: null`)."""
         try:
             message = json.loads(raw)
         except ValueError:
@@ -388,8 +406,11 @@ class ComfyClient:
         if message.get("type") == "executing" and data.get("node") is None and "prompt_id" not in data:
             return False
         changed = fold_message(progress, message)
-        # The end is `executing` with node null *and* our prompt id (a bare one is a reconnect echo).
-        done = message.get("type") == "executing" and data.get("node") is None and data.get("prompt_id") == prompt_id
+        # The end: `execution_success`/an error for our prompt, or `executing` with node null *and* our
+        # prompt id (a bare one is a reconnect echo).
+        kind = message.get("type")
+        ours = data.get("prompt_id") == prompt_id
+        done = ours and (kind in END_MESSAGES or (kind == "executing" and data.get("node") is None))
         if changed and not done and on_progress:
             await on_progress(progress)
         return done

@@ -38,6 +38,7 @@ class InputPolicy:
     fetch_timeout: float = DEFAULT_FETCH_TIMEOUT
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
+    egress_proxy: str | None = None
 
     @property
     def fetch_policy(self) -> FetchPolicy:
@@ -46,6 +47,7 @@ class InputPolicy:
             timeout=self.fetch_timeout,
             max_redirects=self.max_redirects,
             allow_hosts=self.allow_hosts,
+            proxy=self.egress_proxy,
         )
 
 
@@ -94,41 +96,74 @@ async def image_bytes_for(value: str, policy: InputPolicy) -> bytes | None:
 
 
 FetchObserver = Callable[[str, int, float], None]
+UploadClaim = Callable[[str], None]
+UPLOAD_PREFIX = "cw_"
+UPLOAD_NAME = re.compile(r"\Acw_[0-9a-f]{32}\.[a-z0-9]{2,5}\Z")  # what upload_name() makes, nothing else
+
+
+def upload_name(digest: str, extension: str) -> str:
+    """The name an input picture is uploaded under: its content hash (so two tasks share one file)."""
+    return f"{UPLOAD_PREFIX}{digest[:32]}.{extension}"
+
+
+def image_values(prompt: dict, policy: InputPolicy) -> list[tuple[str, str, str]]:
+    """(node id, input key, value) of every non-empty string image input of `prompt`."""
+    found = []
+    for node_id, node in prompt.items():
+        if not isinstance(node, dict):
+            continue
+        for class_type, key in policy.image_inputs:
+            value = node.get("inputs", {}).get(key) if node.get("class_type") == class_type else None
+            if isinstance(value, str) and value:
+                found.append((str(node_id), key, value))
+    return found
+
+
+def has_url_inputs(prompt: dict, policy: InputPolicy) -> bool:
+    """Whether materialising `prompt` downloads anything."""
+    return any(classify_image_value(value) == "url" for _, _, value in image_values(prompt, policy))
 
 
 async def materialize_image_inputs(
-    prompt: dict, comfy, policy: InputPolicy | None = None, on_fetch: FetchObserver | None = None
+    prompt: dict,
+    comfy,
+    policy: InputPolicy | None = None,
+    on_fetch: FetchObserver | None = None,
+    on_upload: UploadClaim | None = None,
 ) -> dict[str, str]:
     """Upload every inline/URL image of `prompt` to ComfyUI (once per content) and rewrite it in place.
 
     Returns {"<node>.<input>": uploaded name}. Raises InputError naming the node on bad input.
-    `on_fetch(source, size, seconds)` hears of each image fetched ("url") or decoded ("base64").
+    `on_fetch(source, size, seconds)` hears of each image fetched ("url") or decoded ("base64");
+    `on_upload(name)` hears of each file name *before* it is uploaded (and again if ComfyUI picked another
+    name), so that a cleaner never deletes a file a task is about to use.
     """
     policy = policy or InputPolicy()
     uploaded: dict[str, str] = {}
     by_digest: dict[str, str] = {}
-    for node_id, node in prompt.items():
-        for class_type, key in policy.image_inputs:
-            value = node.get("inputs", {}).get(key) if node.get("class_type") == class_type else None
-            if not isinstance(value, str) or not value:
+    for node_id, key, value in image_values(prompt, policy):
+        node = prompt[node_id]
+        class_type = node.get("class_type")
+        try:
+            started = time.monotonic()
+            data = await image_bytes_for(value, policy)
+            if data is None:
                 continue
-            try:
-                started = time.monotonic()
-                data = await image_bytes_for(value, policy)
-                if data is None:
-                    continue
-                if on_fetch is not None:
-                    source = "url" if classify_image_value(value) == "url" else "base64"
-                    on_fetch(source, len(data), time.monotonic() - started)
-                info = inspect_image(data, max_bytes=policy.max_bytes, max_pixels=policy.max_pixels)
-            except (InputError, ImageRejected) as exc:
-                raise InputError(f"node {node_id} ({class_type}.{key}): {exc}") from exc
-            digest = hashlib.sha256(data).hexdigest()
-            if digest not in by_digest:
-                answer = await comfy.upload_image(data, f"cw_{digest[:32]}.{info.extension}", overwrite=True)
-                by_digest[digest] = (
-                    f"{answer['subfolder']}/{answer['name']}" if answer.get("subfolder") else answer["name"]
-                )
-            node["inputs"][key] = by_digest[digest]
-            uploaded[f"{node_id}.{key}"] = by_digest[digest]
+            if on_fetch is not None:
+                source = "url" if classify_image_value(value) == "url" else "base64"
+                on_fetch(source, len(data), time.monotonic() - started)
+            info = inspect_image(data, max_bytes=policy.max_bytes, max_pixels=policy.max_pixels)
+        except (InputError, ImageRejected) as exc:
+            raise InputError(f"node {node_id} ({class_type}.{key}): {exc}") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in by_digest:
+            name = upload_name(digest, info.extension)
+            if on_upload is not None:
+                on_upload(name)
+            answer = await comfy.upload_image(data, name, overwrite=True)
+            by_digest[digest] = f"{answer['subfolder']}/{answer['name']}" if answer.get("subfolder") else answer["name"]
+            if on_upload is not None and by_digest[digest] != name:
+                on_upload(by_digest[digest])
+        node["inputs"][key] = by_digest[digest]
+        uploaded[f"{node_id}.{key}"] = by_digest[digest]
     return uploaded

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+DOWNLOADING = "downloading"  # the agent fetches the task's input URLs (before ComfyUI has the prompt)
 FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
 
 
@@ -142,14 +143,17 @@ def fold_message(progress: dict, message: dict, now: int | None = None) -> bool:
         return True
     if kind == "execution_success":
         _finish_node(progress, task.get("node"), now)
+        task["node"] = None
         _set_status(progress, SUCCEEDED, now)
         return True
     if kind == "execution_error":
         task["error"] = _error_from_message("execution_error", data)
+        task["node"] = None
         _set_status(progress, FAILED, now)
         return True
     if kind == "execution_interrupted":
         task["error"] = _error_from_message("execution_interrupted", data)
+        task["node"] = None
         _set_status(progress, CANCELLED, now)
         return True
     return False

@@ -73,6 +73,7 @@ def agent_settings(emulator, tmp_path) -> AgentSettings:
     return AgentSettings(
         comfyui_url=emulator.url,
         store_url=f"file://{tmp_path / 'tasks'}",
+        state_dir=str(tmp_path / "agent-state"),
         stall_seconds=0,
         webhook_retry_delay=0.05,
     )

@@ -14,7 +14,12 @@ from tests.prompts import CORE_WORKFLOW
 
 @pytest.fixture
 async def agent_in_front(comfy_url, tmp_path):
-    settings = AgentSettings(comfyui_url=comfy_url, store_url=f"file://{tmp_path / 'tasks'}", stall_seconds=0)
+    settings = AgentSettings(
+        comfyui_url=comfy_url,
+        store_url=f"file://{tmp_path / 'tasks'}",
+        state_dir=str(tmp_path / "agent-state"),
+        stall_seconds=0,
+    )
     async with running_agent(settings) as server:
         yield server
 

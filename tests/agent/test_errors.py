@@ -32,9 +32,10 @@ async def test_a_body_that_is_not_a_prompt_is_a_400(agent):
 
 
 async def test_deeply_nested_or_oversized_bodies_are_refused(start_agent):
+    json_type = {"Content-Type": "application/json"}
     async with start_agent(max_body_bytes=10_000) as server, server.client() as client:
-        deep = await client.post("/api/run", content=b"[" * 5000 + b"]" * 5000)
-        large = await client.post("/api/run", content=json.dumps({"x": "y" * 20_000}))
+        deep = await client.post("/api/run", content=b"[" * 5000 + b"]" * 5000, headers=json_type)
+        large = await client.post("/api/run", content=json.dumps({"x": "y" * 20_000}), headers=json_type)
     assert deep.status_code == 400
     assert large.status_code == 413 and large.json()["message"] == "RequestParamsError"
 

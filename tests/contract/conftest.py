@@ -20,6 +20,7 @@ def real_agent(real_comfyui_url, tmp_path_factory):
     """The GPU agent as its own process (`manage.py agent`, file store) in front of the real ComfyUI."""
     from tests.processes import AgentProcess
 
-    agent = AgentProcess(tmp_path_factory.mktemp("real-agent"), real_comfyui_url)
+    root = tmp_path_factory.mktemp("real-agent")
+    agent = AgentProcess(root, real_comfyui_url, env={"AGENT_STATE_DIR": str(root / "state")})
     yield agent
     agent.stop()

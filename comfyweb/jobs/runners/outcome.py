@@ -44,8 +44,9 @@ class ProgressSink:
             raise JobCancelled()
         self.relay.offer(self.job, self.worker, progress)
 
-    async def preview(self, node_id: str | None, mime: str, image: bytes) -> None:
-        """A sampler preview from ComfyUI (the client's on_preview): relayed, never stored."""
+    async def preview(self, node_id: str | None, mime: str, image: bytes | str) -> None:
+        """A sampler preview: ComfyUI's image (the client's on_preview) or an agent's small data URL;
+        relayed, never stored."""
         self.relay.offer_preview(self.job, image)
 
     async def close(self) -> None:

@@ -23,7 +23,7 @@ from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
 from comfyweb.jobs.relay.publish import publish_job, publish_quietly
-from comfyweb.jobs.runners.agent import interrupt_agent_task, run_on_agent
+from comfyweb.jobs.runners.agent import AgentTaskLost, interrupt_agent_task, run_on_agent
 from comfyweb.jobs.runners.comfyui import interrupt_prompt, run_on_comfyui
 from comfyweb.jobs.runners.outcome import ClaimLost, JobCancelled, Outcome, ProgressSink
 from comfyweb.jobs.runners.results import finish
@@ -107,6 +107,8 @@ async def _run_job(job: Job, worker: str, cancelled: asyncio.Event | None, relay
             images=[],
             error=error_record(TIMEOUT, message=f"ran longer than JOB_TIMEOUT ({settings.JOB_TIMEOUT} s)"),
         )
+    except AgentTaskLost as exc:  # the agent answers but lost the task (it restarted): run it again
+        return await sync_to_async(retry_or_fail)(job, worker, exc)
     except (ComfyUnavailable, OSError, websockets.WebSocketException) as exc:
         await sync_to_async(mark_unhealthy)(backend, str(exc) or type(exc).__name__)
         return await sync_to_async(retry_or_fail)(job, worker, exc)
