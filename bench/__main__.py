@@ -43,6 +43,18 @@ def run_part(name: str, options: dict, env: dict | None = None) -> dict:
     }
 
 
+KEPT_SECTIONS = ("## Agent on a real ComfyUI",)  # written by `make bench-comfyui`, a run of its own
+
+
+def kept_sections(path: Path) -> str:
+    """The sections of RESULTS.md that other commands append to: a new `make bench` keeps them."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    for heading in KEPT_SECTIONS:
+        if heading in text:
+            return "\n" + text[text.index(heading) :]
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
@@ -136,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{load_average()} (anything else running on the machine shares its {os.cpu_count()} cores)."
     )
     print(render_table(figures))
-    args.output.write_text(render_markdown(describe(), figures, notes, profiles, results), encoding="utf-8")
+    kept = kept_sections(args.output)
+    args.output.write_text(render_markdown(describe(), figures, notes, profiles, results) + kept, encoding="utf-8")
     print(f"\nwritten to {args.output}")
     return 0
 

@@ -233,3 +233,19 @@ def visible_text(html: str) -> str:
     collector.feed(html)
     collector.close()
     return " ".join(collector.text)
+
+
+def visitor_pages(seeded) -> list[str]:
+    """Every visitor page that shows operator text, for the seeded payloads."""
+    template, campaign = seeded["templates"][0], seeded["campaign"]
+    running, failed = seeded["jobs"]
+    return [
+        "/",
+        f"/c/{campaign.slug}/",
+        f"/c/{campaign.slug}/t/{template.slug}/",
+        *[f"/t/{t.slug}/" for t in seeded["templates"]],
+        f"/jobs/{running.id}/",
+        f"/jobs/{failed.id}/",
+        f"/batches/{seeded['batch']}/",
+        "/me/",
+    ]

@@ -23,6 +23,7 @@ from tests.operator_payloads import (
     payload_prompt,
     seed_payloads,
     visible_text,
+    visitor_pages,
 )
 
 
@@ -48,21 +49,6 @@ def _assert_escaped(html: str, where: str, *, shows_text: bool = True) -> None:
     assert not problems, f"{where}: {problems}"
     if shows_text:
         assert MARK in visible_text(html), f"{where}: the operator text was not shown at all"
-
-
-def visitor_pages(seeded) -> list[str]:
-    template, campaign = seeded["templates"][0], seeded["campaign"]
-    running, failed = seeded["jobs"]
-    return [
-        "/",
-        f"/c/{campaign.slug}/",
-        f"/c/{campaign.slug}/t/{template.slug}/",
-        *[f"/t/{t.slug}/" for t in seeded["templates"]],
-        f"/jobs/{running.id}/",
-        f"/jobs/{failed.id}/",
-        f"/batches/{seeded['batch']}/",
-        "/me/",
-    ]
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

@@ -31,7 +31,7 @@ if not os.environ.get("REAL_COMFYUI_URL"):
 ROUNDS = 12
 TARGET_MS = 30.0
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "RESULTS.md"
-SECTION = "## Agent on a real ComfyUI (make test-comfyui)"
+SECTION = "## Agent on a real ComfyUI (make bench-comfyui)"
 
 
 async def execution_seconds(comfyui_url: str, prompt_id: str) -> float:

@@ -20,13 +20,11 @@ import io
 import json
 import os
 import subprocess
-import uuid
 from dataclasses import dataclass
 
 import httpx
 import psycopg
 import pytest
-import redis
 import websockets
 from PIL import Image
 
@@ -34,6 +32,7 @@ from bench.procs import WebProcess
 from tests.contract.sampler import CHECKPOINT, DECODE_NODE, SAMPLER_NODE, SIZE, txt2img, vae_channel_mismatch
 from tests.images import data_url
 from tests.processes import manage, stop
+from tests.services import clean_redis, fresh_postgres_database
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 if not os.environ.get("REAL_COMFYUI_URL"):
@@ -103,26 +102,14 @@ class WebStack:
 
 @pytest.fixture(scope="module")
 def postgres_database():
-    name = f"comfyweb_real_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is needed for the web end-to-end tests ({ADMIN_URL}): {exc}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_postgres_database("comfyweb_real", ADMIN_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def redis_url():
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is needed for the web end-to-end tests ({REDIS_URL}): {exc}")
-    yield REDIS_URL
-    client.flushdb()
+    with clean_redis(REDIS_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

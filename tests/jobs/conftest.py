@@ -5,15 +5,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from PIL import Image
 
+from tests.services import fresh_postgres_database
+
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
-ADMIN_URL = os.environ.get("SCALE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def photo(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
@@ -111,13 +110,6 @@ def loopback():
 
 @pytest.fixture
 def postgres_database():
-    """A fresh database for this run, dropped afterwards."""
-    name = f"comfyweb_scale_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is needed for the scaled-out tests ({ADMIN_URL}): {exc}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    """A fresh database for this test, dropped afterwards."""
+    with fresh_postgres_database("comfyweb_scale") as url:
+        yield url

@@ -15,12 +15,12 @@ import time
 
 import psycopg
 import pytest
-import redis
 import websockets
 
 from tests.conftest import free_port
 from tests.processes import BASE_DIR, EmulatorProcess, manage, stop, wait_for_http
 from tests.prompts import sampler_workflow
+from tests.services import clean_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -44,13 +44,8 @@ print(json.dumps({{"jobs": [str(job.pk) for job in jobs], "session": sessions[0]
 
 @pytest.fixture
 def redis_url():
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is needed for the scaled-out tests ({REDIS_URL}): {exc}")
-    yield REDIS_URL
-    client.flushdb()
+    with clean_redis(REDIS_URL) as url:
+        yield url
 
 
 def final_counts(database_url: str) -> dict[str, int]:
