@@ -75,10 +75,12 @@ async def get_runs(request: web.Request) -> web.Response:
     return web.json_response(RUNS)
 
 
-async def serve(count: int, step_ms: int, root: Path, port: int = 0) -> None:
+async def serve(count: int, step_ms: int, root: Path, port: int = 0, preview_method: str = "none") -> None:
     runners, urls = [], []
     for index in range(count):
-        config = EmulatorConfig(port=0, step_ms=step_ms, output_dir=root / f"emu-{index}" / "output")
+        config = EmulatorConfig(
+            port=0, step_ms=step_ms, preview_method=preview_method, output_dir=root / f"emu-{index}" / "output"
+        )
         app = build_app(config)
         state = app[STATE_KEY]
         state.history = RecordingHistory(index)
@@ -108,11 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=None, help="folder for the emulators' files")
     parser.add_argument("--port", type=int, default=0, help="with --count 1: listen here (a restart keeps its URL)")
     parser.add_argument("--runs-log", type=Path, default=None, help="append every finished execution here")
+    parser.add_argument("--preview-method", default="none", help="like ComfyUI's: anything but none sends previews")
     args = parser.parse_args(argv)
     root = args.root or Path(tempfile.mkdtemp(prefix="bench-emulators-"))
     if args.runs_log:
         RUNS_LOG.append(args.runs_log.open("ab", buffering=0))
-    asyncio.run(serve(args.count, args.step_ms, root, args.port))
+    asyncio.run(serve(args.count, args.step_ms, root, args.port, args.preview_method))
 
 
 if __name__ == "__main__":

@@ -58,10 +58,12 @@ def python(
 class Emulators:
     """`count` emulated GPU backends in one child process (see bench.emulators)."""
 
-    def __init__(self, count: int, step_ms: int, root: Path, log: Path | None = None) -> None:
+    def __init__(
+        self, count: int, step_ms: int, root: Path, log: Path | None = None, preview_method: str = "none"
+    ) -> None:
         self.process = python(
             "-m", "bench.emulators", "--count", str(count), "--step-ms", str(step_ms), "--root", str(root),
-            env={}, log=log, stdout=subprocess.PIPE, text=True,
+            "--preview-method", preview_method, env={}, log=log, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         line = self.process.stdout.readline()
         if not line:

@@ -12,7 +12,9 @@ The client behaves like the job page (static/js/site.js `follow`): one WebSocket
 with the page's back-off (0.5 s doubling to 10 s) after a failed connect or a close, stop at a final
 status. Costs: CPU time (user + system) of the worker and the web process over the run, divided
 by the sampler steps emitted. In the embedded topology web and worker are one process (`manage.py
-serve`), so both figures are that one process.
+serve`), so both figures are that one process. The emulators send a latent preview with every step
+(as ComfyUI with `--preview-method auto`), so the costs include the preview path (made small and
+relayed at most twice a second per job).
 """
 
 from __future__ import annotations
@@ -240,7 +242,8 @@ def run(*, topology: str, jobs: int, steps: int, step_ms: int, **_options) -> di
     """One concurrency level: `jobs` jobs at once, each on its own emulated GPU."""
     space = Workspace(topology)
     space.setup_django()
-    emulators = Emulators(jobs, step_ms, space.root / "emulators", log=space.log("emulators"))
+    # Previews on, as ComfyUI with --preview-method auto: the relay's cost includes their path (<= 2/s a job).
+    emulators = Emulators(jobs, step_ms, space.root / "emulators", log=space.log("emulators"), preview_method="auto")
     processes = []
     try:
         env = {**space.env, "GPU_BACKENDS": emulators.gpu_backends(1)}

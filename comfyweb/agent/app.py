@@ -27,13 +27,14 @@ Security:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -271,8 +272,6 @@ def bearer_ok(scope: Scope, token: str) -> bool:
     if given.lower().startswith("bearer "):
         given = given[7:].strip()
     elif scope["type"] == "websocket":
-        from urllib.parse import parse_qs
-
         given = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token") or [""])[0]
     else:
         given = ""
@@ -387,8 +386,6 @@ def build_asgi(agent: Agent) -> ASGIApp:
 
 
 def _lifespan(agent: Agent):
-    import contextlib
-
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await agent.start()

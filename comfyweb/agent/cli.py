@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_options(options)
     except (UsageError, ValueError) as exc:
         parser.error(str(exc))  # exits with status 2, like an unknown flag
+    # Imported only to serve: the parser alone (--help, the deploy checks) loads no server.
     from comfyweb.agent.server import serve
 
     serve(settings, stdout=sys.stdout)

@@ -200,7 +200,7 @@ class RedisStore(TaskStore):
 
     def __init__(self, url: str, ttl: int = 7 * 24 * 3600, prefix: str = REDIS_PREFIX) -> None:
         super().__init__(ttl)
-        import redis.asyncio as redis
+        import redis.asyncio as redis  # only this store needs the Redis client
 
         self.prefix = prefix
         self.redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
@@ -278,7 +278,11 @@ def ensure_django() -> None:
 
 
 class DatabaseStore(TaskStore):
-    """The `AgentTask` table through Django's ORM; one upsert statement per write."""
+    """The `AgentTask` table through Django's ORM; one upsert statement per write.
+
+    Django, asgiref and the model are imported inside the methods: the agent runs without Django, and
+    only this store brings it in (after `ensure_django` configured it when no settings were given).
+    """
 
     def __init__(self, ttl: int = 7 * 24 * 3600, using: str = "default") -> None:
         super().__init__(ttl)

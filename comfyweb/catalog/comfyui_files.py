@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from comfyweb.catalog.ui_workflow import (
     GroupInfo,
@@ -206,8 +207,6 @@ def webp_texts(content: bytes) -> dict[str, str]:
 
 def embed_in_png(image: Image.Image, prompt: dict | None, workflow: dict | None) -> bytes:
     """A PNG with ComfyUI's two text chunks, as its Save Image node writes them (for tests and fixtures)."""
-    from PIL.PngImagePlugin import PngInfo
-
     info = PngInfo()
     if prompt is not None:
         info.add_text("prompt", json.dumps(prompt))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
+from comfyweb.catalog.backends_check import BackendUnreachable, configured_backends, fetch_object_info
 from comfyweb.catalog.comfyui_files import ComfyUIExport, ComfyUIFileError, is_comfyui_export, read_export
 from comfyweb.catalog.proposals import build_params, propose_params, unexposed_images
 from comfyweb.catalog.ui_workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
@@ -37,8 +38,6 @@ def recorded_object_info() -> dict:
 
 def default_object_info() -> dict:
     """The first configured GPU backend's /object_info that answers, else the recorded one."""
-    from comfyweb.catalog.backends_check import BackendUnreachable, configured_backends, fetch_object_info
-
     for _name, url, kind, token in configured_backends():
         try:
             return fetch_object_info(url, kind, token)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from comfyweb.catalog.schema import json_path, panel_shape_problems
 from comfyweb.comfy.prompt import is_link
 
 PANEL_TYPES = ("image", "select", "number", "string", "group")
@@ -134,8 +135,6 @@ def validate_template(prompt: dict, params: list) -> list[TemplateProblem]:
 def _shape_problems(params: list) -> list[TemplateProblem]:
     """What the JSON Schema (catalog/template.schema.json) finds beyond the rules above: unknown keys, texts
     that are not text…, each named by its panel and its path inside the panel."""
-    from comfyweb.catalog.schema import json_path, panel_shape_problems
-
     flat = list(_all_panels(params))
     problems = []
     for path, message in panel_shape_problems(params):

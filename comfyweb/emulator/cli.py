@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,6 +36,7 @@ def build_parser(prog: str = "python -m comfyweb.emulator") -> argparse.Argument
 
 def serve(options: argparse.Namespace | Mapping[str, Any], stdout: TextIO | None = None) -> None:
     """Serve the emulator with the parsed options until SIGINT/SIGTERM."""
+    # Imported only to serve: the parser alone (--help, the deploy checks) loads no server.
     from aiohttp import web
 
     from comfyweb.emulator.config import EmulatorConfig
@@ -57,8 +59,6 @@ def serve(options: argparse.Namespace | Mapping[str, Any], stdout: TextIO | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import sys
-
     options = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve(options, stdout=sys.stdout)

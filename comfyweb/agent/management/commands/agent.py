@@ -23,6 +23,7 @@ class Command(BaseCommand):
             settings = settings_from_options(options)
         except UsageError as exc:
             raise CommandError(str(exc)) from exc
+        # Imported only to serve: `manage.py help agent` loads no server.
         from comfyweb.agent.server import serve
 
         serve(settings, stdout=self.stdout)
