@@ -26,7 +26,6 @@ def _log_in(page, live_server_url: str):
     return user
 
 
-@pytest.mark.parametrize("csp", ["on", "off"])
 def operator_pages(seeded) -> list[str]:
     """The API and admin pages that show operator text (the visitor pages are the shared list)."""
     template, campaign = seeded["templates"][0], seeded["campaign"]
@@ -44,6 +43,7 @@ def operator_pages(seeded) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("csp", ["on", "off"])
 def test_no_payload_runs_on_any_page(django_page, live_server, settings, csp, shot):
     if csp == "off":
         settings.SECURE_CSP = {}

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from comfyweb.catalog import drafts
 from comfyweb.catalog.editor import apply_operation, build_cards, other_inputs, render_editor
@@ -168,6 +169,7 @@ def test_the_change_page_draws_the_editor_over_the_json(operator, core_prompt, c
     assert "Save draft" in html and 'name="_publish"' in html
 
 
+@translation.override("en")
 def test_render_editor_names_a_prompt_it_cannot_read(info):
     assert "not a JSON object yet" in render_editor(None, [], info)
     assert "not a list" in render_editor({}, {"a": 1}, info)
@@ -176,6 +178,7 @@ def test_render_editor_names_a_prompt_it_cannot_read(info):
 # ---- gallery without uploads --------------------------------------------------------------------------
 
 
+@translation.override("en")
 def test_a_gallery_without_uploads_offers_only_its_pictures(core_prompt):
     panel = {"type": "image", "id": "1", "key": "image", "title": "Pick", "options": ["/static/a.png", "/static/b.png"]}
     form = build_template_form(draft(core_prompt, [{**panel, "upload": False}]))
@@ -187,6 +190,7 @@ def test_a_gallery_without_uploads_offers_only_its_pictures(core_prompt):
     assert list(build_template_form(draft(core_prompt, [panel])).fields) == ["1.image", "1.image" + UPLOAD_SUFFIX]
 
 
+@translation.override("en")
 def test_upload_false_needs_pictures_and_must_be_true_or_false(core_prompt):
     from comfyweb.catalog.params import validate_template
 
