@@ -18,7 +18,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from comfyweb.jobs.backends import active_backends
-from comfyweb.jobs.errors import INTERRUPTED, error_record, operator_summary
+from comfyweb.jobs.errors import INTERRUPTED, error_record, stored_fields
 from comfyweb.jobs.fair_queue import queued_in_order
 from comfyweb.jobs.models import GpuBackend, Job
 
@@ -115,7 +115,7 @@ def requeue_stale_jobs() -> list[Job]:
             INTERRUPTED, message=f"interrupted {settings.JOB_MAX_ATTEMPTS} times (its worker stopped); giving up"
         )
         stale.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS).update(
-            status=Job.Status.FAILED, finished_at=now, error=operator_summary(record), error_detail=record
+            status=Job.Status.FAILED, finished_at=now, **stored_fields(record)
         )
         # not_before = now: the queued state is newer than anything the lost runner published.
         Job.objects.filter(pk__in=changed, status__in=[Job.Status.DISPATCHED, Job.Status.RUNNING]).update(

@@ -126,6 +126,11 @@ def operator_summary(record: dict) -> str:
     return f"[{record.get('code')}] {node}{text}"[:2000]
 
 
+def stored_fields(record: dict) -> dict:
+    """The Job fields that hold an error: the operator's one line and the record itself."""
+    return {"error": operator_summary(record), "error_detail": record}
+
+
 def visitor_message(record: dict | None) -> str:
     """The sentence visitors read, in the active language."""
     return str(VISITOR_MESSAGES.get((record or {}).get("code"), VISITOR_MESSAGES[UNKNOWN]))

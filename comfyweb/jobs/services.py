@@ -17,7 +17,7 @@ from comfyweb.catalog.forms import UploadedImage
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.substitution import image_input_from_settings, substitute
 from comfyweb.core.logging import bind_job
-from comfyweb.jobs.errors import CANCELLED, error_record, operator_summary
+from comfyweb.jobs.errors import CANCELLED, error_record, stored_fields
 from comfyweb.jobs.fair_queue import tags_for
 from comfyweb.jobs.limits import (
     SubmissionRules,
@@ -150,8 +150,7 @@ def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
         status=Job.Status.CANCELLED,
         finished_at=timezone.now(),
         cancel_requested=True,
-        error=operator_summary(record),
-        error_detail=record,
+        **stored_fields(record),
     )
     if not updated:
         Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(cancel_requested=True)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from comfyweb.comfy.errors import ComfyUnavailable
 from comfyweb.jobs.backends import mark_healthy, mark_unhealthy
-from comfyweb.jobs.errors import CANCELLED, NO_BACKEND, TIMEOUT, error_record, operator_summary
+from comfyweb.jobs.errors import CANCELLED, NO_BACKEND, TIMEOUT, error_record, stored_fields
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
@@ -132,12 +132,12 @@ def retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
     elif job.cancel_requested:
         record = error_record(CANCELLED)
         Job.objects.filter(pk=job.pk, claimed_by=worker).update(
-            status=Job.Status.CANCELLED, finished_at=timezone.now(), error=operator_summary(record), error_detail=record
+            status=Job.Status.CANCELLED, finished_at=timezone.now(), **stored_fields(record)
         )
     else:
         record = error_record(NO_BACKEND, message=str(exc) or type(exc).__name__, detail=f"tried {job.attempts} times")
         Job.objects.filter(pk=job.pk, claimed_by=worker).update(
-            status=Job.Status.FAILED, finished_at=timezone.now(), error=operator_summary(record), error_detail=record
+            status=Job.Status.FAILED, finished_at=timezone.now(), **stored_fields(record)
         )
     job.refresh_from_db()
     publish_job(job)
