@@ -34,7 +34,7 @@ PREVIEW_INTERVAL = 0.5  # seconds between two previews of one job
 
 
 class ProgressRelay:
-    """The progress relay of one worker (one event loop); runners call `offer` and `forget`."""
+    """The progress relay of one worker (one event loop); runners call `offer`, `offer_preview` and `close`."""
 
     def __init__(self, writes: ProgressWrites, tick: float | None = None) -> None:
         self.writes = writes
