@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,25 @@ if "EMBEDDED_DEV" not in os.environ:
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_DIR = FIXTURES / "seed"
 TRANSCRIPTS_DIR = FIXTURES / "comfyui"
+
+_SESSION_REDIS = None
+
+
+def pytest_configure(config) -> None:
+    """Start the session's own Redis before any test module reads its URL (tests/services.py)."""
+    global _SESSION_REDIS
+    if os.environ.get("TEST_REDIS_URL") or not shutil.which("redis-server"):
+        return
+    from tests.services import RedisServer
+
+    _SESSION_REDIS = RedisServer().start()
+    os.environ["TEST_REDIS_URL"] = _SESSION_REDIS.url
+
+
+def pytest_unconfigure(config) -> None:
+    if _SESSION_REDIS is not None:
+        _SESSION_REDIS.stop()
+        os.environ.pop("TEST_REDIS_URL", None)
 
 
 def load_fixture(relative: str):

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from comfyweb.agent.stores import DatabaseStore, FileStore, InvalidTaskId, RedisStore, open_store
+from tests.services import redis_url
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/8"
+REDIS_URL = redis_url(8)
 
 
 def big_record(writer: int, version: int) -> dict:

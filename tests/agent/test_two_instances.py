@@ -14,11 +14,12 @@ import websockets
 
 from tests.processes import AgentProcess, EmulatorProcess, manage, stop
 from tests.prompts import sampler_workflow
+from tests.services import redis_url
 
 pytestmark = pytest.mark.slow
 
 POSTGRES_ADMIN_URL = os.environ.get("AGENT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
+REDIS_URL = redis_url(9)
 
 
 @pytest.fixture

@@ -32,14 +32,14 @@ from bench.procs import WebProcess
 from tests.contract.sampler import CHECKPOINT, DECODE_NODE, SAMPLER_NODE, SIZE, txt2img, vae_channel_mismatch
 from tests.images import data_url
 from tests.processes import manage, stop
-from tests.services import clean_redis, fresh_postgres_database
+from tests.services import clean_redis, fresh_postgres_database, redis_url
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 if not os.environ.get("REAL_COMFYUI_URL"):
     pytest.skip("REAL_COMFYUI_URL is not set (run `make test-comfyui`)", allow_module_level=True)
 
 ADMIN_URL = os.environ.get("SCALE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("REAL_COMFYUI_REDIS_URL", "redis://127.0.0.1:6379/8")
+REDIS_URL = redis_url(10)
 STEPS = 30  # ≈1.2 s of sampling on an idle machine: the relay, which coalesces progress, still shows steps between
 FINAL = ("succeeded", "failed", "cancelled")
 MISSING_CHECKPOINT = "not-installed-sd15.safetensors"

@@ -20,11 +20,11 @@ import websockets
 from tests.conftest import free_port
 from tests.processes import BASE_DIR, EmulatorProcess, manage, stop, wait_for_http
 from tests.prompts import sampler_workflow
-from tests.services import clean_redis
+from tests.services import clean_redis, redis_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-REDIS_URL = os.environ.get("SCALE_REDIS_URL", "redis://127.0.0.1:6379/7")
+REDIS_URL = redis_url(7)
 JOBS, VISITORS = 200, 20
 
 CREATE_JOBS = """
