@@ -126,7 +126,8 @@ async def checked_address(url: str, policy: FetchPolicy) -> str:
             except ValueError:
                 public = False
             if not public:
-                raise FetchError(f"URL host {host} is not a public address ({address}); refused")
+                # Never the address itself: a refusal must not tell a caller what an internal name resolves to.
+                raise FetchError(f"URL host {host} is not a public address; refused")
     return addresses[0]
 
 
@@ -208,9 +209,9 @@ async def fetch_url(url: str, policy: FetchPolicy, client: httpx.AsyncClient | N
                     return bytes(body)
             raise FetchError("URL redirects too many times")
     except TimeoutError as exc:
-        raise FetchError("URL took too long to download") from exc
-    except httpx.HTTPError as exc:
-        raise FetchError(f"URL could not be fetched: {exc or type(exc).__name__}") from exc
+        raise FetchError(f"URL took too long to download (longer than {policy.timeout:g} s)") from exc
+    except httpx.HTTPError as exc:  # its text may name the address connected to: the type says enough
+        raise FetchError(f"URL could not be fetched ({type(exc).__name__})") from exc
     finally:
         if own:
             await client.aclose()

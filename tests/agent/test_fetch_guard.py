@@ -14,6 +14,7 @@ from comfyweb.agent.webhooks import deliver
 from comfyweb.core import fetch
 from comfyweb.core.fetch import FetchError, FetchPolicy, fetch_url, is_public_address
 from tests.agent.conftest import http_site, load_image_prompt, png_bytes
+from tests.conftest import free_port
 
 PUBLIC = "93.184.216.34"  # a global address nothing here listens on: connecting to it never reaches this machine
 POLICY = FetchPolicy(max_bytes=1_000_000, timeout=3)
@@ -129,6 +130,27 @@ async def test_a_redirect_is_checked_and_pinned_again(monkeypatch, picture_site)
         with pytest.raises(FetchError, match=r"inside\.example is not a public address"):
             await fetch_url(f"http://outside.example:{port}/hop", policy)
     assert seen == ["hop"]
+
+
+async def test_a_refusal_never_tells_what_an_internal_name_resolves_to(monkeypatch, start_agent):
+    monkeypatch.setattr(fetch, "resolve", Resolver(["10.20.30.40", "93.184.216.34"]))
+    with pytest.raises(FetchError) as refused:
+        await fetch_url("http://vm/p.png", POLICY)
+    assert "vm is not a public address" in str(refused.value) and "10.20.30.40" not in str(refused.value)
+    monkeypatch.setattr(fetch, "resolve", Resolver(["127.0.0.1"]))
+    async with start_agent() as server, server.client() as client:
+        answer = await client.post("/api/run", json=load_image_prompt("http://build-box.internal:9/p.png"))
+        hook = await client.post("/api/run", json=load_image_prompt("x.png"), headers={"X-Callback-Url": "http://vm/h"})
+    for text in (answer.text, hook.text):
+        assert "not a public address" in text and "127.0.0.1" not in text
+
+
+async def test_a_failed_download_names_no_address(monkeypatch):
+    monkeypatch.setattr(fetch, "resolve", Resolver(["127.0.0.1"]))
+    policy = FetchPolicy(max_bytes=1_000, timeout=3, allow_hosts=frozenset({"gone.example"}))
+    with pytest.raises(FetchError) as failed:
+        await fetch_url(f"http://gone.example:{free_port()}/p.png", policy)  # nothing listens there
+    assert str(failed.value) == "URL could not be fetched (ConnectError)"
 
 
 async def test_proxy_variables_of_the_environment_are_ignored(monkeypatch, picture_site):
