@@ -58,6 +58,7 @@ def parse_image_inputs(value: str) -> frozenset[tuple[str, str]]:
 PASSTHROUGH_MODES = ("api", "all", "none")
 OUTPUTS_AFTER_READ = ("keep", "delete")
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+MIN_TOKEN_LENGTH = 16  # on the network a token is all that stands between anyone and the GPU
 
 
 def _record_ttl() -> int:
@@ -79,14 +80,24 @@ def is_loopback_host(host: str) -> bool:
 
 
 def exposure_problem(settings: AgentSettings) -> str | None:
-    """Why the agent may not listen as configured: reachable from the network with nobody checking callers."""
-    if settings.token or settings.no_auth or is_loopback_host(settings.host):
+    """Why the agent may not listen as configured: reachable from the network with nobody checking callers.
+
+    A token of blanks is no token (settings strip it), and on the network a token must be long enough.
+    """
+    if settings.no_auth or is_loopback_host(settings.host):
         return None
-    return (
-        f"the agent would listen on {settings.host} without a token: set AGENT_TOKEN (callers send "
-        "'Authorization: Bearer <token>'), or pass --no-auth (AGENT_NO_AUTH=1) when the platform in front "
-        "already authenticates every request, or listen on 127.0.0.1"
-    )
+    if not settings.token:
+        return (
+            f"the agent would listen on {settings.host} without a token: set AGENT_TOKEN (callers send "
+            "'Authorization: Bearer <token>'), or pass --no-auth (AGENT_NO_AUTH=1) when the platform in front "
+            "already authenticates every request, or listen on 127.0.0.1"
+        )
+    if len(settings.token) < MIN_TOKEN_LENGTH:
+        return (
+            f"AGENT_TOKEN is {len(settings.token)} characters long; on {settings.host} it must have at least "
+            f"{MIN_TOKEN_LENGTH} (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return None
 
 
 _BOOT = secrets.token_hex(3)  # tells a restarted container's process from its predecessor with the same pid
@@ -95,6 +106,18 @@ _BOOT = secrets.token_hex(3)  # tells a restarted container's process from its p
 def _instance_id() -> str:
     """Unique per process: the host name, the pid (reused in a restarted container) and a random part."""
     return f"{os.uname().nodename}-{os.getpid()}-{_BOOT}"
+
+
+def _host_id() -> str:
+    """This machine as far as process ids mean anything: the host name and the pid namespace."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{os.uname().nodename}:{namespace}"
+
+
+HOST_ID = _host_id()  # written into every record: a record's pid is meaningful only on the same HOST_ID
 
 
 @dataclass(frozen=True)
@@ -125,7 +148,9 @@ class AgentSettings:
     stall_seconds: float = 300.0  # no word from ComfyUI this long while a task runs: fail it (0: never)
     max_body_bytes: int = 64 * 1024 * 1024
     max_json_depth: int = 64
-    comfyui_request_timeout: float = 30.0
+    max_nodes: int = 5000  # nodes in one prompt (or UI workflow); more → 413 (ComfyUI stalls on huge graphs)
+    allowed_hosts: tuple[str, ...] = ()  # Host names a loopback agent answers besides loopback ones
+    comfyui_request_timeout: float = 30.0  # one HTTP request to ComfyUI (a run's own limit is its timeout)
     results_default: bool = True
     webhook_secret: str = ""
     webhook_retry_delay: float = 1.0
@@ -140,6 +165,10 @@ class AgentSettings:
     orphan_seconds: float = 30.0  # a queued/running record silent this long belongs to a dead agent
     instance: str = field(default_factory=_instance_id)
 
+    def __post_init__(self) -> None:
+        # Blanks around a token are no part of it (a pasted newline); a token of blanks is no token.
+        object.__setattr__(self, "token", (self.token or "").strip())
+
     @classmethod
     def from_env(cls, **overrides: object) -> AgentSettings:
         """Settings from the environment; `overrides` (command-line flags) win when not None."""
@@ -151,6 +180,7 @@ class AgentSettings:
             comfyui_cmd=os.environ.get("AGENT_COMFYUI_CMD", ""),
             concurrency=_int("AGENT_CONCURRENCY", cls.concurrency),
             token=os.environ.get("AGENT_TOKEN", ""),
+            allowed_hosts=_list("AGENT_ALLOWED_HOSTS"),
             no_auth=_bool("AGENT_NO_AUTH", cls.no_auth),
             passthrough=os.environ.get("AGENT_PASSTHROUGH", "").strip().lower() or cls.passthrough,
             passthrough_ui=_bool("AGENT_PASSTHROUGH_UI", cls.passthrough_ui),
@@ -167,6 +197,8 @@ class AgentSettings:
             max_timeout=_float("AGENT_MAX_TIMEOUT", cls.max_timeout),
             stall_seconds=_float("AGENT_STALL_SECONDS", cls.stall_seconds),
             max_body_bytes=_int("AGENT_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_nodes=_int("AGENT_MAX_NODES", cls.max_nodes),
+            comfyui_request_timeout=_float("AGENT_COMFYUI_REQUEST_TIMEOUT", cls.comfyui_request_timeout),
             results_default=_bool("AGENT_RESULTS", cls.results_default),
             webhook_secret=os.environ.get("AGENT_WEBHOOK_SECRET", ""),
             warmup_prompt=os.environ.get("AGENT_WARMUP_PROMPT", ""),
@@ -189,6 +221,10 @@ class AgentSettings:
             raise ValueError(f"AGENT_OUTPUTS_AFTER_READ must be keep or delete, not {self.outputs_after_read!r}")
         if self.record_ttl < 60:
             raise ValueError("AGENT_RECORD_TTL must be at least 60 seconds")
+        if self.max_nodes < 1:
+            raise ValueError("AGENT_MAX_NODES must be at least 1")
+        if self.comfyui_request_timeout <= 0:
+            raise ValueError("AGENT_COMFYUI_REQUEST_TIMEOUT must be a positive number of seconds")
 
     def input_policy(self) -> InputPolicy:
         return InputPolicy(

@@ -28,6 +28,8 @@ mean nothing is deleted (a warning says so once).
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -43,12 +45,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from comfyweb.agent.config import is_loopback_host
+from comfyweb.comfy.client import ComfyClient
+from comfyweb.comfy.errors import ComfyError
 from comfyweb.comfy.inputs import UPLOAD_NAME
 
 logger = logging.getLogger(__name__)
 
 DISCOVERY_RETRY_SECONDS = 10.0  # while the folders are unknown, ComfyUI is asked again at most this often
 MTIME_SLACK_SECONDS = 5.0  # clocks of a file server and of the agent may differ a little
+READ_IN_LOOP_BYTES = 256 * 1024  # a local output this small is read without a thread hop
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,19 @@ class FileJanitor:
 
     # --- outputs -----------------------------------------------------------------------------------
 
+    def local_output(self, ref: dict) -> tuple[Path, int] | None:
+        """(path, size) of an output file ComfyUI reported, when the agent sees the output folder.
+
+        Read from disk, a task's results cost no HTTP round trip to ComfyUI's `/view` per picture; the
+        same checks as for deleting apply (a regular file inside the folder, no link or `..` on the way).
+        """
+        if self.folders.output is None or not isinstance(ref, dict) or ref.get("type", "output") != "output":
+            return None
+        found = safe_file(
+            self.folders.output, os.path.join(str(ref.get("subfolder") or ""), str(ref.get("filename") or ""))
+        )
+        return None if found is None else (found[0], found[1].st_size)
+
     def register_outputs(self, task_id: str, refs: Iterable[dict], since: float, now: float | None = None) -> int:
         """Note a task's output files (checked now) for deletion when its record expires; returns how many."""
         paths = self._ledger_paths()
@@ -309,3 +327,27 @@ class FileJanitor:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+async def read_results(progress: dict, janitor: FileJanitor, comfy: ComfyClient) -> dict[str, list[str]]:
+    """Base64 (standard, padded) of every output file of every node, aligned with the node's `images`."""
+    results: dict[str, list[str]] = {}
+    for node_id, entry in progress.items():
+        if node_id and entry.get("images"):
+            results[node_id] = [base64.b64encode(await output_bytes(ref, janitor, comfy)).decode("ascii")
+                                for ref in entry["images"]]  # fmt: skip
+    return results
+
+
+async def output_bytes(ref: dict, janitor: FileJanitor, comfy: ComfyClient) -> bytes:
+    """An output file: straight from ComfyUI's output folder when the agent sees it, else through `/view`."""
+    local = janitor.local_output(ref)
+    if local is not None:
+        path, size = local
+        with contextlib.suppress(OSError):
+            return path.read_bytes() if size <= READ_IN_LOOP_BYTES else await asyncio.to_thread(path.read_bytes)
+    try:
+        return await comfy.view(ref["filename"], ref.get("subfolder", ""), ref.get("type", "output"))
+    except ComfyError:
+        logger.warning("could not read output %s", ref.get("filename"))
+        return b""

@@ -42,16 +42,17 @@ def preview_frame(node: str | None, data_url: str) -> str:
 class PreviewThrottle:
     """One per task: lets through at most MAX_PER_SECOND previews, only while someone listens."""
 
-    def __init__(self, per_second: float = MAX_PER_SECOND) -> None:
+    def __init__(self, per_second: float = MAX_PER_SECOND, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / per_second
+        self.clock = clock
         self.listeners: set[PreviewListener] = set()
-        self._last = 0.0
+        self._last: float | None = None
 
     async def offer(self, node: str | None, mime: str, data: bytes) -> None:
         if not self.listeners:
             return
-        now = time.monotonic()
-        if now - self._last < self.interval:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
             return
         self._last = now
         data_url = await asyncio.to_thread(preview_data_url, data)

@@ -1,4 +1,4 @@
-"""The agent's one server stack: the Starlette app of app.py under uvicorn.
+"""The agent's one server stack: the Starlette app of app.py (around the service of service.py) under uvicorn.
 
 uvicorn is Starlette's reference server and speaks ASGI lifespan, so `Agent.start()` and
 `Agent.stop()` run from the lifespan events (app.py), and it enforces the WebSocket message size
@@ -19,8 +19,9 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from comfyweb.agent.app import Agent
+from comfyweb.agent.app import build_asgi
 from comfyweb.agent.config import AgentSettings, exposure_problem
+from comfyweb.agent.service import Agent
 
 STARTUP_FAILURE = 3  # uvicorn's own exit status when the application did not start
 
@@ -45,7 +46,7 @@ def uvicorn_config(agent: Agent, **overrides: Any) -> uvicorn.Config:
         "server_header": False,
     }
     options.update(overrides)
-    return uvicorn.Config(agent, **options)
+    return uvicorn.Config(build_asgi(agent), **options)
 
 
 async def run(settings: AgentSettings, stdout: TextIO | None = None) -> bool:

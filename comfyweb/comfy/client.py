@@ -213,6 +213,20 @@ class ComfyClient:
         """Remove prompts that have not started yet (`POST /queue {"delete": [...]}`)."""
         await self._json("POST", "/queue", json={"delete": list(prompt_ids)})
 
+    async def take_off(self, prompt_ids: set[str] | list[str]) -> tuple[set[str], set[str]]:
+        """Take prompts off ComfyUI: delete those still pending, interrupt those running (never another).
+
+        One look at the queue decides; returns (deleted, interrupted) prompt ids.
+        """
+        wanted = set(prompt_ids)
+        running, pending = await self.queued_prompt_ids()
+        deleted, interrupted = pending & wanted, running & wanted
+        if deleted:
+            await self.delete_queued(sorted(deleted))
+        for prompt_id in sorted(interrupted):
+            await self._json("POST", "/interrupt", json={"prompt_id": prompt_id})
+        return deleted, interrupted
+
     async def object_info(self, node_class: str | None = None) -> dict:
         return await self._json("GET", f"/object_info/{node_class}" if node_class else "/object_info")
 

@@ -13,9 +13,9 @@ import uvicorn
 import websockets
 from aiohttp import web
 
-from comfyweb.agent.app import Agent
 from comfyweb.agent.config import AgentSettings
 from comfyweb.agent.server import uvicorn_config
+from comfyweb.agent.service import Agent
 from tests.conftest import free_port
 from tests.images import data_url, png_bytes  # noqa: F401 - the agent suites import them from here
 
@@ -127,11 +127,65 @@ async def http_site(routes: list[web.RouteDef]):
         await runner.cleanup()
 
 
-async def wait_for_status(server: AgentServer, task_id: str, wanted: set[str], timeout: float = 20) -> dict:
+async def wait_for_status(server: AgentServer, task_id: str, wanted: set[str], timeout: float = 120) -> dict:
+    """Poll `/api/status` until the task reaches one of `wanted` (a bound for a busy machine, not a target)."""
     async with server.client() as client:
-        for _ in range(int(timeout / 0.05)):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
             answer = await client.get("/api/status", params={"id": task_id})
             if answer.status_code == 200 and answer.json()[""]["status"] in wanted:
                 return answer.json()
             await asyncio.sleep(0.05)
     raise AssertionError(f"task {task_id} never reached {wanted}")
+
+
+async def eventually(check, what: str, timeout: float = 60) -> None:
+    """Poll `check()` (sync) until it is true: for what the agent does in the background, bounded generously."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def recording_backend():
+    """A stand-in ComfyUI answering 200 to anything; `seen` holds every request line it got (but the agent's
+    own look at `/system_stats`, which finds ComfyUI's folders)."""
+    seen: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            if line != "GET /system_stats HTTP/1.1":
+                seen.append(line)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(answer, "127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def raw_request(url: str, method: str, target: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes]:
+    """Send `target` byte for byte; (status, body) of the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {len(body)}\r\n{headers}"
+        f"Connection: close\r\n\r\n".encode("latin-1")
+        + body
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, content = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), content

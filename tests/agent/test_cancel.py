@@ -29,7 +29,7 @@ async def test_cancelling_a_running_task_interrupts_comfyui(agent, emulator):
 async def test_cancelling_a_queued_task_removes_it_before_it_reaches_comfyui(agent, emulator):
     emulator.config.step_ms = 50
     async with agent.client() as client:
-        await client.post("/api/run", json=sampler_workflow(steps=40), headers={**ASYNC, "task-id": "first"})
+        await client.post("/api/run", json=sampler_workflow(steps=5000), headers={**ASYNC, "task-id": "first"})
         await client.post("/api/run", json=CORE_WORKFLOW, headers={**ASYNC, "task-id": "second"})
         answer = await client.delete("/api/run", params={"id": "second"})
         await client.delete("/api/run", params={"id": "first"})

@@ -98,7 +98,7 @@ async def test_a_task_over_its_timeout_is_a_504_and_comfyui_is_interrupted(agent
         answer = await client.post("/api/run", params={"timeout": "0.5"}, json=sampler_workflow(steps=50))
         assert answer.status_code == 504
         assert answer.json()["message"] == "TaskTimeoutError"
-        for _ in range(200):  # ComfyUI stops at its next step
+        for _ in range(1200):  # ComfyUI stops at its next step
             queue = (await client.get("/queue")).json()  # through the passthrough
             if not queue["queue_running"]:
                 break

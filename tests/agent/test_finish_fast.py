@@ -84,7 +84,7 @@ async def test_the_client_finishes_on_execution_success_without_reading_history(
     assert result.outputs == [{"node": "2", **IMAGE}]
     assert result.progress["2"]["images"] == [IMAGE] and result.progress[""]["node"] is None
     assert history_calls == [], "the socket saw the whole run: nothing to recover"
-    assert elapsed < 1
+    assert elapsed < 10, "no wait for a closing message that never comes"  # a bound, not a target
 
 
 async def test_the_agent_answers_as_soon_as_comfyui_reports_success(start_agent):
@@ -97,7 +97,7 @@ async def test_the_agent_answers_as_soon_as_comfyui_reports_success(start_agent)
     assert answer.status_code == 200, answer.text
     assert answer.json()["2"]["images"] == [IMAGE] and answer.json()["2"]["results"]
     assert history_calls == []
-    assert elapsed < 1
+    assert elapsed < 10, "no wait for a closing message that never comes"  # a bound, not a target
 
 
 async def test_following_a_run_midway_still_reads_history_for_what_it_missed(comfy_url):

@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from tests.agent.conftest import http_site, png_bytes
+from tests.agent.conftest import frames_until_closed, http_site, png_bytes
 
 
 def slow_images(prompt_images: int) -> dict:
@@ -25,14 +25,14 @@ async def test_three_slow_urls_cannot_hold_the_slot_beyond_the_tasks_timeout(sta
         response = web.StreamResponse(headers={"Content-Type": "image/png"})
         await response.prepare(request)
         with contextlib.suppress(ConnectionError):
-            for _ in range(40):  # 4 s per picture, 12 s for three, each below the per-download limit
+            for _ in range(400):  # 40 s per picture, each below the per-download limit
                 await response.write(b"\x89")
                 await asyncio.sleep(0.1)
         return response
 
     async with (
         http_site([web.get("/{name}.png", slow)]) as site,
-        start_agent(fetch_allow_hosts=("127.0.0.1",), fetch_timeout=20) as server,
+        start_agent(fetch_allow_hosts=("127.0.0.1",), fetch_timeout=60) as server,
         server.client() as client,
     ):
         prompt = slow_images(3)
@@ -46,15 +46,16 @@ async def test_three_slow_urls_cannot_hold_the_slot_beyond_the_tasks_timeout(sta
     assert answer.status_code == 504, answer.text
     assert answer.json()["message"] == "TaskTimeoutError"
     assert "input images took longer" in answer.json()["error"]["message"]
-    assert elapsed < 4, f"the slot was held {elapsed:.1f} s for a 1.5 s task"
+    assert elapsed < 15, f"the slot was held {elapsed:.1f} s for a 1.5 s task"  # 10x: a bound, not a target
     assert after.status_code == 200, "the slot is free again"
 
 
 async def test_the_task_shows_downloading_while_it_fetches(start_agent, emulator):
-    release = asyncio.Event()
+    requested, release = asyncio.Event(), asyncio.Event()
     picture = png_bytes((8, 8), "blue")
 
     async def held(request: web.Request) -> web.Response:
+        requested.set()
         await release.wait()
         return web.Response(body=picture, content_type="image/png")
 
@@ -69,19 +70,12 @@ async def test_the_task_shows_downloading_while_it_fetches(start_agent, emulator
         }
         headers = {"X-Fc-Invocation-Type": "Async", "task-id": "fetching"}
         assert (await client.post("/api/run", json=prompt, headers=headers)).status_code == 202
-        statuses = []
-        for _ in range(100):
-            statuses.append((await client.get("/api/status", params={"id": "fetching"})).json()[""]["status"])
-            if statuses[-1] == "downloading":
-                break
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(requested.wait(), 30)  # the agent is fetching the picture now
+        shown = (await client.get("/api/status", params={"id": "fetching"})).json()[""]["status"]
         stored = await server.agent.store.get("fetching")
         release.set()
-        for _ in range(200):
-            final = (await client.get("/api/status", params={"id": "fetching"})).json()[""]["status"]
-            if final in ("succeeded", "failed"):
-                break
-            await asyncio.sleep(0.05)
-    assert statuses[-1] == "downloading"
+        async with server.connect("/api/run/ws?id=fetching") as socket:
+            frames = await frames_until_closed(socket)
+    assert shown == "downloading"
     assert stored["progress"][""]["status"] == "downloading", "the shared store says so too"
-    assert final == "succeeded"
+    assert frames[-1]["type"] == "result", frames[-1]

@@ -82,11 +82,13 @@ def test_large_previews_are_downscaled():
 
 async def test_a_busy_socket_drops_previews_instead_of_queueing_them():
     sent: list[str] = []
-    release = asyncio.Event()
+    release, after = asyncio.Event(), asyncio.Event()
 
     async def slow_send(text: str) -> None:
         await release.wait()
         sent.append(text)
+        if text == "after":
+            after.set()
 
     lock = asyncio.Lock()
     sender = PreviewSender(slow_send, lock)
@@ -96,15 +98,15 @@ async def test_a_busy_socket_drops_previews_instead_of_queueing_them():
     release.set()
     async with lock:  # a progress frame waits for the one send in flight, no more
         sent.append("progress")
-    await asyncio.sleep(0.05)
     assert sent == ["preview 0", "progress"], "one in flight, the 49 others dropped"
     sender("after")
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(after.wait(), 30)
     assert sent == ["preview 0", "progress", "after"]
 
 
 async def test_the_throttle_decodes_nothing_without_listeners_and_at_most_two_a_second():
-    throttle = PreviewThrottle()
+    now = [1000.0]
+    throttle = PreviewThrottle(clock=lambda: now[0])
     tiny = io.BytesIO()
     Image.new("RGB", (32, 32)).save(tiny, "JPEG")
     got: list[str] = []
@@ -112,8 +114,9 @@ async def test_the_throttle_decodes_nothing_without_listeners_and_at_most_two_a_
     throttle.listeners.add(got.append)
     for _ in range(20):
         await throttle.offer("3", "image/jpeg", tiny.getvalue())
+        now[0] += 0.02  # 20 offers within 0.4 s
     assert len(got) == 1
-    await asyncio.sleep(0.55)
+    now[0] += 0.11  # 0.51 s after the first
     await throttle.offer("3", "image/jpeg", tiny.getvalue())
     assert len(got) == 2
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.agent.conftest import wait_for_status
+from aiohttp import web
+
+from tests.agent.conftest import http_site, load_image_prompt, png_bytes, wait_for_status
 from tests.conftest import free_port
 from tests.prompts import CORE_WORKFLOW, sampler_workflow
 
@@ -35,9 +37,9 @@ async def test_not_ready_when_comfyui_is_down(start_agent):
 async def test_a_full_queue_refuses_work_with_503_and_retry_after(start_agent, emulator):
     emulator.config.step_ms = 50
     async with start_agent(max_queue=1) as server, server.client() as client:
-        first = await client.post("/api/run", json=sampler_workflow(steps=60), headers={**ASYNC, "task-id": "a"})
+        first = await client.post("/api/run", json=sampler_workflow(steps=5000), headers={**ASYNC, "task-id": "a"})
         second = await client.post(
-            "/api/run", json=sampler_workflow(steps=60, seed=2), headers={**ASYNC, "task-id": "b"}
+            "/api/run", json=sampler_workflow(steps=5000, seed=2), headers={**ASYNC, "task-id": "b"}
         )
         third = await client.post("/api/run", json=CORE_WORKFLOW, headers=ASYNC)
         ready = await client.get("/api/ready")
@@ -54,7 +56,7 @@ async def test_a_full_queue_refuses_work_with_503_and_retry_after(start_agent, e
 
 
 async def test_metrics_count_finished_tasks_and_input_bytes(agent):
-    from tests.agent.conftest import data_url, load_image_prompt, png_bytes
+    from tests.agent.conftest import data_url
 
     picture = png_bytes()
     async with agent.client() as client:
@@ -70,13 +72,23 @@ async def test_metrics_count_finished_tasks_and_input_bytes(agent):
 
 
 async def test_ready_waits_for_the_warm_up_prompt(start_agent, emulator, tmp_path):
-    warmup = tmp_path / "warmup.json"
-    warmup.write_text(json.dumps(sampler_workflow(steps=30)), encoding="utf-8")
-    emulator.config.step_ms = 30
-    async with start_agent(warmup_prompt=str(warmup)) as server, server.client() as client:
-        during = await client.get("/api/ready")
-        await asyncio.wait_for(server.agent.warm.wait(), 20)
-        after = await client.get("/api/ready")
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:  # the warm-up's picture comes when the test says
+        await release.wait()
+        return web.Response(body=png_bytes((8, 8)), content_type="image/png")
+
+    async with http_site([web.get("/held.png", held)]) as site:
+        warmup = tmp_path / "warmup.json"
+        warmup.write_text(json.dumps(load_image_prompt(f"{site}/held.png")), encoding="utf-8")
+        async with (
+            start_agent(warmup_prompt=str(warmup), fetch_allow_hosts=("127.0.0.1",)) as server,
+            server.client() as client,
+        ):
+            during = await client.get("/api/ready")
+            release.set()
+            await asyncio.wait_for(server.agent.warm.wait(), 120)
+            after = await client.get("/api/ready")
     assert during.status_code == 503
     assert "the warm-up prompt has not finished" in during.json()["reasons"]
     assert after.status_code == 200
@@ -95,10 +107,10 @@ async def test_a_silent_comfyui_fails_the_task_as_stalled(start_agent, emulator)
 async def test_status_reflects_queued_then_running(agent, emulator):
     emulator.config.step_ms = 30
     async with agent.client() as client:
-        await client.post("/api/run", json=sampler_workflow(steps=20), headers={**ASYNC, "task-id": "one"})
+        await client.post("/api/run", json=sampler_workflow(steps=5000), headers={**ASYNC, "task-id": "one"})
         await client.post("/api/run", json=sampler_workflow(steps=5, seed=3), headers={**ASYNC, "task-id": "two"})
         queued = (await client.get("/api/status", params={"id": "two"})).json()
-        await wait_for_status(agent, "one", {"succeeded"})
+        await client.delete("/api/run", params={"id": "one"})
         done = await wait_for_status(agent, "two", {"succeeded"})
     assert queued[""]["status"] == "queued"
     assert done["3"]["value"] == 5

@@ -14,9 +14,10 @@ import httpx
 import pytest
 import websockets
 
-from comfyweb.agent.runner import HOST_ID, orphaned
+from comfyweb.agent.config import HOST_ID
+from comfyweb.agent.orphans import orphaned
 from comfyweb.agent.stores import CANCEL_SUFFIX, FileStore, cancel_marker
-from tests.agent.conftest import wait_for_status
+from tests.agent.conftest import eventually, wait_for_status
 from tests.processes import AgentProcess, EmulatorProcess, stop
 from tests.prompts import CORE_WORKFLOW, sampler_workflow
 
@@ -61,10 +62,7 @@ async def test_a_starting_agent_ends_the_tasks_of_its_dead_predecessor(agent_set
         status = (await client.get("/api/status", params={"id": "dead-1"})).json()
         async with server.connect("/api/run/ws?id=dead-1") as socket:
             frames = [json.loads(raw) async for raw in socket]
-        for _ in range(100):  # the predecessor's uploads are deleted in the background
-            if not (emulator.input_dir / upload).exists():
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: not (emulator.input_dir / upload).exists(), "the predecessor's upload is deleted")
         alive = (await client.get("/api/status", params={"id": "alive-elsewhere"})).json()
     assert status[""]["status"] == "failed"
     assert status[""]["error"]["message"] == "agent restarted" and status[""]["error"]["kind"] == "restarted"
@@ -77,10 +75,10 @@ async def test_a_starting_agent_ends_the_tasks_of_its_dead_predecessor(agent_set
 
 async def test_a_record_going_silent_is_ended_when_asked(agent_settings, start_agent):
     store = FileStore(agent_settings.store_url.removeprefix("file://"))
-    async with start_agent(orphan_seconds=1) as server, server.client() as client:
+    async with start_agent(orphan_seconds=30) as server, server.client() as client:
         await store.put("quiet", left_behind("quiet", host="another-box:1", pid=1))
         fresh = (await client.get("/api/status", params={"id": "quiet"})).json()
-        await asyncio.sleep(1.5)
+        write_raw(store, left_behind("quiet", host="another-box:1", pid=1), updated_at=time.time() - 31)  # then silent
         async with server.connect("/api/run/ws?id=quiet") as socket:
             frames = [json.loads(raw) async for raw in socket]
     assert fresh[""]["status"] == "running"
@@ -93,14 +91,22 @@ async def test_live_tasks_prove_they_are_alive(start_agent, emulator, agent_sett
     emulator.config.step_ms = 20
     async with start_agent(heartbeat_seconds=0.2, orphan_seconds=1) as server, server.client() as client:
         headers = {"X-Fc-Invocation-Type": "Async"}
-        await client.post("/api/run", json=sampler_workflow(steps=150), headers={**headers, "task-id": "busy"})
+        await client.post("/api/run", json=sampler_workflow(steps=5000), headers={**headers, "task-id": "busy"})
         await client.post("/api/run", json=CORE_WORKFLOW, headers={**headers, "task-id": "waiting"})
         first = await server.agent.store.get("waiting")
-        await asyncio.sleep(1.5)
-        later = await server.agent.store.get("waiting")
+        stored: list[dict] = []
+
+        async def rewritten() -> None:
+            while not stored or stored[-1]["updated_at"] <= first["updated_at"]:
+                await asyncio.sleep(0.05)
+                stored.append(await server.agent.store.get("waiting"))
+
+        await asyncio.wait_for(rewritten(), 60)
+        later = stored[-1]
         await client.delete("/api/run", params={"id": "busy"})
         await wait_for_status(server, "waiting", {"succeeded"})
     assert later["updated_at"] > first["updated_at"]
+    assert later["progress"][""]["status"] == "queued" and later["phase"] == "queued", "rewritten while it waited"
     assert not orphaned(later, server.agent.settings.__class__(orphan_seconds=1), now=later["updated_at"] + 0.5)
 
 
@@ -113,14 +119,14 @@ def test_kill_9_then_restart_ends_the_task_and_frees_comfyui(tmp_path):
     try:
         headers = {"X-Fc-Invocation-Type": "Async", "task-id": "killed"}
         httpx.post(f"{first.url}/api/run", json=sampler_workflow(steps=400), headers=headers, timeout=10)
-        for _ in range(200):
+        for _ in range(1200):
             if first.status("killed")[""]["status"] == "running":
                 break
             time.sleep(0.05)
         stop(first.process, signal.SIGKILL)
         second = AgentProcess(tmp_path, emulator.url, "--store", store)
         status = second.status("killed")
-        for _ in range(100):  # its prompt is taken off ComfyUI
+        for _ in range(1200):  # its prompt is taken off ComfyUI
             queue = httpx.get(f"{emulator.url}/queue", timeout=5).json()
             if not queue["queue_running"] and not queue["queue_pending"]:
                 break

@@ -99,7 +99,7 @@ def start(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[subprocess.P
 def read_report(tmp_path: Path) -> dict:
     """The first report written after this call (so after what the test did before it)."""
     path, since = tmp_path / "report.json", time.time()
-    for _ in range(200):
+    for _ in range(1200):
         time.sleep(0.05)
         if path.exists() and path.stat().st_mtime > since:
             return json.loads(path.read_text(encoding="utf-8"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from comfyweb.agent.files import FileJanitor, Folders, folders_from_argv, safe_file
-from tests.agent.conftest import data_url, load_image_prompt, png_bytes, wait_for_status
+from tests.agent.conftest import data_url, eventually, load_image_prompt, png_bytes, wait_for_status
 from tests.prompts import sampler_workflow
 
 HOUR = 3600
@@ -45,8 +44,8 @@ async def test_inputs_go_when_the_task_ends_outputs_when_the_record_expires(tidy
         assert uploads(emulator) == [], "the uploaded picture went with its task"
         saved = outputs(emulator)
         assert len(saved) == 1
-        janitor = server.agent.runner.janitor
-        assert [entry["path"] for entry in janitor.pending()] == saved
+        janitor = server.agent.runner.janitor  # notes them down just after the answer
+        await eventually(lambda: [entry["path"] for entry in janitor.pending()] == saved, "the outputs are noted")
         assert janitor.sweep(now=time.time() + HOUR - 60) == 0, "kept while the record lives"
         assert outputs(emulator) == saved
         assert janitor.sweep(now=time.time() + HOUR + 1) == 1
@@ -59,22 +58,16 @@ async def test_a_picture_two_tasks_share_stays_until_neither_needs_it(tidy_agent
     picture = {"20": {"class_type": "LoadImage", "inputs": {"image": data_url(png_bytes((16, 16), "green"))}}}
     async with tidy_agent(concurrency=2) as server, server.client() as client:
         headers = {"X-Fc-Invocation-Type": "Async"}
-        await client.post("/api/run", json=sampler_workflow(steps=30) | picture, headers={**headers, "task-id": "a"})
+        long_run = sampler_workflow(steps=5000)  # each ends when the test cancels it
+        await client.post("/api/run", json=long_run | picture, headers={**headers, "task-id": "a"})
         await wait_for_status(server, "a", {"running"})
-        await client.post("/api/run", json=sampler_workflow(steps=60) | picture, headers={**headers, "task-id": "b"})
-        for _ in range(200):
-            if server.agent.runner.tasks["b"].phase == "submitted":
-                break
-            await asyncio.sleep(0.01)
-        await wait_for_status(server, "a", {"succeeded"})
+        await client.post("/api/run", json=long_run | picture, headers={**headers, "task-id": "b"})
+        await eventually(lambda: server.agent.runner.tasks["b"].phase == "submitted", "task b is on ComfyUI")
+        await client.delete("/api/run", params={"id": "a"})
         kept = uploads(emulator)
-        await wait_for_status(server, "b", {"succeeded"})
-        for _ in range(100):
-            if not uploads(emulator):
-                break
-            await asyncio.sleep(0.02)
+        await client.delete("/api/run", params={"id": "b"})
+        await eventually(lambda: not uploads(emulator), "the picture is deleted")
     assert len(kept) == 1, "task b still used the picture when task a ended"
-    assert uploads(emulator) == []
 
 
 @pytest.mark.parametrize("path", ["sync", "websocket"])
@@ -89,10 +82,7 @@ async def test_outputs_after_read_delete_removes_them_once_an_answer_carried_the
                 await socket.send(json.dumps(load_image_prompt(data_url(png_bytes()))))
                 frames = [json.loads(raw) async for raw in socket]
             assert frames[-1]["type"] == "result" and frames[-1]["data"]["3"]["results"]
-        for _ in range(100):
-            if not outputs(emulator):
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: not outputs(emulator), "the outputs are deleted")
         remaining = outputs(emulator)
         pending = server.agent.runner.janitor.pending()
     assert remaining == [] and pending == []

@@ -34,7 +34,7 @@ async def test_the_final_progress_is_posted_signed_and_retried(start_agent):
         answer = await client.post(
             "/api/run", json=CORE_WORKFLOW, headers={"task-id": "hooked", "X-Callback-Url": f"{site}/hook"}
         )
-        await asyncio.wait_for(delivered.wait(), 10)
+        await asyncio.wait_for(delivered.wait(), 60)
     assert answer.status_code == 200
     assert len(received) == 2
     body, headers = received[-1]
