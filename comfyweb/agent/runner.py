@@ -208,7 +208,7 @@ class TaskRunner:
         self._update_gauges()
         if stored_first:
             try:
-                await self.save(task, final=True)
+                await self.save(task, strict=True)
             except Exception:
                 self.tasks.pop(task_id, None)
                 self._update_gauges()
@@ -245,35 +245,49 @@ class TaskRunner:
         for queue in list(task.listeners):
             queue.put_nowait((kind, record))
 
-    async def save(self, task: Task, *, final: bool = False, change: bool = True) -> None:
-        """Write the task's record, then show it: `/api/status` and listeners see only what is stored.
+    async def save(self, task: Task, *, change: bool = True, strict: bool = False) -> None:
+        """Write the task's record now (after a write in flight), then show it.
 
-        Progress writes coalesce while one is in flight (the next write carries the latest state); final
-        ones wait and raise when the store fails. `change=False` (a heartbeat) rewrites the record
-        without telling listeners anything new.
+        `/api/status` and listeners see only records already in the store. `strict`: a store failure
+        raises. `change=False` (a heartbeat) rewrites the record without telling listeners anything new.
         """
         if change:
             task.unannounced = True
-        if not final and task.save_lock.locked():
-            task.dirty = True
-            return
         async with task.save_lock:
-            task.dirty = True
-            while task.dirty:
+            task.dirty = False
+            await self._write(task, strict)
+
+    def save_soon(self, task: Task) -> None:
+        """Write the task's record in the background: changes made meanwhile coalesce into the next write.
+
+        ComfyUI's messages are read on without waiting for the store; the final record waits for this one.
+        """
+        task.unannounced = task.dirty = True
+        if not task.flushing:
+            task.flushing = True
+            self.spawn(self._flush(task), f"agent-save-{task.id}")
+
+    async def _flush(self, task: Task) -> None:
+        async with task.save_lock:
+            while task.dirty and task.phase is not Phase.FINAL:  # the final write supersedes what is pending
                 task.dirty = False
-                announce, task.unannounced = task.unannounced, False
-                record = task.record(self.settings.instance)  # one snapshot, read-only for every reader
-                task.saved_at = time.monotonic()
-                try:
-                    await self.store.put(task.id, record)
-                except Exception:
-                    logger.exception("could not store task %s", task.id)
-                    if final:
-                        raise
-                    continue
-                task.published = record
-                if announce:
-                    self._announce(task, record)
+                await self._write(task)
+            task.flushing = False  # in the step of the last check: a later change starts another flush
+
+    async def _write(self, task: Task, strict: bool = False) -> None:
+        announce, task.unannounced = task.unannounced, False
+        record = task.record(self.settings.instance)  # one snapshot, read-only for every reader
+        task.saved_at = time.monotonic()
+        try:
+            await self.store.put(task.id, record)
+        except Exception:
+            logger.exception("could not store task %s", task.id)
+            if strict:
+                raise
+            return
+        task.published = record
+        if announce:
+            self._announce(task, record)
 
     async def _progress(self, task: Task, progress: dict) -> None:
         if task.phase is Phase.FINAL:
@@ -282,7 +296,7 @@ class TaskRunner:
         task.last_activity = self.last_activity = time.monotonic()
         if is_final(progress):
             return  # the final state is published by _finish, with the results, never before them
-        await self.save(task)
+        self.save_soon(task)
 
     async def _set_status(self, task: Task, status: str) -> None:
         """A status the agent sets itself (not from ComfyUI), stored and shown."""
@@ -296,7 +310,7 @@ class TaskRunner:
         with bind_task(task.id):
             try:
                 if first_save:
-                    self.spawn(self.save(task), f"agent-save-{task.id}")
+                    self.save_soon(task)
                 if self.wait_for_comfyui is not None:
                     await self.wait_for_comfyui()
                 async with self.slots:
@@ -404,7 +418,7 @@ class TaskRunner:
         outcome = outcome_of(task.progress)
         self.metrics.task_finished(outcome.metric, time.monotonic() - task.accepted)
         try:
-            await self.save(task, final=True)
+            await self.save(task, strict=True)
         except Exception:
             logger.exception("the final state of task %s could not be stored", task.id)
             task.published = task.record(self.settings.instance)  # the caller still gets its answer

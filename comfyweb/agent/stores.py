@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import time
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 TASK_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: `$` would accept a trailing newline
 REDIS_PREFIX = "comfyweb:agent:task:"
@@ -119,27 +122,32 @@ class FileStore(TaskStore):
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, task_id: str) -> Path:
-        path = self.directory / f"{validate_task_id(task_id, internal=True)}.json"
-        if path.resolve().parent != self.directory.resolve():
-            raise InvalidTaskId("task id escapes the store directory")
-        return path
+        """The file of a task: a valid id (no `/`, no `..`, no leading dot) names a file of the directory only."""
+        return self.directory / f"{validate_task_id(task_id, internal=True)}.json"
 
     def _read(self, task_id: str) -> dict | None:
+        path = self.path_for(task_id)
         try:
-            record = json.loads(self.path_for(task_id).read_bytes())
+            record = json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
-        return None if _expired(record) else record
+        except ValueError:  # only after the machine itself crashed mid-write (see _write): the task died with it
+            logger.warning("task record %s is not whole (a crash while it was written); taken as gone", path)
+            return None
+        return None if _expired(record) or not isinstance(record, dict) else record
 
     def _write(self, task_id: str, record: dict) -> None:
+        """Temp file, then rename: readers see the old record or the new one, whole, never a mix.
+
+        No fsync: a record is visible once renamed (on NFS too: the data is sent on close), and an fsync
+        per progress change would cost milliseconds on every run. Only a crash of the whole machine could
+        leave a record unreadable, and the agent writing it died with it then (a reader takes it as gone).
+        """
         path = self.path_for(task_id)
         data = json.dumps(self._stamp(record), separators=(",", ":")).encode()
         temp = self.directory / f".{path.name}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(temp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            temp.write_bytes(data)
             os.replace(temp, path)  # atomic on POSIX and on NFS within one directory
         finally:
             temp.unlink(missing_ok=True)

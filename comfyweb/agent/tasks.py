@@ -110,7 +110,8 @@ class Task:
     cancel_requested: bool = False
     failure: dict | None = None  # an error the agent decided (crash, stall, shutdown)
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    dirty: bool = False
+    dirty: bool = False  # changed since the last write
+    flushing: bool = False  # a background write (runner.save_soon) is on its way
     unannounced: bool = False  # a change listeners have not been told about yet
     published: dict | None = None  # the record last written to the store: all that anyone is shown
 

@@ -388,7 +388,7 @@ class ComfyClient:
                     break
         finally:
             if socket is not None:
-                await socket.close()
+                close_in_background(socket)
         if not settled_by_history and not (whole and is_final(progress)):
             # Part of the run went by unseen: /history has what we missed (outputs, the error).
             entry = (await self.history(prompt_id)).get(prompt_id)
@@ -450,6 +450,21 @@ class ComfyClient:
         if prompt_id in running or prompt_id in pending:
             return "waiting"
         return "gone"
+
+
+_closing: set[asyncio.Task] = set()  # sockets being closed, kept referenced until they are
+
+
+def close_in_background(socket: Any) -> None:
+    """Close a message socket without waiting for ComfyUI's closing handshake.
+
+    The run is over when its end message arrived; ComfyUI, busy writing the history of the prompt,
+    may take a good while to answer the close frame (up to SOCKET_CLOSE_TIMEOUT), and the caller
+    should not wait for it.
+    """
+    closing = asyncio.get_running_loop().create_task(socket.close())
+    _closing.add(closing)
+    closing.add_done_callback(_closing.discard)
 
 
 def _copying(on_progress: ProgressCallback | None) -> ProgressCallback | None:

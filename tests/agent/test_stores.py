@@ -42,6 +42,15 @@ async def test_file_store_round_trips_and_expires(tmp_path):
     assert await store.get("task-1") is None
 
 
+async def test_a_record_left_unreadable_by_a_machine_crash_is_taken_as_gone(tmp_path):
+    store = FileStore(tmp_path)
+    await store.put("task-1", {"progress": {"": {"status": "running"}}})
+    store.path_for("task-1").write_bytes(b"\0" * 64)  # what a power cut may leave of an unsynced write
+    assert await store.get("task-1") is None
+    await store.put("task-1", {"progress": {"": {"status": "queued"}}})
+    assert (await store.get("task-1"))["progress"][""]["status"] == "queued"
+
+
 @pytest.mark.parametrize("task_id", ["../x", "a/b", "..", ".hidden", "x" * 200, "", "a b", "a\\b", "a..b"])
 async def test_file_store_rejects_ids_that_could_be_paths(tmp_path, task_id):
     store = FileStore(tmp_path / "tasks")

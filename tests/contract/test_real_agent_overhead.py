@@ -1,11 +1,13 @@
-"""What the agent adds to a run on a real ComfyUI 0.3.75 (CPU), against a direct client (`make test-comfyui`).
+"""What the agent adds to a run on a real ComfyUI 0.3.75 (CPU), against a direct client (`make bench-comfyui`).
 
 Added time of a run = its wall time for the caller minus ComfyUI's own execution time, from `/history`
 (`execution_start` to `execution_success`). Measured for the same txt2img (2 sampler steps, fresh seeds so
 that nothing is cached) through the agent's `POST /api/run` (the agent as its own process, file store,
-base64 results) and through comfyweb's protocol client straight to ComfyUI (`ComfyClient.run`), in
-alternating order. Target: the agent's median ≤ 30 ms. The dated figure is printed and written to the
-section "Agent on a real ComfyUI" at the end of bench/RESULTS.md (a line per run).
+base64 results) and through comfyweb's protocol client straight to ComfyUI (`ComfyClient.run` and `/view`),
+in alternating order. Target: the agent's median ≤ 12 ms. The dated figure, with the machine's load, is
+printed and (under `make bench-comfyui`) written to the section "Agent on a real ComfyUI" at the end of
+bench/RESULTS.md. The test itself asserts no target, only a sanity bound ten times looser than it, counted
+beyond the direct client's own figure (a busy machine slows both).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ if not os.environ.get("REAL_COMFYUI_URL"):
     pytest.skip("REAL_COMFYUI_URL is not set (run `make test-comfyui`)", allow_module_level=True)
 
 ROUNDS = 12
-TARGET_MS = 30.0
+TARGET_MS = 12.0
+SANITY_MS = 10 * TARGET_MS
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "RESULTS.md"
 SECTION = "## Agent on a real ComfyUI (make bench-comfyui)"
 
@@ -81,12 +84,12 @@ def record(line: str) -> None:
             f"\n\n{SECTION}\n\nWhat the GPU agent adds to a run on a real ComfyUI 0.3.75 on the CPU: its wall time for "
             "the caller minus ComfyUI's own execution time from `/history`, median of alternating runs through "
             "`POST /api/run` and a direct protocol client (`tests/contract/test_real_agent_overhead.py`; target: "
-            "the agent's median ≤ 30 ms). One line per `make bench-comfyui`.\n"
+            "the agent's median ≤ 12 ms). One line per `make bench-comfyui`.\n"
         )
     RESULTS.write_text(text + "\n" + line + "\n", encoding="utf-8")
 
 
-async def test_the_agent_adds_at_most_30_ms_to_a_run(real_agent, real_comfyui_url):
+async def test_what_the_agent_adds_to_a_run_is_measured(real_agent, real_comfyui_url):
     await through_agent(real_agent.url, real_comfyui_url)  # warm: the checkpoint is loaded, the agent's imports done
     await direct(real_comfyui_url)
     agent_added, direct_added = [], []
@@ -99,13 +102,16 @@ async def test_the_agent_adds_at_most_30_ms_to_a_run(real_agent, real_comfyui_ur
             direct_added.append(await direct(real_comfyui_url))
     agent_ms = statistics.median(agent_added) * 1000
     direct_ms = statistics.median(direct_added) * 1000
-    p90 = sorted(agent_added)[int(len(agent_added) * 0.9)] * 1000
+    quartile = statistics.quantiles(agent_added, n=4)
+    low, p90 = quartile[0] * 1000, sorted(agent_added)[int(len(agent_added) * 0.9)] * 1000
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()[0]
     line = (
-        f"- {stamp}: agent adds {agent_ms:.1f} ms (median; p90 {p90:.1f} ms), a direct client {direct_ms:.1f} ms; "
-        f"{ROUNDS} runs each; target ≤ {TARGET_MS:.0f} ms: {'met' if agent_ms <= TARGET_MS else 'MISSED'} "
-        f"({os.cpu_count()} CPUs, {platform.python_version()})"
+        f"- {stamp}: agent adds {agent_ms:.1f} ms (median; lower quartile {low:.1f} ms, p90 {p90:.1f} ms), a direct "
+        f"client {direct_ms:.1f} ms; {ROUNDS} runs each; target ≤ {TARGET_MS:.0f} ms: "
+        f"{'met' if agent_ms <= TARGET_MS else 'MISSED'} ({os.cpu_count()} CPUs, load {load:.1f}, "
+        f"{platform.python_version()})"
     )
     print("\n" + line)
     record(line)
-    assert agent_ms <= TARGET_MS, line
+    assert agent_ms <= direct_ms + SANITY_MS, line  # a sanity bound, not the target: timings are the bench's

@@ -32,13 +32,14 @@ from comfyweb.agent.stores import FileStore
 async def main(directory):
     store = FileStore(directory)
     counter = 0
-    print("ready", flush=True)
     while True:
         counter += 1
         task_id = {tasks!r}[counter % {count}]
         payload = str(counter) * (200000 + counter % 5000)
         digest = hashlib.sha256(payload.encode()).hexdigest()
         await store.put(task_id, {{"counter": counter, "payload": payload, "sha256": digest}})
+        if counter == 1:
+            print("ready", flush=True)  # a first record is in
 
 asyncio.run(main(sys.argv[1]))
 """
@@ -67,7 +68,7 @@ def test_records_stay_whole_when_the_writer_is_killed_mid_write(tmp_path):
         writer = subprocess.Popen([sys.executable, "-c", script, str(directory)], cwd=BASE_DIR,
                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert writer.stdout.readline().strip() == "ready"
-        time.sleep(0.2 + 0.13 * round_number)  # a different moment of a write each round
+        time.sleep(0.05 + 0.13 * round_number)  # a different moment of a write each round (not a wait for it)
         writer.send_signal(signal.SIGKILL)
         writer.wait(10)
         assert check_whole(store) >= 1
