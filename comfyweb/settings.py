@@ -283,7 +283,25 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
-# Permissions-Policy: comfyweb.core.headers (PERMISSIONS_POLICY overrides its list of denied features).
+# Permissions-Policy (comfyweb.core.headers sends it): browser features no page of this site uses; neither the
+# site nor anything it embeds may use them.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "autoplay": [],
+    "camera": [],
+    "display-capture": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "hid": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-get": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
 
 # --- Media in production: never django.views.static.serve (DEBUG and the loopback demo only). On local
 # disk the app checks who may see a file and nginx sends it (X-Accel-Redirect to an `internal` location,
