@@ -47,8 +47,8 @@ from comfyweb.catalog.translations import (
     content_language,
     params_rows,
 )
-from comfyweb.catalog.ui_workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
 from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
+from comfyweb.comfy.workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
 
 MAX_SHOWN_PROBLEMS = 20
 BACKEND_PROBLEMS = _("A GPU backend cannot run this template. Fix it, or tick “Publish despite backend problems”:")

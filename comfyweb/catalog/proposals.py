@@ -29,8 +29,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from comfyweb.catalog.params import iter_panels, on_step_grid
-from comfyweb.catalog.ui_workflow import GroupInfo
 from comfyweb.comfy.prompt import SEED_KEYS, is_link
+from comfyweb.comfy.workflow import GroupInfo
 
 IMAGE_LOADERS = {"LoadImage": "image", "LoadImageMask": "image"}
 MODEL_INPUTS = {

@@ -17,7 +17,7 @@ from comfyweb.catalog.comfyui_files import embed_in_png, embed_in_webp
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.params import iter_panels, validate_template
 from comfyweb.catalog.services import import_templates, import_upload
-from tests.catalog.ui_cases import muted_and_bypassed, txt2img
+from tests.comfy.workflow.ui_cases import muted_and_bypassed, txt2img
 
 pytestmark = pytest.mark.django_db
 RECORDED_PATH = Path(__file__).resolve().parents[2] / "comfyweb/emulator/object_info.json"

@@ -12,9 +12,9 @@ from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.object_info_check import check_against_object_info
 from comfyweb.catalog.params import iter_panels, validate_template
 from comfyweb.catalog.proposals import build_params, propose_params, unexposed_images
-from comfyweb.catalog.ui_workflow import convert_workflow
+from comfyweb.comfy.workflow import convert_workflow
 from tests.catalog.conftest import draft
-from tests.catalog.ui_cases import muted_and_bypassed, txt2img
+from tests.comfy.workflow.ui_cases import muted_and_bypassed, txt2img
 
 RECORDED = json.loads((Path(__file__).resolve().parents[2] / "comfyweb/emulator/object_info.json").read_text())
 

@@ -2,10 +2,10 @@
 
 The real ComfyUI 0.3.75 serves its web front end (comfyui-frontend-package, installed with it) at `/`.
 Each workflow is loaded into that page in Debian's chromium, `app.graphToPrompt()` gives the prompt the
-page would queue, and `catalog.ui_workflow.convert_workflow` must give exactly the same, `_meta` titles
+page would queue, and `comfy.workflow.convert_workflow` must give exactly the same, `_meta` titles
 included, from the same server's `/object_info`. The corpus: every workflow of the pinned
 comfyui-workflow-templates-json package (ComfyUI's own templates) whose node classes this CPU ComfyUI has,
-plus tests/catalog/ui_cases.py, one small workflow per UI feature, whose hand-written prompts must match
+plus tests/comfy/workflow/ui_cases.py, one small workflow per UI feature, whose hand-written prompts must match
 the page too. `Math.random` is pinned to 0 around graphToPrompt so {a|b} choices take the first option,
 as the converter does by default.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from comfyweb.catalog.ui_workflow import FRONTEND_NODES, convert_workflow, is_ui_workflow
+from comfyweb.comfy.workflow import FRONTEND_NODES, convert_workflow, is_ui_workflow
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.catalog.ui_cases import all_cases
+from tests.comfy.workflow.ui_cases import all_cases
 
 pytestmark = pytest.mark.comfyui
 
