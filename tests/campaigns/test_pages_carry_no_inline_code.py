@@ -12,7 +12,6 @@ import pytest
 
 from tests.operator_payloads import seed_payloads, visitor_pages
 
-
 URL_ATTRIBUTES = {"href", "src", "action", "formaction"}
 
 
