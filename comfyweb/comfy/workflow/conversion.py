@@ -14,6 +14,7 @@ from comfyweb.comfy.workflow.execution import flatten
 from comfyweb.comfy.workflow.formats import is_ui_workflow
 from comfyweb.comfy.workflow.graph import MODE_BYPASS, MODE_NEVER, Node
 from comfyweb.comfy.workflow.groups import GroupInfo, find_groups
+from comfyweb.comfy.workflow.js_values import js_json_value, js_object_order
 from comfyweb.comfy.workflow.loading import LoadedWorkflow, MissingNode, load_workflow
 from comfyweb.comfy.workflow.primitives import apply_primitives
 from comfyweb.comfy.workflow.subgraphs import sync_promoted
@@ -99,6 +100,8 @@ class _Serializer:
         apply_primitives(loaded, self.now)
         for graph in loaded.graphs():
             sync_promoted(graph)
+        for instance in loaded.group_instances:
+            instance.update_inner_widgets()
         prompt: dict[str, dict] = {}
         for dto in flatten(loaded.root).values():
             node = dto.node
@@ -116,7 +119,7 @@ class _Serializer:
                 if resolved.is_widget:
                     inputs[slot.name] = _input_value(resolved.widget_value)
                     continue
-                inputs[slot.name] = [str(resolved.origin_id), int(resolved.origin_slot)]
+                inputs[slot.name] = [str(resolved.origin_id), _slot_number(resolved.origin_slot)]
             if node.comfy_class in CAPTURED_AT_QUEUE_TIME:
                 loaded.warnings.append(
                     f"node {dto.id} ({node.title}): ComfyUI's page captures this node's picture when it queues; "
@@ -127,12 +130,25 @@ class _Serializer:
                 entry["class_type"] = node.comfy_class
             entry["_meta"] = {"title": node.title}
             prompt[dto.id] = entry
-        for entry in prompt.values():  # links to nodes left out (muted, missing) are dropped
+        for node_id, entry in prompt.items():  # links to nodes left out (muted, virtual, missing) are dropped
             inputs = entry["inputs"]
             for name, value in list(inputs.items()):
                 if isinstance(value, list) and len(value) == 2 and value[0] not in prompt:
                     del inputs[name]
-        return prompt
+                    self._dropped_in_group_node(node_id, entry, name, value[0])
+        return js_object_order(prompt)
+
+    def _dropped_in_group_node(self, node_id: str, entry: dict, name: str, origin: str) -> None:
+        """An inner node of an old group node loses a link the page cannot follow (to a reroute, a primitive,
+        a bypassed node or another group node): the operator should know, the prompt stays the page's."""
+        dto_node = next((i.node for i in self.loaded.group_instances if node_id.startswith(f"{i.node.id}:")), None)
+        if dto_node is None:
+            return
+        self.loaded.warnings.append(
+            f"node {node_id} ({entry['_meta']['title']}): input {name} is left unconnected, as ComfyUI's page leaves "
+            f"it: it comes from node {origin}, which is not in the prompt (inside the old group node {dto_node.id} "
+            f"({dto_node.title}) the page follows no reroute, primitive, bypassed node or group node)."
+        )
 
     def _widget_value(self, node: Node, widget: Widget, node_id: str) -> Any:
         """widget.serializeValue: dynamic prompts resolved, save nodes' file name prefixes filled in."""
@@ -152,5 +168,14 @@ class _Serializer:
 
 
 def _input_value(value: Any) -> Any:
-    """A list value is wrapped so that ComfyUI does not read it as a link."""
+    """The value as the page sends it: numbers in JSON's form, a list wrapped so that ComfyUI does not read it
+    as a link."""
+    value = js_json_value(value)
     return {"__value__": value} if isinstance(value, list) else value
+
+
+def _slot_number(slot: Any) -> int | None:
+    """parseInt(slot): the page sends null where its lookup gave no slot."""
+    if isinstance(slot, bool) or not isinstance(slot, (int, float)) or slot != slot:
+        return None
+    return int(slot)

@@ -9,7 +9,8 @@ from typing import Any
 
 from comfyweb.comfy.workflow.errors import WorkflowConversionError
 from comfyweb.comfy.workflow.graph import MODE_BYPASS, SUBGRAPH_INPUT_ID, Graph, Node
-from comfyweb.comfy.workflow.js_values import js_equal_types
+from comfyweb.comfy.workflow.group_node_instances import GroupInstance, input_link, input_node
+from comfyweb.comfy.workflow.js_values import js_equal_types, js_object_order
 
 
 @dataclass
@@ -17,18 +18,58 @@ class Resolved:
     """Where an input's value comes from: a node output, or (for a promoted widget) a value."""
 
     origin_id: str
-    origin_slot: int
+    origin_slot: int | None  # None where the page's own lookup comes back empty (it sends null)
     widget_value: Any = None
     is_widget: bool = False
 
 
+def execution_order(graph: Graph) -> list[Node]:
+    """LGraph.computeExecutionOrder: nodes without linked inputs first, each node once all its linked inputs'
+    nodes came before it, in the graph's order; what a loop holds back comes last (by id, as an object's keys)."""
+    ordered: list[Node] = []
+    starts: list[Node] = []
+    pending: dict[str, Node] = {}
+    remaining: dict[str, int] = {}
+    for node in graph.nodes:
+        pending[str(node.id)] = node
+        linked = sum(1 for slot in node.inputs if slot.link is not None)
+        if linked:
+            remaining[str(node.id)] = linked
+        else:
+            starts.append(node)
+    visited: set[Any] = set()
+    while starts:
+        node = starts.pop(0)
+        ordered.append(node)
+        pending.pop(str(node.id), None)
+        for links in node.output_links:
+            for link_id in links:
+                link = graph.links.get(link_id)
+                if link is None or link.id in visited:
+                    continue
+                visited.add(link.id)
+                target = graph.node(link.target_id)
+                if target is None or str(target.id) not in remaining:
+                    continue
+                remaining[str(target.id)] -= 1
+                if remaining[str(target.id)] == 0:
+                    starts.append(target)
+    return ordered + list(js_object_order(pending).values())
+
+
 def flatten(root: Graph) -> dict[str, ExecutableNode]:
-    """Every node of the root graph and, recursively, of each subgraph instance, by execution id."""
+    """Every node of the root graph and, recursively, of each subgraph instance and old group node, by
+    execution id, in the order the page adds them (the root graph's nodes in execution order)."""
     executables: dict[str, ExecutableNode] = {}
-    for node in root.nodes:
-        dto = ExecutableNode(node, (), executables, None)
-        if node.subgraph is not None:
-            _add_instance(node, (), executables, None, set())
+    for node in execution_order(root):
+        if node.group is not None:
+            dto: ExecutableNode = GroupNodeExecutable(node, (), executables, None)
+            for child in node.group.children:
+                executables[child.id] = GroupChildExecutable(child, (node.id,), executables, None)
+        else:
+            dto = ExecutableNode(node, (), executables, None)
+            if node.subgraph is not None:
+                _add_instance(node, (), executables, None, set())
         executables[dto.id] = dto
     return executables
 
@@ -42,6 +83,11 @@ def _add_instance(node: Node, path: tuple, executables: dict, parent: Node | Non
     inner_path = (*path, node.id)
     assert node.subgraph is not None
     for inner in node.subgraph.nodes:
+        if inner.group is not None:
+            raise WorkflowConversionError(
+                f"node {_execution_id(*inner_path, inner.id)} is one of ComfyUI's old group nodes inside a subgraph, "
+                "which ComfyUI's page cannot queue either; convert the group node to a subgraph."
+            )
         if inner.subgraph is not None:
             _add_instance(inner, inner_path, executables, node, visited)
         else:
@@ -177,3 +223,52 @@ class ExecutableNode:
         if inner_dto is None:
             raise self._error(f"inner node {inner.id} is missing from the flattened graph.")
         return inner_dto.resolve_output(link.origin_slot, type_, visited)
+
+
+class GroupNodeExecutable(ExecutableNode):
+    """ExecutableGroupNodeDTO: an old group node, never sent itself; its outputs lead to its inner nodes."""
+
+    @property
+    def instance(self) -> GroupInstance:
+        assert self.node.group is not None
+        return self.node.group
+
+    def resolve_output(self, slot: int, type_: Any, visited: set) -> Resolved | None:
+        node = self.node
+        if node.mode == MODE_BYPASS:  # the input at this slot, else the first, of exactly the type asked for
+            for index in [slot, *range(len(node.inputs))]:
+                if 0 <= index < len(node.inputs) and node.inputs[index].type == type_:
+                    return self.resolve_input(index, visited)
+            return None
+        links = node.output_links[slot] if 0 <= slot < len(node.output_links) else []
+        link = node.graph.links.get(links[0]) if links else None
+        if link is None:
+            raise self._error(f"its output {slot} has no link the page can follow.")
+        updated = self.instance.update_link(link.origin_slot)
+        if updated is None:
+            raise self._error(f"its output {slot} leads to no inner node.")
+        origin_id, origin_slot = updated
+        if not any(child.id == origin_id for child in self.instance.children):
+            raise self._error(f"its output {slot} leads outside the group node.")
+        return Resolved(_execution_id(self.id, str(origin_id).split(":")[-1]), origin_slot)
+
+
+class GroupChildExecutable(ExecutableNode):
+    """ExecutableGroupNodeChildDTO: an inner node of an old group node. Its inputs are looked up through the
+    group's maps, and taken as they are: the page follows no reroute, bypass or group node from there."""
+
+    def __init__(self, node: Node, path: tuple, executables: dict, subgraph_node: Node | None) -> None:
+        super().__init__(node, path, executables, subgraph_node)
+        self.id = str(node.id)
+
+    def resolve_input(self, slot: int, visited: set, type_: Any = None) -> Resolved | None:
+        source = input_node(self.node, slot)
+        if source is None:
+            return None
+        link = input_link(self.node, slot)
+        if link is None:
+            raise self._error(f"its input {slot} has no link.")
+        source_id = str(source.id)
+        if source_id not in self.executables and source_id.split(":")[-1] not in self.executables:
+            raise self._error(f"its input {slot} comes from node {source_id}, which is not in the graph.")
+        return Resolved(source_id, link[1])

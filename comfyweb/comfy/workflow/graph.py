@@ -53,6 +53,8 @@ class Node:
     backend_class: bool = False  # built from the backend's definition of its class
     subgraph: Graph | None = None  # for subgraph instances
     output_links: list[list[int]] = field(default_factory=list)
+    group: Any = None  # for old group nodes: their GroupInstance (group_node_instances.py)
+    group_child: Any = None  # for the inner nodes of one: (GroupInstance, index)
 
     def widget(self, name: str | None) -> Widget | None:
         return next((w for w in self.widgets if w.name == name), None) if name else None

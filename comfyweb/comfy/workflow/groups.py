@@ -62,8 +62,8 @@ def _position(pos: object) -> tuple[float, float] | None:
 
 
 def _prompt_ids(node: Node, prompt: dict, prefix: str) -> list[str]:
-    """The prompt ids a node stands for (all inner nodes for a subgraph instance)."""
+    """The prompt ids a node stands for (all inner nodes for a subgraph instance or an old group node)."""
     own = f"{prefix}{node.id}"
-    if node.subgraph is None:
+    if node.subgraph is None and node.group is None:
         return [own] if own in prompt else []
     return [node_id for node_id in prompt if node_id.startswith(own + ":")]

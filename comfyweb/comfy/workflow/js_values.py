@@ -69,6 +69,45 @@ def js_equal_types(a: Any, b: Any) -> bool:
     return any(js_equal_types(x, y) for x in a.split(",") for y in b.split(","))
 
 
+def js_json_value(value: Any) -> Any:
+    """`value` as JSON.stringify writes it, read back: integral numbers are integers (`1`, never `1.0`), those
+    beyond 2**53 in the digits JavaScript prints (1152921504606846977 → 1152921504606847000), non-finite ones
+    null; everywhere inside lists and objects too."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return _js_integer(float(value)) if abs(value) > JS_MAX_SAFE_INTEGER else value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return _js_integer(value) if value.is_integer() else value
+    if isinstance(value, list):
+        return [js_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: js_json_value(item) for key, item in value.items()}
+    return value
+
+
+def _js_integer(value: float) -> int | float:
+    """An integral double as Number.prototype.toString writes it: the shortest digits that read back as
+    the same double, then zeros (up to 1e21, past which it is written with an exponent)."""
+    if abs(value) >= 1e21:
+        return value
+    return int(Decimal(repr(value)))
+
+
+def js_object_order(obj: dict) -> dict:
+    """`obj` with its keys in the order a JavaScript object keeps them: integer-like keys ("array indices")
+    first, ascending, then the others in the order they were added."""
+    indices = sorted((key for key in obj if _is_array_index(key)), key=int)
+    index_set = set(indices)
+    return {key: obj[key] for key in [*indices, *(key for key in obj if key not in index_set)]}
+
+
+def _is_array_index(key: object) -> bool:
+    return isinstance(key, str) and key.isascii() and key.isdigit() and str(int(key)) == key and int(key) < 2**32 - 1
+
+
 def as_int_if_integral(value: float) -> float | int:
     """A float that JavaScript would print as an integer, as a Python int."""
     return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 1e21 else value

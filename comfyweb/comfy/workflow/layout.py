@@ -80,8 +80,9 @@ def input_type(spec: Any) -> tuple[str, dict, list | None]:
     return str(kind), options, None
 
 
-def _ordered_inputs(definition: dict) -> list[tuple[str, list, bool]]:
-    """(name, V1 spec, optional) in the order the front end adds them (nodeDefOrderingUtil)."""
+def frontend_inputs(definition: dict) -> tuple[dict, dict]:
+    """The required and optional inputs of a node class once the front end's extensions have added theirs
+    (a 3D preview, the `upload` button after the first media combo: uploadImage.ts)."""
     declared = definition.get("input") or {}
     required = dict(declared.get("required") or {})
     optional = dict(declared.get("optional") or {})
@@ -91,6 +92,17 @@ def _ordered_inputs(definition: dict) -> list[tuple[str, list, bool]]:
         if kind == "COMBO" and any(options.get(flag) is True for flag in MEDIA_UPLOAD_FLAGS):
             required["upload"] = ["IMAGEUPLOAD", {**options, "imageInputName": name}]
             break
+    return required, optional
+
+
+def is_widget_input(spec: Any) -> bool:
+    """widgetStore.inputIsWidget: the input's type has a widget (whatever its options say)."""
+    return input_type(spec)[0] in WIDGET_TYPES
+
+
+def _ordered_inputs(definition: dict) -> list[tuple[str, list, bool]]:
+    """(name, V1 spec, optional) in the order the front end adds them (nodeDefOrderingUtil)."""
+    required, optional = frontend_inputs(definition)
     everything: dict[str, tuple[list, bool]] = {name: (spec, False) for name, spec in required.items()}
     everything.update({name: (spec, True) for name, spec in optional.items()})
     order = definition.get("input_order")

@@ -7,8 +7,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from comfyweb.comfy.workflow.errors import WorkflowConversionError
 from comfyweb.comfy.workflow.graph import Graph, Node, Slot, saved_link_id, saved_slot
+from comfyweb.comfy.workflow.group_node_instances import GroupInstance
+from comfyweb.comfy.workflow.group_nodes import (
+    PREFIX,
+    GroupNodeType,
+    GroupRegistry,
+    modern_type,
+    register_group_types,
+)
 from comfyweb.comfy.workflow.layout import Layout, build_layout, migrate_widgets_values
 from comfyweb.comfy.workflow.subgraphs import promote_widgets
 
@@ -32,9 +39,12 @@ class MissingNode:
     class_type: str
     title: str
     subgraph: str = ""  # the subgraph's name when the node sits in one
+    group: str = ""  # the group node type when the class is one of its inner nodes'
 
     def __str__(self) -> str:
         where = f" in subgraph {self.subgraph}" if self.subgraph else ""
+        if self.group:
+            where += f" in group node {self.group}"
         return f"node {self.node_id} “{self.title}” ({self.class_type}){where}"
 
 
@@ -44,6 +54,7 @@ class LoadedWorkflow:
 
     root: Graph
     subgraphs: dict[str, Graph] = field(default_factory=dict)
+    group_instances: list[GroupInstance] = field(default_factory=list)
     missing: list[MissingNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -64,6 +75,9 @@ class _Loader:
         self.layouts: dict[str, Layout | None] = {}
         self.definitions: dict[str, dict] = {}
         self.subgraphs: dict[str, Graph] = {}
+        self.groups = GroupRegistry()
+        self.group_layouts: dict[str, Layout] = {}
+        self.group_instances: list[GroupInstance] = []
         self.missing: list[MissingNode] = []
         self.warnings: list[str] = []
 
@@ -74,14 +88,10 @@ class _Loader:
         return self.layouts[class_type]
 
     def load(self) -> LoadedWorkflow:
-        extra = self.workflow.get("extra") if isinstance(self.workflow.get("extra"), dict) else {}
-        if extra.get("groupNodes"):
-            raise WorkflowConversionError(
-                "this workflow uses ComfyUI's old “group nodes”; convert them to subgraphs in ComfyUI and save again."
-            )
         for definition in (self.workflow.get("definitions") or {}).get("subgraphs") or []:
             if isinstance(definition, dict) and definition.get("id"):
                 self.definitions[str(definition["id"])] = definition
+        self._register_group_nodes()
         root = Graph(self.workflow)
         for definition_id, definition in self.definitions.items():
             self.subgraphs[definition_id] = Graph(definition, root, definition)
@@ -102,7 +112,21 @@ class _Loader:
             widget = node.widget("sampler_name") if node.type in ("KSampler", "KSamplerAdvanced") else None
             if widget is not None and isinstance(widget.value, str) and widget.value.startswith("sample_"):
                 widget.value = widget.value[7:]
-        return LoadedWorkflow(root, self.subgraphs, self.missing, self.warnings)
+        return LoadedWorkflow(root, self.subgraphs, self.group_instances, self.missing, self.warnings)
+
+    def _register_group_nodes(self) -> None:
+        """The group node types of `extra.groupNodes`, registered before the graph is built (beforeConfigureGraph);
+        root nodes saved with the old separator (`workflow/Name`) get the current one."""
+        extra = self.workflow.get("extra")
+        group_nodes = extra.get("groupNodes") if isinstance(extra, dict) else None
+        if not isinstance(group_nodes, dict):
+            return
+        for node in self.workflow.get("nodes") or []:
+            if isinstance(node, dict) and isinstance(node.get("type"), str):
+                node["type"] = modern_type(node["type"])
+        known = set(self.object_info) | FRONTEND_NODES | set(self.definitions)
+        self.groups = register_group_types(group_nodes, self.object_info, known)
+        self.warnings.extend(self.groups.warnings)
 
     def _load_nodes(self, graph: Graph, nodes: list, where: str) -> None:
         for data in nodes:
@@ -111,9 +135,10 @@ class _Loader:
             node = self._make_node(graph, data, where)
             graph.add(node)
 
-    def _make_node(self, graph: Graph, data: dict, where: str) -> Node:
+    def _make_node(self, graph: Graph, data: dict, where: str, *, inner: bool = False) -> Node:
         node_type = str(data.get("type") or "")
-        node_type = TYPE_RENAMES.get(node_type, node_type)
+        if not inner:  # the page renames classes of the graph's nodes only, not of a group node's inner ones
+            node_type = TYPE_RENAMES.get(node_type, node_type)
         mode = data.get("mode") if isinstance(data.get("mode"), int) else 0
         properties = dict(data.get("properties") or {}) if isinstance(data.get("properties"), dict) else {}
         saved_inputs = [i for i in data.get("inputs") or [] if isinstance(i, dict)]
@@ -121,6 +146,16 @@ class _Loader:
         title = data.get("title") or ""
         if node_type in self.definitions:
             return self._make_subgraph_node(graph, data, node_type, mode, properties, saved_inputs, saved_outputs)
+        group_type = self.groups.registered.get(node_type)
+        if group_type is not None:
+            layout = self._group_layout(group_type)
+            node = self._defined_node(graph, data, node_type, layout, mode, properties, saved_inputs, saved_outputs)
+            if not inner:  # an instance; a group node inside a group node is sent as it is, as the page does
+                node.virtual = True
+                self._add_group_instance(node, group_type, where)
+            return node
+        if node_type in self.groups.unregistered:
+            return self._unregistered_group_node(graph, data, node_type, mode, properties, saved_inputs, saved_outputs)
         layout = self.layout(node_type) if node_type not in FRONTEND_NODES else None
         if layout is None:
             inputs = [saved_slot(i) for i in saved_inputs]
@@ -145,6 +180,11 @@ class _Loader:
                 node.comfy_class = node_type
                 self.missing.append(MissingNode(str(data["id"]), node_type, title or node_type, where))
             return node
+        return self._defined_node(graph, data, node_type, layout, mode, properties, saved_inputs, saved_outputs)
+
+    def _defined_node(self, graph, data, node_type, layout, mode, properties, saved_inputs, saved_outputs) -> Node:
+        """A node of a class the page has a definition for (ComfyNode.configure: saved inputs by name)."""
+        title = data.get("title") or ""
         by_name: dict[str, dict] = {}
         for saved in saved_inputs:
             by_name[str(saved.get("name"))] = saved
@@ -179,6 +219,38 @@ class _Loader:
             for index, value in enumerate(values):
                 if index < len(with_slots):
                     with_slots[index].set(value)
+        return node
+
+    def _group_layout(self, group_type: GroupNodeType) -> Layout:
+        if group_type.type_name not in self.group_layouts:
+            self.group_layouts[group_type.type_name] = build_layout(group_type.type_name, group_type.definition)
+        return self.group_layouts[group_type.type_name]
+
+    def _add_group_instance(self, node: Node, group_type: GroupNodeType, where: str) -> None:
+        """The instance's inner nodes, built from the group's stored ones with ids "<instance>:<index>"."""
+        instance = GroupInstance(group_type, node)
+        for index, stored in enumerate(group_type.nodes):
+            child = self._make_node(node.graph, {**stored, "id": f"{node.id}:{index}"}, where, inner=True)
+            child.group_child = (instance, index)
+            instance.children.append(child)
+        node.group = instance
+        self.group_instances.append(instance)
+        self.warnings.append(
+            f"node {node.id} ({node.title}) is one of ComfyUI's old group nodes ({group_type.type_name}); it was "
+            "expanded as ComfyUI's page expands it. Converting it to a subgraph in ComfyUI keeps it working."
+        )
+
+    def _unregistered_group_node(self, graph, data, node_type, mode, properties, saved_inputs, saved_outputs) -> Node:
+        """A group node whose type the page cannot register: its inner classes are missing."""
+        title = data.get("title") or node_type.removeprefix(PREFIX)
+        node = Node(
+            data["id"], node_type, graph, mode, title, [saved_slot(i) for i in saved_inputs], [], [], properties, data
+        )
+        node.outputs = [saved_slot(o) for o in saved_outputs]
+        node.output_links = [list(o.get("links") or []) for o in saved_outputs]
+        node.comfy_class = node_type
+        lacking = self.groups.unregistered[node_type] or [node_type]
+        self.missing.extend(MissingNode(str(data["id"]), kind, title, group=node_type) for kind in lacking)
         return node
 
     def _make_subgraph_node(self, graph, data, node_type, mode, properties, saved_inputs, saved_outputs) -> Node:

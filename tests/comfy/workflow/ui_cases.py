@@ -535,6 +535,45 @@ def primitive_float() -> UiCase:
     return UiCase("primitive_float", b.build(), prompt)
 
 
+def number_forms() -> UiCase:
+    """Numbers go out as JavaScript writes them: an integral float as an integer (`8.0` → `8`, `-0.0` → `0`,
+    `1e16` in full), an integer beyond 2**53 in the digits JavaScript writes for the double nearest to it."""
+    b = Builder()
+    b.node(5, "EmptyLatentImage", [512.0, 768.0, 1.0])
+    b.node(3, "KSampler", [1152921504606846977, "fixed", 20.0, 8.0, "euler", "normal", 1.0])
+    b.node(10, "EmptyImage", [1e16, 64.0, 1, -0.0])
+    b.node(11, "PreviewImage")
+    b.link(5, 0, 3, "latent_image", "LATENT")
+    b.link(10, 0, 11, "images", "IMAGE")
+    prompt = {
+        "3": {
+            "inputs": {
+                "seed": 1152921504606847000,
+                "steps": 20,
+                "cfg": 8,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1,
+                "latent_image": ["5", 0],
+            },
+            "class_type": "KSampler",
+            "_meta": _meta("KSampler"),
+        },
+        "5": {
+            "inputs": {"width": 512, "height": 768, "batch_size": 1},
+            "class_type": "EmptyLatentImage",
+            "_meta": _meta("Empty Latent Image"),
+        },
+        "10": {
+            "inputs": {"width": 10000000000000000, "height": 64, "batch_size": 1, "color": 0},
+            "class_type": "EmptyImage",
+            "_meta": _meta("EmptyImage"),
+        },
+        "11": {"inputs": {"images": ["10", 0]}, "class_type": "PreviewImage", "_meta": _meta("Preview Image")},
+    }
+    return UiCase("number_forms", b.build(), prompt)
+
+
 def all_cases() -> list[UiCase]:
     return [
         txt2img(),
@@ -544,4 +583,5 @@ def all_cases() -> list[UiCase]:
         nested_subgraphs(),
         texts(),
         primitive_float(),
+        number_forms(),
     ]
