@@ -66,10 +66,6 @@ class Card:
         return str(self.panel.get("type") or "")
 
     @property
-    def type_label(self) -> str:
-        return str(TYPE_LABELS.get(self.type, self.type))
-
-    @property
     def name(self) -> str:
         return field_name(self.panel)
 

@@ -213,9 +213,27 @@ def test_the_live_preview_draws_unsaved_content_like_the_visitor_page(operator, 
     assert "Votre photo" in html and "<h1>Draft title</h1>" in html
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     assert "frame-ancestors 'self'" in response["Content-Security-Policy"]
-    assert "请先保存一次草稿，再试运行。" in html and "data-test-run" not in html, "in the content language"
+    assert "生成几张？" in html, "visitor texts in the content language"
+    assert "Save the draft once to run a test of it." in html and "data-test-run" not in html
     english = operator.post(LIVE_PREVIEW_URL, {**data, "_language": "en"}).content.decode()
     assert "How many images?" in english
+
+
+def test_the_preview_speaks_to_the_operator_in_their_language_whatever_it_previews(operator, core_prompt, core_params):
+    """An English operator previewing the Chinese page reads the problems and the test-run controls in English,
+    before and after the draft is saved."""
+    saved = WorkflowTemplate.objects.create(title="t", slug="t", prompt=core_prompt, params=core_params)
+    broken = [{**core_params[0], "id": "99"}, *core_params[1:]]
+    data = {"title": "标题", "prompt": json.dumps(core_prompt), "params": json.dumps(broken)}
+    for url in (LIVE_PREVIEW_URL, f"/admin/catalog/workflowtemplate/{saved.pk}/preview/"):
+        html = operator.post(url, {**data, "_language": "zh-hans"}).content.decode()
+        assert "Visitors could not use this template yet:" in html and "node 99 is not in the prompt" in html
+        assert "访客暂时" not in html
+    data["params"] = json.dumps(core_params)
+    html = operator.post(f"/admin/catalog/workflowtemplate/{saved.pk}/preview/", data).content.decode()
+    assert "生成几张？" in html, "the page previewed is Chinese"
+    assert "Test run" in html and "Run a test" in html and "Any free backend" in html
+    assert "试运行" not in html
 
 
 def test_the_live_preview_uses_the_translations_being_edited(operator, core_prompt, core_params):
