@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from comfyweb.catalog import drafts
-from comfyweb.catalog.editor import apply_operation, build_cards, other_inputs, render_editor
+from comfyweb.catalog.editor import apply_operation, build_cards, iter_cards, other_inputs, render_editor
 from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form
 from comfyweb.catalog.importing import recorded_object_info
 from comfyweb.catalog.models import WorkflowTemplate
@@ -66,12 +66,14 @@ def txt2img() -> dict:
 
 
 def names(cards, *, exposed=None) -> list[str]:
-    return [c.name for c in cards if c.kind == "field" and (exposed is None or c.exposed == exposed)]
+    return [c.name for c in iter_cards(cards) if c.kind == "field" and (exposed is None or c.exposed == exposed)]
 
 
 def test_cards_follow_the_params_then_offer_the_proposals_left(core_prompt, core_params, info):
     cards = build_cards(core_prompt, core_params, info)
     assert [c.kind for c in cards][:3] == ["field", "step", "field"], "a loose field, then the group as a step"
+    in_step = [c.name for c in cards[1].children]
+    assert in_step == ["4.blend_mode", "4.blend_factor", "2.width"], "the step holds its fields"
     assert names(cards, exposed=True) == [
         "1.image",
         "4.blend_mode",
@@ -81,8 +83,33 @@ def test_cards_follow_the_params_then_offer_the_proposals_left(core_prompt, core
         "3.color",
     ]
     assert cards[1].panel["title"] == "Style"
-    untitled = [c for c in cards if c.kind == "step" and not c.panel.get("title")]
-    assert len(untitled) == 1, "loose fields after a step sit under an untitled step"
+    assert cards[2].kind == "field", "a loose field after a step stands on its own"
+
+
+def test_nested_groups_are_steps_inside_steps(core_prompt, core_params, info):
+    style = core_params[1]
+    inner = {"type": "group", "title": "Fine tuning", "children": style["children"][1:]}
+    style["children"][1:] = [inner]
+    cards = build_cards(core_prompt, core_params, info)
+    [nested] = [c for c in cards[1].children if c.kind == "step"]
+    assert nested.panel["title"] == "Fine tuning"
+    assert [c.name for c in nested.children] == ["4.blend_factor", "2.width"]
+    html = render_editor(core_prompt, core_params, info)
+    outer = html.index('value="Style"')
+    assert outer < html.index('value="Fine tuning"') < html.index('data-name="4.blend_factor"')
+    assert html.count('class="studio-items"') >= 3, "the editor's list, the step's, and the nested step's"
+
+
+def test_a_new_field_goes_into_the_step_just_added(txt2img, info):
+    params = [
+        {"type": "group", "title": "Photo", "children": [{"type": "string", "id": "6", "key": "text"}]},
+        {"type": "group", "title": "Finishing", "children": []},
+    ]
+    apply_operation(txt2img, params, "add", "3.steps", "", info)
+    assert params[1]["title"] == "Finishing" and [p["key"] for p in params[1]["children"]] == ["steps"]
+    assert len(params[0]["children"]) == 1, "not into the step above"
+    cards = build_cards(txt2img, params, info)
+    assert cards[1].panel["title"] == "Finishing" and [c.name for c in cards[1].children] == ["3.steps"]
 
 
 def test_proposals_not_used_yet_come_unticked_with_their_reason(txt2img, info):

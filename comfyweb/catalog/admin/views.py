@@ -259,6 +259,7 @@ class StudioViews:
             "can_try": test_run["possible"],
             "draft_fields": [*draft.hidden_fields(), ("_language", language)],
             "operator_language": operator_language,
+            "in_editor": "_studio" in request.POST,
             "quantity": quantity,
             "status": status,
         }
