@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from comfyweb.catalog import drafts
+from comfyweb.catalog import drafts, revisions
 from comfyweb.catalog.backends_check import configured_backends, report_for_backends
 from comfyweb.catalog.editor import ParamsEditorWidget, parse_json
 from comfyweb.catalog.importing import default_object_info
@@ -65,6 +65,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
         label=_("Publish despite backend problems"),
         help_text=_("When the backend check finds problems, tick this to publish the template anyway."),
     )
+    revision = forms.CharField(required=False, widget=forms.HiddenInput)  # see catalog.revisions
     publishing = False  # the admin's get_form sets it when the operator pressed "Publish"
 
     class Meta:
@@ -97,6 +98,8 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
                 "editor": reverse("admin:catalog_workflowtemplate_editor"),
                 "preview": preview_url(self.instance),
             }
+        if self.instance.pk is not None and not self.is_bound:
+            self.initial["revision"] = revisions.revision_token(revisions.editing_state(self.instance.pk))
         if "prompt" in self.fields:
             self.fields["prompt"].widget.attrs.update({"rows": 12, "spellcheck": "false"})
         if "slug" in self.fields:  # filled from the title (ASCII, pinyin for Chinese) by admin-template-slug.js
@@ -116,6 +119,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        self.check_revision(cleaned.get("revision") or "")
         if self.needs_backend_check(cleaned) and not cleaned.get("publish_anyway"):
             prompt, params = self.content_to_check(cleaned)
             if not validate_template(prompt, params):
@@ -127,6 +131,32 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
                 if problems:
                     raise ValidationError([BACKEND_PROBLEMS, *problems[:MAX_SHOWN_PROBLEMS]], code="backend_problems")
         return cleaned
+
+    def check_revision(self, token: str) -> None:
+        """Refuse a save based on an older state of the template than the one saved now, saying what the
+        other operator changed. The form then carries the current revision: saving again keeps this one."""
+        if self.instance.pk is None or not token:
+            return
+        base = revisions.read_revision(token)
+        current = revisions.editing_state(self.instance.pk)
+        if base is None or base == current:
+            return
+        self.data = self.data.copy()
+        self.data[self.add_prefix("revision")] = revisions.revision_token(current)
+        raise ValidationError(
+            [
+                _(
+                    "Someone else saved this template after you opened it, so your changes were not saved. "
+                    "They:"
+                ),
+                *revisions.changes_between(base, current),
+                _(
+                    "Everything you typed is still below. Compare it with their changes, then save again to keep "
+                    "yours (it replaces theirs), or reload the page to start from theirs."
+                ),
+            ],
+            code="stale",
+        )
 
     def edits_content(self) -> bool:
         return any(name in self.fields for name in CONTENT_FIELDS)
