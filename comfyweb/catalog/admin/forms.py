@@ -145,10 +145,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
         self.data[self.add_prefix("revision")] = revisions.revision_token(current)
         raise ValidationError(
             [
-                _(
-                    "Someone else saved this template after you opened it, so your changes were not saved. "
-                    "They:"
-                ),
+                _("Someone else saved this template after you opened it, so your changes were not saved. They:"),
                 *revisions.changes_between(base, current),
                 _(
                     "Everything you typed is still below. Compare it with their changes, then save again to keep "
