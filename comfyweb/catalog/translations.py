@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -237,6 +238,44 @@ def params_rows(params: list) -> list[TextRow]:
 
     walk(params)
     return rows
+
+
+_OWN = (("title", _("title")), ("description", _("description")))
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LETTERS = re.compile(r"[A-Za-z]{2,}")
+
+
+@dataclass(frozen=True)
+class TranslationGap:
+    """Visitor texts of one language that show another language's words (missing or mistyped texts)."""
+
+    language: str  # the name of the visitors' language
+    missing: list[str]  # labels of texts with no translation: these visitors read the default text
+    foreign: list[str]  # default texts that look typed in another language than the default one
+
+
+def translation_gaps(obj, params: list, translations: object) -> list[TranslationGap]:
+    """What visitors of each language would read in another language: titles and help texts typed in the
+    default language with no translation, and default texts that look typed in another language."""
+    own = [TextRow((name,), str(label).capitalize(), str(getattr(obj, name, "") or "")) for name, label in _OWN]
+    rows = [row for row in own + params_rows(params) if row.default.strip()]
+    rows = [row for row in rows if row.path[-1] in PANEL_TEXTS]
+    default_is_chinese = content_language().startswith("zh")
+    foreign = [
+        f"{row.label}: “{row.default}”"
+        for row in rows
+        if default_is_chinese and not CJK.search(row.default) and LETTERS.search(row.default)
+    ]
+    gaps = []
+    if foreign:
+        name = dict(settings.LANGUAGES).get(content_language(), content_language())
+        gaps.append(TranslationGap(name, [], foreign))
+    for code, name in translation_languages():
+        texts = texts_for(translations, code)
+        missing = [row.label for row in rows if not _text(_get(texts, row.path))]
+        if missing:
+            gaps.append(TranslationGap(name, missing, []))
+    return gaps
 
 
 def _get(texts: dict, path: tuple) -> str:

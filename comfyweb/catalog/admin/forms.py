@@ -4,8 +4,10 @@ backends) and the import form."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from comfyweb.catalog import drafts, revisions
@@ -13,7 +15,7 @@ from comfyweb.catalog.backends_check import configured_backends, report_for_back
 from comfyweb.catalog.editor import ParamsEditorWidget, parse_json
 from comfyweb.catalog.importing import default_object_info
 from comfyweb.catalog.models import CONTENT_FIELDS, WorkflowTemplate
-from comfyweb.catalog.params import validate_template
+from comfyweb.catalog.params import title_clashes, validate_template
 from comfyweb.catalog.translations import TranslationsFormMixin
 from comfyweb.catalog.ui_workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
 from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
@@ -57,6 +59,19 @@ def preview_url(template: WorkflowTemplate | None) -> str:
     return reverse("admin:catalog_workflowtemplate_live_preview")
 
 
+class LivePreviewsSelect(forms.NullBooleanSelect):
+    """Whether visitors watch the picture form, in words (not Django's "Unknown / Yes / No")."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        default = _("on") if settings.JOB_LIVE_PREVIEWS else _("off")
+        self.choices = [
+            ("unknown", format_lazy(_("As the site sets it (now: {})"), default)),
+            ("true", _("Show the picture forming while it is made")),
+            ("false", _("Show only the finished pictures")),
+        ]
+
+
 class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
     """The template form: pasted JSON is checked, and publishing is checked against the GPU backends."""
 
@@ -74,7 +89,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
             "title", "slug", "description", "translations", "notes", "cover", "prompt", "params", "enabled",
             "live_previews", "ordering",
         ]  # fmt: skip
-        widgets = {"params": ParamsEditorWidget}
+        widgets = {"params": ParamsEditorWidget, "live_previews": LivePreviewsSelect}
         labels = {"params": _("Fields visitors fill")}
         help_texts = {
             "params": _(
@@ -82,6 +97,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
                 "steps. Everything else keeps the workflow's own value."
             ),
             "enabled": _("Untick to take a published template off the site; “Publish” puts it back."),
+            "live_previews": _("While a picture is being made, visitors may watch it form, step by step."),
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -116,6 +132,14 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
             except WorkflowConversionError as exc:
                 raise ValidationError(str(exc)) from exc
         return prompt
+
+    def clean_params(self):
+        """Two visible fields with one title are refused: a visitor could not tell which is which."""
+        params = self.cleaned_data.get("params")
+        clashes = title_clashes(params) if isinstance(params, list) else []
+        if clashes:
+            raise ValidationError(clashes, code="same_title")
+        return params
 
     def clean(self):
         cleaned = super().clean()

@@ -15,10 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from comfyweb.catalog import drafts
 from comfyweb.catalog.admin.forms import WorkflowTemplateForm, preview_url
 from comfyweb.catalog.admin.slugs import slug_preview_view
-from comfyweb.catalog.admin.status import saved_message, status_text
+from comfyweb.catalog.admin.status import gap_message, saved_message, status_text
 from comfyweb.catalog.admin.views import StudioViews
 from comfyweb.catalog.backends_check import configured_backends, report_for_backends
 from comfyweb.catalog.models import TemplateVersion, WorkflowTemplate
+from comfyweb.catalog.translations import translation_gaps
 
 # What the change form saves at once (the rest, CONTENT_FIELDS, goes into the draft).
 SETTINGS_FIELDS = ("slug", "notes", "enabled", "live_previews", "ordering")
@@ -146,8 +147,12 @@ class WorkflowTemplateAdmin(StudioViews, admin.ModelAdmin):
         return super().response_change(request, obj)
 
     def back_to_editor(self, request, obj):
-        message = saved_message(obj, drafts.draft_of(obj), published="_publish" in request.POST)
+        draft = drafts.draft_of(obj)
+        message = saved_message(obj, draft, published="_publish" in request.POST)
         self.message_user(request, message, messages.SUCCESS)
+        edited = draft if draft is not None else obj
+        for gap in translation_gaps(edited, edited.params, edited.translations):
+            self.message_user(request, gap_message(gap), messages.WARNING)
         return redirect("admin:catalog_workflowtemplate_change", obj.pk)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

@@ -7,6 +7,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 
 from comfyweb.catalog.models import TemplateVersion, WorkflowTemplate
+from comfyweb.catalog.translations import TranslationGap
 
 
 def when(moment) -> str:
@@ -47,3 +48,15 @@ def saved_message(template: WorkflowTemplate, draft: TemplateVersion | None, *, 
     else:
         message = gettext("Saved. “%(title)s” is as published (version %(n)d): there is no draft.")
     return message % {"n": template.version, "title": template.title}
+
+
+def gap_message(gap: TranslationGap) -> str:
+    """A missing or mistyped translation, said after a save (the preview lists every text)."""
+    if gap.missing:
+        return gettext(
+            "%(n)d text(s) have no %(language)s translation: %(language)s visitors read them in the default "
+            "language (%(texts)s). Add them under “Translations”."
+        ) % {"n": len(gap.missing), "language": gap.language, "texts": ", ".join(gap.missing[:5])}
+    return gettext(
+        "Some default texts do not look like %(language)s, yet %(language)s visitors read them as typed: %(texts)s."
+    ) % {"language": gap.language, "texts": ", ".join(gap.foreign[:5])}

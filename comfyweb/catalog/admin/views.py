@@ -34,7 +34,13 @@ from comfyweb.catalog.models import TemplateVersion, WorkflowTemplate
 from comfyweb.catalog.params import validate_template
 from comfyweb.catalog.preview import Draft, framable_by_this_site, visitor_preview
 from comfyweb.catalog.services import import_upload
-from comfyweb.catalog.translations import TextRow, TranslationsField, content_language, params_rows
+from comfyweb.catalog.translations import (
+    TextRow,
+    TranslationsField,
+    content_language,
+    params_rows,
+    translation_gaps,
+)
 from comfyweb.catalog.ui_workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
 
 
@@ -221,6 +227,7 @@ class StudioViews:
         with translation.override(operator_language):
             draft, problems, banner = self._preview_content(request, template)
             test_run = self.test_run_context(request, template)
+            gaps = translation_gaps(draft, draft.params, draft.translations) if not problems else []
         preview = visitor_preview()
         resolver = backends_options_resolver()
         form, errors, status, quantity = None, [], 200, 1
@@ -254,6 +261,7 @@ class StudioViews:
             "opts": self.model._meta,
             "banner": banner,
             "problems": problems,
+            "translation_gaps": gaps,
             "errors": errors,
             "test_run": test_run,
             "can_try": test_run["possible"],
