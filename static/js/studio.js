@@ -303,6 +303,7 @@
           handle: ".studio-drag",
           draggable: "[data-item]",
           animation: 120,
+          forceFallback: true, // pointer events, the same with a mouse, a pen or a finger
           fallbackOnBody: true,
           swapThreshold: 0.65,
           emptyInsertThreshold: 24,

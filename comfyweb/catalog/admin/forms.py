@@ -170,7 +170,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
         raise ValidationError(
             [
                 _("Someone else saved this template after you opened it, so your changes were not saved. They:"),
-                *revisions.changes_between(base, current),
+                *(f"• {change}" for change in revisions.changes_between(base, current)),
                 _(
                     "Everything you typed is still below. Compare it with their changes, then save again to keep "
                     "yours (it replaces theirs), or reload the page to start from theirs."
