@@ -85,6 +85,7 @@ def test_texts_visitors_of_the_other_language_read_untranslated_are_pointed_out(
         LIVE_PREVIEW_URL,
         {"title": "夏日色调", "prompt": json.dumps(core_prompt), "params": json.dumps(params), "_language": "zh-hans"},
     ).content.decode()
+    assert "texts would show visitors another language: see which" in html
     assert "No English translation yet: English visitors read these texts in the default language:" in html
     assert "These default texts do not look like 简体中文" in html
 

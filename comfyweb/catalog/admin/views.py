@@ -262,6 +262,7 @@ class StudioViews:
             "banner": banner,
             "problems": problems,
             "translation_gaps": gaps,
+            "translation_gap_count": sum(len(gap.missing) + len(gap.foreign) for gap in gaps),
             "errors": errors,
             "test_run": test_run,
             "can_try": test_run["possible"],
