@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from tests.browser.a11y import axe_violations
 from tests.browser.conftest import BrowserWatch, running_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -405,6 +406,8 @@ def test_the_editor_at_desktop_and_phone_sizes(browser, studio_site, locale, sho
                 .map(el => el.outerHTML.slice(0, 80))"""
         )
         assert cut == [], f"parts of the editor stand past the right edge at {width}px: {cut[:3]}"
+        found = [v for v in axe_violations(page) if any("studio" in node or "data-" in node for node in v["nodes"])]
+        assert not found, f"the editor at {width}px: {found}"
         shot(page, f"studio-editor-{locale}-{width}x{height}")
         context.close()
         watch.fail_on_csp_violations()
