@@ -333,6 +333,22 @@ def test_a_refused_test_run_shows_the_preview_again_with_the_reasons(operator, c
     assert "has-error" in html and not Job.objects.exists()
 
 
+def test_a_test_run_from_the_editor_answers_the_jobs_to_follow_or_why_not(operator, core_prompt, core_params):
+    """The editor follows its test runs itself: it gets each job's page and WebSocket, or the reasons."""
+    template = WorkflowTemplate.objects.create(title="t", slug="t", prompt=core_prompt, params=core_params)
+    url = reverse("admin:catalog_workflowtemplate_preview", args=[template.pk])
+    image = SimpleUploadedFile("me.png", picture("PNG"), "image/png")
+    response = operator.post(url, {"_test_run": "1", "_inline": "1", "quantity": "2", "1.image": image})
+    jobs = list(Job.objects.order_by("created_at"))
+    assert response.status_code == 201 and len(jobs) == 2
+    assert response.json() == {
+        "jobs": [{"id": str(job.id), "page": f"/jobs/{job.id}/", "socket": f"/ws/jobs/{job.id}/"} for job in jobs]
+    }
+    refused = operator.post(url, {"_test_run": "1", "_inline": "1", "_language": "en"})
+    assert refused.status_code == 400 and Job.objects.count() == 2
+    assert any("This field is required" in error for error in refused.json()["errors"])
+
+
 def test_a_staff_member_who_may_only_look_gets_no_test_run(db, core_prompt, core_params):
     from django.contrib.auth.models import Permission
 

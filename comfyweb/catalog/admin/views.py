@@ -239,7 +239,8 @@ class StudioViews:
                 errors.append(test_run["why_not"])
             elif form.is_valid() and not errors:
                 published = drafts.published_content(template)
-                content = None if published == draft.content() else draft.content()
+                shown = preview_draft(draft).content()
+                content = None if published == shown else shown
                 jobs = self.create_test_jobs(
                     request,
                     template,
@@ -250,6 +251,8 @@ class StudioViews:
                 )
                 if jobs:
                     return self.test_run_started(request, jobs)
+                # Refused by the jobs app (a limit, a closed backend…): it said why in an admin message.
+                errors.extend(str(message) for message in messages.get_messages(request))
             status = 400
             if "_inline" in request.POST:  # the editor follows test runs itself: it shows these errors
                 return test_run_refused(form, errors)
