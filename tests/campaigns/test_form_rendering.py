@@ -95,3 +95,34 @@ def test_a_bounded_number_is_typed_in_or_slid(db):
     slider = '<input type="range" class="slider" min="0" max="1" step="0.1" value="0.5" data-slider-for="id_strength"'
     assert slider in html
     assert 'aria-label="Strength" hidden>' in html, "the slider has no name and appears only with JavaScript"
+
+
+def test_a_group_inside_a_group_is_a_part_of_its_step_with_its_own_heading(db):
+    class Nested(forms.Form):
+        a = forms.CharField(label="Your photo")
+        b = forms.CharField(label="Strength")
+        c = forms.CharField(label="Caption")
+
+    form = Nested()
+    for old, new in (("a", "1.image"), ("b", "4.blend_factor"), ("c", "6.text")):
+        form.fields[new] = form.fields.pop(old)
+    params = [
+        {
+            "type": "group",
+            "title": "Style",
+            "children": [
+                {"id": "1", "key": "image"},
+                {"type": "group", "title": "Fine tuning", "children": [{"id": "4", "key": "blend_factor"}]},
+                {"id": "6", "key": "text"},
+            ],
+        }
+    ]
+    [step] = _group_fields(form, params)
+    assert [(s["label"], [f.name for f in s["fields"]]) for s in step["sections"]] == [
+        ("", ["1.image"]),
+        ("Fine tuning", ["4.blend_factor"]),
+        ("", ["6.text"]),
+    ]
+    html = " ".join(_render(form, params).split())
+    assert '<fieldset class="substep"> <legend>Fine tuning</legend>' in html
+    assert html.index("Your photo") < html.index("Fine tuning") < html.index("Strength") < html.index("Caption")
