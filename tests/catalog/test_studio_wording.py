@@ -15,7 +15,7 @@ from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.preview import Draft
 from comfyweb.catalog.translations import translation_gaps
 from tests.catalog.test_drafts import change_url, editor_post
-from tests.catalog.ui_cases import txt2img
+from tests.comfy.workflow.ui_cases import txt2img
 
 IMPORT_URL = "/admin/catalog/workflowtemplate/import/"
 LIVE_PREVIEW_URL = "/admin/catalog/workflowtemplate/preview/"
