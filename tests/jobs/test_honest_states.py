@@ -14,6 +14,7 @@ from comfyweb.jobs.relay.publish import job_group
 from comfyweb.jobs.selectors import IN_LINE, PAINTING, WAITING_FOR_GPU, stage
 from comfyweb.jobs.services import create_jobs
 from tests.jobs.test_runner_e2e import all_final, fast_worker, run_until
+from tests.processes import AgentProcess
 from tests.prompts import sampler_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,15 +37,26 @@ def test_the_stage_follows_what_the_backend_said(status, progress, expected):
     assert stage(Job(status=status, progress=progress)) == expected
 
 
-async def test_a_second_job_on_a_one_at_a_time_gpu_waits_for_it_instead_of_saying_it_works(emulator_thread):
-    """Two slots on a backend that runs one prompt at a time (ComfyUI's own queue): while the first job
-    paints, the second says it waits for a GPU, never that it works at 0 %."""
+@pytest.fixture(params=[GpuBackend.Kind.COMFYUI, GpuBackend.Kind.AGENT])
+def one_at_a_time_gpu(request, tmp_path, emulator_thread):
+    """A backend given two slots that paints one prompt at a time: a ComfyUI (its own queue), or a GPU agent
+    with one slot in front of it (the agent's queue)."""
+    if request.param == GpuBackend.Kind.COMFYUI:
+        yield request.param, emulator_thread.url
+        return
+    agent = AgentProcess(tmp_path, emulator_thread.url, "--concurrency", "1")
+    yield request.param, agent.url
+    agent.stop()
+
+
+async def test_a_second_job_on_a_one_at_a_time_gpu_waits_for_it_instead_of_saying_it_works(one_at_a_time_gpu):
+    """Two slots on a backend that runs one prompt at a time: while the first job paints, the second says it
+    waits for a GPU, never that it works at 0 %."""
+    kind, url = one_at_a_time_gpu
     template = await sync_to_async(WorkflowTemplate.objects.create)(
         title="t", slug="t", prompt=sampler_workflow(steps=12), params=[]
     )
-    await sync_to_async(GpuBackend.objects.create)(
-        name="emu", url=emulator_thread.url, kind=GpuBackend.Kind.COMFYUI, slots=2
-    )
+    await sync_to_async(GpuBackend.objects.create)(name="gpu", url=url, kind=kind, slots=2)
     jobs = await sync_to_async(create_jobs)(template=template, values={}, quantity=2, session_key="s")
     layer = get_channel_layer()
     channels = {}
