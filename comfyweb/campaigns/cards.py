@@ -69,6 +69,13 @@ def batch_index(job: Job) -> int | None:
     return ids.index(job.pk) + 1 if job.pk in ids else None
 
 
+def queue_label(job: Job) -> str:
+    """A card's label on "my queue", where batches mix: the template, and which image of its batch."""
+    title = job.template.i18n.title if job.template is not None else job.template_title
+    index = batch_index(job)
+    return f"{title} · {image_label(index)}" if index else title
+
+
 def job_strings() -> dict:
     """The words of the page's script, in the visitor's language (data attributes of the page)."""
     words = {key: str(word) for key, word in {**STATUS_WORDS, **BATCH_WORDS}.items()}

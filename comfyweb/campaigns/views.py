@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from comfyweb.campaigns import creations, held, services
-from comfyweb.campaigns.cards import batch_index, card_snapshot, image_label, job_strings
+from comfyweb.campaigns.cards import batch_index, card_snapshot, job_strings, queue_label
 from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.models import Campaign
@@ -202,7 +202,9 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
 def job_card(request: HttpRequest, job_id) -> HttpResponse:
     """One job's card, drawn as on its page: the page's script swaps it in when the job reaches an end."""
     [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
-    context = {"s": card_snapshot(job, index=batch_index(job)), "back": _back_to(request, _job_url(job))}
+    on_queue = request.GET.get("on") == "queue"  # "my queue" names each card's template too
+    snapshot = card_snapshot(job, label=queue_label(job)) if on_queue else card_snapshot(job, index=batch_index(job))
+    context = {"s": snapshot, "back": _back_to(request, _job_url(job))}
     return render(request, "campaigns/_job.html", context)
 
 
@@ -253,11 +255,7 @@ def my_queue(request: HttpRequest) -> HttpResponse:
         .select_related("template")
         .order_by("fair_tag", "created_at", "id")
     )
-    snapshots = []
-    for job in jobs:
-        title = job.template.i18n.title if job.template is not None else job.template_title
-        index = batch_index(job)
-        snapshots.append(card_snapshot(job, label=f"{title} · {image_label(index)}" if index else title))
+    snapshots = [card_snapshot(job, label=queue_label(job)) for job in jobs]
     context = {"snapshots": snapshots, "strings": job_strings(), "back": request.get_full_path()}
     return render(request, "campaigns/queue.html", context)
 

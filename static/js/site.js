@@ -227,7 +227,9 @@
     if (card.dataset.swapping) return;
     card.dataset.swapping = "1";
     var here = location.pathname + location.search;
-    fetch(card.dataset.cardUrl + "?next=" + encodeURIComponent(here), { credentials: "same-origin" })
+    var section = card.closest("[data-results]");
+    var on = section && section.dataset.cardsOn ? "&on=" + encodeURIComponent(section.dataset.cardsOn) : "";
+    fetch(card.dataset.cardUrl + "?next=" + encodeURIComponent(here) + on, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         var holder = document.createElement("template");

@@ -53,3 +53,11 @@ def test_cancelling_one_card_on_the_queue_returns_to_the_queue(client, visitor):
     response = client.post(f"/jobs/{job.pk}/cancel/", {"next": "/me/queue/"})
     assert response["Location"] == "/me/queue/"
     assert Job.objects.get(pk=job.pk).status == Job.Status.CANCELLED
+
+
+def test_a_card_that_ends_on_the_queue_is_drawn_with_its_queue_label(client, visitor):
+    batch = uuid.uuid4()
+    jobs = [waiting(visitor, batch=batch) for _ in range(2)]
+    html = client.get(f"/jobs/{jobs[1].pk}/card/?next=/me/queue/&on=queue", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Poster · Image 2" in html
+    assert "Poster ·" not in client.get(f"/jobs/{jobs[1].pk}/card/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
