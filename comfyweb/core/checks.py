@@ -73,9 +73,9 @@ def check_retired_settings(app_configs, **kwargs) -> list[Warning]:
     if "JOB_ANONYMOUS_IDENTITY" in os.environ:
         return [
             Warning(
-                "JOB_ANONYMOUS_IDENTITY is no longer read: visitors are counted by account or session, "
-                "and each address has its own larger caps.",
-                hint="Remove it; JOB_MAX_QUEUED_PER_ADDRESS and JOB_ADDRESS_QUOTA_FACTOR set the address caps.",
+                "JOB_ANONYMOUS_IDENTITY is no longer read: visitors are counted by account or session.",
+                hint="Remove it; each address has its own larger caps: JOB_MAX_QUEUED_PER_ADDRESS and "
+                "JOB_ADDRESS_QUOTA_FACTOR.",
                 id="comfyweb.W006",
             )
         ]

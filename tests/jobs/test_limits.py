@@ -159,3 +159,13 @@ def test_the_form_is_rate_limited_like_the_api(quota_campaign, settings):
     assert [status for status, _ in statuses] == [302, 302, 400]
     assert "Too many new jobs in a short time" in statuses[-1][1]
     assert Job.objects.count() == 2
+
+
+def test_a_retired_identity_setting_is_named_by_a_system_check(monkeypatch):
+    from comfyweb.core.checks import check_retired_settings
+
+    monkeypatch.setenv("JOB_ANONYMOUS_IDENTITY", "address")
+    [warning] = check_retired_settings(None)
+    assert warning.id == "comfyweb.W006" and "no longer read" in warning.msg
+    monkeypatch.delenv("JOB_ANONYMOUS_IDENTITY")
+    assert check_retired_settings(None) == []
