@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from comfyweb.catalog.forms import option_label
 from comfyweb.catalog.params import field_name
 
-PANEL_TEXTS = ("title", "description")
+PANEL_TEXTS = ("title", "description", "placeholder")
 GROUP_PREFIX = "group:"
 
 
@@ -228,6 +228,8 @@ def params_rows(params: list) -> list[TextRow]:
             title = str(panel.get("title") or "")
             for text in PANEL_TEXTS:
                 if is_group and text == "description" and not panel.get("description"):
+                    continue
+                if text == "placeholder" and not panel.get("placeholder"):
                     continue
                 rows.append(TextRow(("params", key, text), f"{title or key} · {text}", str(panel.get(text) or "")))
             if not is_group and panel.get("type") in ("select", "image") and isinstance(panel.get("options"), list):
