@@ -11,12 +11,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export EMBEDDED_DEV ?= 1
 
-.PHONY: help install browser run test test-fast test-comfyui bench bench-comfyui lint format migrations-check ci clean
+.PHONY: help install browser run test test-fast test-comfyui test-stress bench bench-comfyui lint format migrations-check ci clean
 
 help:
 	@echo "make run    - install what is missing and serve http://$(HOST):$(PORT) (embedded topology)"
 	@echo "make test   - install what is missing and run the whole test suite"
 	@echo "make test-comfyui - run the client/agent contract tests against a real CPU ComfyUI"
+	@echo "make test-stress - make test and make test-comfyui 3 times with the CPUs kept busy (docs/testing.md)"
 	@echo "make bench  - measure the product's performance figures (bench/RESULTS.md)"
 	@echo "make bench-comfyui - the agent's added time on a real CPU ComfyUI (appended to bench/RESULTS.md)"
 	@echo "make lint   - ruff check, format check and the layer contract (import-linter)"
@@ -53,6 +54,10 @@ test-fast: install
 
 test-comfyui: install browser
 	bash tests/contract/run_real_comfyui.sh
+
+# The stress check: the whole suite, three rounds, with a busy loop per core (docs/testing.md).
+test-stress: install browser
+	bash tests/stress.sh
 
 bench: install
 	$(PY) -m bench

@@ -218,11 +218,13 @@ AGENT_TOKEN = env.str("AGENT_TOKEN", default="")
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=600)  # seconds a job may run on a backend
 JOB_HEARTBEAT_STALE = env.int("JOB_HEARTBEAT_STALE", default=30)  # seconds before another worker takes over
+# A visitor is their account, else their session: fairness and these caps count that person. An address
+# (a venue's Wi-Fi, a carrier NAT: many people) has its own, larger caps, so dropping cookies gains little.
 JOB_MAX_QUEUED_PER_VISITOR = env.int("JOB_MAX_QUEUED_PER_VISITOR", default=16)
+JOB_MAX_QUEUED_PER_ADDRESS = env.int("JOB_MAX_QUEUED_PER_ADDRESS", default=10 * JOB_MAX_QUEUED_PER_VISITOR)
+JOB_ADDRESS_QUOTA_FACTOR = env.int("JOB_ADDRESS_QUOTA_FACTOR", default=10)  # an address: this many daily quotas
 JOB_MAX_QUANTITY = 8  # images one submission may ask for (forms, REST API, services)
-JOB_DEFAULT_QUANTITY = 4  # what the form offers first
-# Anonymous visitors are counted by "address" (dropping cookies resets nothing) or by "session" (NAT sites).
-JOB_ANONYMOUS_IDENTITY = env.str("JOB_ANONYMOUS_IDENTITY", default="address")
+JOB_DEFAULT_QUANTITY = 1  # what the form offers first: one image, more only when the visitor asks
 JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a job's newest progress is held
 JOB_LIVE_PREVIEWS = env.bool("JOB_LIVE_PREVIEWS", default=True)  # sampler previews; a template may say otherwise
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
@@ -283,7 +285,25 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
-# Permissions-Policy: comfyweb.core.headers (PERMISSIONS_POLICY overrides its list of denied features).
+# Permissions-Policy (comfyweb.core.headers sends it): browser features no page of this site uses; neither the
+# site nor anything it embeds may use them.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "autoplay": [],
+    "camera": [],
+    "display-capture": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "hid": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-get": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
 
 # --- Media in production: never django.views.static.serve (DEBUG and the loopback demo only). On local
 # disk the app checks who may see a file and nginx sends it (X-Accel-Redirect to an `internal` location,

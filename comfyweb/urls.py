@@ -23,7 +23,7 @@ urlpatterns = [
     path("", include("comfyweb.campaigns.urls")),
 ]
 
-if not getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""):
+if not settings.AWS_STORAGE_BUCKET_NAME:
     # Media on local disk, after the ownership check: django's static serve with DEBUG or the loopback demo,
     # else nginx via X-Accel-Redirect (comfyweb.campaigns.media). With S3, pages carry presigned URLs.
     urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_file, name="media")]

@@ -50,11 +50,14 @@ def phase_of(class_type: object) -> str:
 
 
 def progress_line(snapshot: dict) -> str:
-    """`Painting · 10/17` for a running job's current node; the phase word alone without steps."""
+    """`Painting · 10/17` for a running job's current node; the phase word alone without steps.
+
+    Before the backend names a node (it just started the prompt), "Getting ready…": never a bare 0 %.
+    """
     current = snapshot.get("current") or {}
-    word = str(PHASE_WORDS[phase_of(current.get("class_type"))])
     if not current:
-        return f"{word} · {round(snapshot.get('percent') or 0)}%"
+        return f"{PHASE_WORDS['preparing']}…"
+    word = str(PHASE_WORDS[phase_of(current.get("class_type"))])
     if (current.get("max") or 0) > 1:
         return f"{word} · {current.get('value', 0)}/{current['max']}"
     return f"{word}…"

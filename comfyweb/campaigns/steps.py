@@ -34,28 +34,47 @@ def visitor_params(template) -> list:
     return params
 
 
+def _inner_groups(panels: list, titles: tuple[str, ...], found: dict[str, tuple[str, ...]]) -> None:
+    """Field name -> the titles of the groups nested inside its step that hold it (outermost first)."""
+    for panel in panels:
+        if not isinstance(panel, dict):
+            continue
+        if panel.get("type") == "group":
+            title = strip_step_marker(panel.get("title"))
+            _inner_groups(panel.get("children") or [], (*titles, title), found)
+        else:
+            found[field_name(panel)] = titles
+
+
 def group_fields(form, params: list) -> list[dict]:
     """The visible fields as steps, in order.
 
-    Each `group` panel is one step titled by the group; a loose panel whose title was a step
-    ("STEP 2 - 选择角色") is a step of its own; other loose panels in a row share one step.
-    A gallery's "upload your own" field stays in its gallery's step.
+    Each `group` panel is one step titled by the group; a group inside it is a part of that step with
+    its own heading (`sections`); a loose panel whose title was a step ("STEP 2 - 选择角色") is a step of
+    its own; other loose panels in a row share one step. A gallery's "upload your own" field stays in
+    its gallery's step.
     """
     step_of: dict[str, tuple[str, str]] = {}  # field name -> (step key, label)
+    section_of: dict[str, tuple[str, ...]] = {}  # field name -> the nested groups holding it within its step
     for index, panel in enumerate(params or []):
         if not isinstance(panel, dict):
             continue
         if panel.get("type") == "group":
             for child in iter_panels(panel.get("children") or []):
                 step_of[field_name(child)] = (f"group-{index}", str(panel.get("title") or ""))
+            _inner_groups(panel.get("children") or [], (), section_of)
         elif panel.get(OWN_STEP):
             step_of[field_name(panel)] = (f"panel-{index}", str(panel.get("title") or ""))
     steps: list[dict] = []
     for bound in form.visible_fields():
         name = bound.name.removesuffix(UPLOAD_SUFFIX)
         key, label = step_of.get(name, (None, ""))
-        if steps and steps[-1]["key"] == key:
-            steps[-1]["fields"].append(bound)
-            continue
-        steps.append({"key": key, "group": label if key else None, "label": label, "fields": [bound]})
+        if not (steps and steps[-1]["key"] == key):
+            steps.append({"key": key, "group": label if key else None, "label": label, "fields": [], "sections": []})
+        step = steps[-1]
+        step["fields"].append(bound)
+        inner = section_of.get(name, ())
+        if not (step["sections"] and step["sections"][-1]["path"] == inner):
+            step["sections"].append({"path": inner, "label": " · ".join(inner), "fields": []})
+        step["sections"][-1]["fields"].append(bound)
     return steps

@@ -15,8 +15,11 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", views.job_page, name="job"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("jobs/<uuid:job_id>/card/", views.job_card, name="job_card"),
     path("jobs/<uuid:job_id>/images/<int:n>/download/", views.job_image, name="job_image"),
     path("batches/<uuid:batch_id>/", views.batch_page, name="batch"),
     path("me/", views.my_creations, name="me"),
     path("me/delete/", views.delete_creation, name="delete_creation"),
+    path("me/queue/", views.my_queue, name="queue"),
+    path("me/queue/cancel/", views.cancel_my_queue, name="cancel_queue"),
 ]

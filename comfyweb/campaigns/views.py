@@ -12,12 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from comfyweb.campaigns import creations, held, services
+from comfyweb.campaigns.cards import batch_index, card_snapshot, job_strings, queue_label
 from comfyweb.campaigns.downloads import download_name
+from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.models import Campaign
-from comfyweb.campaigns.phases import phase_rules_json, progress_line
 from comfyweb.campaigns.steps import group_fields, visitor_params
 from comfyweb.catalog.backends_check import backends_options_resolver
 from comfyweb.catalog.forms import build_template_form
@@ -25,10 +27,9 @@ from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.core.clientip import client_ip
 from comfyweb.core.visitors import visitor_session_key
 from comfyweb.jobs.api.throttles import RATE_LIMITED, allow_job_creation
-from comfyweb.jobs.errors import visitor_messages_json
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.selectors import can_view, job_snapshot, visitor_jobs
-from comfyweb.jobs.services import cancel_job, retry_job, submit_jobs
+from comfyweb.jobs.selectors import can_view, visitor_jobs
+from comfyweb.jobs.services import cancel_all, cancel_job, retry_job, submit_jobs
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -90,7 +91,7 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
         "window": campaign_obj.window_state() if campaign_obj else "open",
         "form": form,
         "groups": group_fields(form, shown.params),
-        "errors": errors,
+        "problems": error_summary(form, errors),
         "quantity": quantity,
         "quantities": range(services.MIN_QUANTITY, settings.JOB_MAX_QUANTITY + 1),
     }
@@ -136,7 +137,8 @@ def _job_to_make_again(request: HttpRequest, template) -> Job | None:
 
 
 def _batch_size(job: Job) -> int:
-    size = Job.objects.filter(batch=job.batch).count() if job.batch else 1
+    """How many images the visitor asked for: the batch's jobs without the new tries of some of them."""
+    size = Job.objects.filter(batch=job.batch, retry_of__isnull=True).count() if job.batch else 1
     return min(max(size, services.MIN_QUANTITY), settings.JOB_MAX_QUANTITY)
 
 
@@ -161,21 +163,32 @@ def batch_page(request: HttpRequest, batch_id) -> HttpResponse:
     return _results(request, _visible_jobs(request, jobs), batch_id=batch_id)
 
 
+def _back_to(request: HttpRequest, fallback: str) -> str:
+    """The page a card's form came from (`next`), when it is on this site."""
+    wanted = request.POST.get("next") or request.GET.get("next")
+    return wanted if url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}) else fallback
+
+
+def _job_url(job: Job) -> str:
+    return reverse("campaigns:batch", args=[job.batch]) if job.batch else reverse("campaigns:job", args=[job.pk])
+
+
 @require_POST
 def job_retry(request: HttpRequest, job_id) -> HttpResponse:
-    """Run a failed or cancelled job again with the same values."""
+    """Run a failed or cancelled job again with the same values, once: a second press changes nothing."""
     [job] = _visible_jobs(request, Job.objects.filter(id=job_id))
-    back = reverse("campaigns:batch", args=[job.batch]) if job.batch else reverse("campaigns:job", args=[job.pk])
+    back = _job_url(job)
     if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
         return redirect(back)
     try:
-        [again] = retry_job(job=job)
+        again = retry_job(job=job)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(back)
     if job.batch:
         return redirect(back)  # the new try joined the batch: the visitor stays on the batch page
-    return redirect("campaigns:job", job_id=again.pk)
+    new_try = again[0] if again else Job.objects.filter(retry_of=job).first()
+    return redirect("campaigns:job", job_id=new_try.pk) if new_try else redirect(back)
 
 
 @require_POST
@@ -183,23 +196,20 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
     """Stop a job that is waiting or running."""
     [job] = _visible_jobs(request, Job.objects.filter(id=job_id))
     cancel_job(job=job)
-    return redirect(
-        request.POST.get("next")
-        if url_has_allowed_host_and_scheme(request.POST.get("next"), allowed_hosts={request.get_host()})
-        else reverse("campaigns:job", args=[job.pk])
-    )
+    return redirect(_back_to(request, reverse("campaigns:job", args=[job.pk])))
 
 
-def card_snapshot(job: Job, index: int | None = None) -> dict:
-    """A job's snapshot plus what its card shows: the visitor's progress line and its place in the batch."""
-    snapshot = job_snapshot(job)
-    snapshot["progress_line"] = progress_line(snapshot) if snapshot["status"] == Job.Status.RUNNING else ""
-    snapshot["index"] = index
-    return snapshot
+def job_card(request: HttpRequest, job_id) -> HttpResponse:
+    """One job's card, drawn as on its page: the page's script swaps it in when the job reaches an end."""
+    [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
+    on_queue = request.GET.get("on") == "queue"  # "my queue" names each card's template too
+    snapshot = card_snapshot(job, label=queue_label(job)) if on_queue else card_snapshot(job, index=batch_index(job))
+    context = {"s": snapshot, "back": _back_to(request, _job_url(job))}
+    return render(request, "campaigns/_job.html", context)
 
 
 def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
-    snapshots = [card_snapshot(job, n if batch_id else None) for n, job in enumerate(jobs, start=1)]
+    snapshots = [card_snapshot(job, index=n if batch_id else None) for n, job in enumerate(jobs, start=1)]
     template = jobs[0].template
     campaign = Campaign.objects.filter(slug=getattr(jobs[0], "campaign", "") or None, enabled=True).first()
     again = creations.Creation(key=str(batch_id or jobs[0].pk), jobs=jobs, campaign=campaign).again_url
@@ -208,9 +218,9 @@ def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
         "batch_id": batch_id,
         "workflow_template": template,
         "again_url": again,
-        "phase_rules": phase_rules_json(),
-        "error_messages": visitor_messages_json(),
-        "all_finished": all(s["status"] in ("succeeded", "failed", "cancelled") for s in snapshots),
+        "strings": job_strings(),
+        "back": request.get_full_path(),
+        "all_finished": all(s["final"] for s in snapshots),
     }
     return render(request, "campaigns/results.html", context)
 
@@ -235,6 +245,28 @@ def job_image(request: HttpRequest, job_id, n: int) -> FileResponse:
 
 def _visitor_jobs(request: HttpRequest):
     return visitor_jobs(user=request.user, session_key=request.session.session_key or "")
+
+
+def my_queue(request: HttpRequest) -> HttpResponse:
+    """Everything the visitor has waiting or being made, across batches, in the order it will run."""
+    jobs = (
+        _visitor_jobs(request)
+        .filter(status__in=Job.ACTIVE_STATUSES)
+        .select_related("template")
+        .order_by("fair_tag", "created_at", "id")
+    )
+    snapshots = [card_snapshot(job, label=queue_label(job)) for job in jobs]
+    context = {"snapshots": snapshots, "strings": job_strings(), "back": request.get_full_path()}
+    return render(request, "campaigns/queue.html", context)
+
+
+@require_POST
+def cancel_my_queue(request: HttpRequest) -> HttpResponse:
+    """Cancel everything the visitor has waiting or running (only their own jobs)."""
+    count = cancel_all(_visitor_jobs(request))
+    if count:
+        messages.success(request, ngettext("Cancelled %(n)d image.", "Cancelled %(n)d images.", count) % {"n": count})
+    return redirect("campaigns:queue")
 
 
 def my_creations(request: HttpRequest) -> HttpResponse:

@@ -2,7 +2,7 @@
 
 * "Save (API)" → `{"<node id>": {"class_type", "inputs"}}`, used as it is;
 * "Save" → a UI workflow (`nodes`, `links`, subgraphs…), converted with the backend's `/object_info`
-  (catalog.ui_workflow, equal to what ComfyUI's page queues);
+  (comfy.workflow, equal to what ComfyUI's page queues);
 * a PNG ComfyUI wrote → its `prompt` and `workflow` text chunks; a WebP → the same two texts in its EXIF
   (`prompt:{…}` in the Model tag, `workflow:{…}` in the Make tag, as SaveAnimatedWEBP writes them).
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from comfyweb.catalog.ui_workflow import (
+from comfyweb.comfy.workflow import (
     GroupInfo,
     MissingNode,
     WorkflowConversionError,

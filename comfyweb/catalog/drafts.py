@@ -56,7 +56,6 @@ def for_editing(template: WorkflowTemplate) -> WorkflowTemplate:
     draft = draft_of(template)
     if draft is not None:
         apply_content(template, content_of(draft))
-    template.draft = draft
     return template
 
 
@@ -108,7 +107,6 @@ def publish(template: WorkflowTemplate, user=None) -> TemplateVersion:
         version.save(update_fields=["created_by", "published_by"])
     for name in (*CONTENT_FIELDS, "version", "published_at", "enabled", "updated_at"):
         setattr(template, name, getattr(fresh, name))
-    template.draft = None
     if version is None:  # a template published before versions were kept
         version = TemplateVersion.objects.create(
             template=fresh, number=fresh.version, published_at=fresh.published_at or timezone.now(), **content_of(fresh)

@@ -10,7 +10,9 @@ of structure (`apply_operation`: a new field, another type, choices listed here 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +42,8 @@ SHORT_VALUE = 40
 
 @dataclass
 class Card:
-    """One row of the editor: a step (a group panel) or a field (exposed, or a proposal left unused)."""
+    """One row of the editor: a step (a group panel, its cards inside) or a field (exposed, or a proposal
+    left unused)."""
 
     kind: str  # "step" | "field"
     panel: dict
@@ -55,6 +58,7 @@ class Card:
     has_prompt_value: bool = False
     source_available: bool = False
     rows: list = field(default_factory=list)
+    children: list[Card] = field(default_factory=list)
 
     @property
     def panel_json(self) -> str:
@@ -64,10 +68,6 @@ class Card:
     @property
     def type(self) -> str:
         return str(self.panel.get("type") or "")
-
-    @property
-    def type_label(self) -> str:
-        return str(TYPE_LABELS.get(self.type, self.type))
 
     @property
     def name(self) -> str:
@@ -161,12 +161,13 @@ def proposals_for(prompt: dict, object_info: dict) -> list[Proposal]:
 
 
 def build_cards(prompt: dict, params: list, object_info: dict) -> list[Card]:
-    """The editor's rows: the params in order (groups as steps), then the proposals not used yet."""
+    """The editor's rows: the params in order (groups as steps holding their own cards, nested as they
+    are), then the proposals not used yet."""
     prompt = prompt if isinstance(prompt, dict) else {}
     proposals = {field_name(p.panel): p for p in proposals_for(prompt, object_info)}
-    cards: list[Card] = []
+    uids = itertools.count()
 
-    def add_field(panel: dict, exposed: bool, proposal: Proposal | None) -> None:
+    def field_card(panel: dict, exposed: bool, proposal: Proposal | None) -> Card:
         inputs = _inputs(prompt, panel.get("id"))
         key = panel.get("key")
         card = Card(
@@ -175,7 +176,7 @@ def build_cards(prompt: dict, params: list, object_info: dict) -> list[Card]:
             exposed=exposed,
             reason=proposal.reason if proposal else "",
             recommended=bool(proposal and proposal.recommended),
-            uid=len(cards),
+            uid=next(uids),
             node_label=node_label(prompt, panel.get("id")),
             current=inputs.get(key),
             has_current=isinstance(key, str) and key in inputs,
@@ -187,32 +188,32 @@ def build_cards(prompt: dict, params: list, object_info: dict) -> list[Card]:
             isinstance(key, str) and combo_options(object_info or {}, node.get("class_type", ""), key)
         )
         card.rows = option_rows(panel, card.prompt_value if card.has_prompt_value else card.current)
-        cards.append(card)
+        return card
 
-    for panel in params if isinstance(params, list) else []:
-        if not isinstance(panel, dict):
-            continue
-        if panel.get("type") == "group":
-            cards.append(Card(kind="step", panel=panel, uid=len(cards)))
-            for child in iter_panels(panel.get("children") or []):
-                add_field(child, True, proposals.pop(field_name(child), None))
-        else:
-            if cards and cards[-1].kind == "field" and _in_step(cards):
-                cards.append(Card(kind="step", panel={"type": "group", "title": ""}, uid=len(cards)))
-            add_field(panel, True, proposals.pop(field_name(panel), None))
-    if proposals and cards and _in_step(cards):  # fields taken from the proposals do not join the last step
-        cards.append(Card(kind="step", panel={"type": "group", "title": ""}, uid=len(cards)))
+    def walk(panels: object) -> list[Card]:
+        cards = []
+        for panel in panels if isinstance(panels, list) else []:
+            if not isinstance(panel, dict):
+                continue
+            if panel.get("type") == "group":
+                step = Card(kind="step", panel=panel, uid=next(uids))
+                step.children = walk(panel.get("children"))
+                cards.append(step)
+            else:
+                cards.append(field_card(panel, True, proposals.pop(field_name(panel), None)))
+        return cards
+
+    cards = walk(params)
     for proposal in sorted(proposals.values(), key=lambda p: not p.recommended):
-        add_field(copy.deepcopy(proposal.panel), False, proposal)
+        cards.append(field_card(copy.deepcopy(proposal.panel), False, proposal))
     return cards
 
 
-def _in_step(cards: list[Card]) -> bool:
-    """Whether the last field so far sits in a named step (a loose field after it needs an untitled one)."""
-    for card in reversed(cards):
-        if card.kind == "step":
-            return bool(str(card.panel.get("title") or "").strip())
-    return False
+def iter_cards(cards: list[Card]) -> Iterator[Card]:
+    """Every card, those inside steps included, in display order."""
+    for card in cards:
+        yield card
+        yield from iter_cards(card.children)
 
 
 def option_rows(panel: dict, current: object) -> list[Option]:
@@ -241,7 +242,7 @@ def other_inputs(prompt: dict, cards: list[Card], object_info: dict) -> list[tup
 
     Values the backend's node does not declare (the front end's own, such as LoadImage's `upload`) are left out.
     """
-    taken = {card.name for card in cards if card.kind == "field"}
+    taken = {card.name for card in iter_cards(cards) if card.kind == "field"}
     found = []
     for node_id, node in (prompt or {}).items() if isinstance(prompt, dict) else []:
         definition = (object_info or {}).get(node.get("class_type")) if isinstance(node, dict) else None
@@ -277,7 +278,7 @@ def render_editor(prompt: object, params: object, object_info: dict, *, problems
         "notes": notes,
         "inputs": other_inputs(prompt, cards, object_info),
         "field_types": [(kind, TYPE_LABELS[kind]) for kind in FIELD_TYPES],
-        "has_unused": any(card.kind == "field" and not card.exposed for card in cards),
+        "has_unused": any(card.kind == "field" and not card.exposed for card in iter_cards(cards)),
     }
     return render_to_string("admin/catalog/workflowtemplate/editor_cards.html", context)
 
@@ -376,7 +377,8 @@ def apply_operation(prompt: dict, params: list, operation: str, name: str, value
         panel, prompt_value = guess_panel(prompt, object_info, name)
         if panel is None:
             return
-        params.append(panel)
+        waiting = last_empty_step(params)
+        (waiting["children"] if waiting is not None else params).append(panel)
         _set_prompt_value(prompt, panel, prompt_value)
         return
     panel = next((p for p in iter_panels(params) if field_name(p) == name), None)
@@ -400,6 +402,15 @@ def apply_operation(prompt: dict, params: list, operation: str, name: str, value
         panel.pop("labels", None)
 
 
+def last_empty_step(params: list) -> dict | None:
+    """The step the operator added last and has not filled yet: a new field goes into it."""
+    found = None
+    for panel in params if isinstance(params, list) else []:
+        if isinstance(panel, dict) and panel.get("type") == "group" and isinstance(panel.get("children"), list):
+            found = panel if not panel["children"] else (last_empty_step(panel["children"]) or found)
+    return found
+
+
 def _set_prompt_value(prompt: dict, panel: dict, value: Any) -> None:
     inputs = _inputs(prompt, panel.get("id"))
     if inputs and panel.get("key") in inputs:
@@ -419,7 +430,7 @@ class ParamsEditorWidget(forms.Textarea):
 
     class Media:
         css = {"all": ["css/studio.css"]}
-        js = ["js/studio.js"]
+        js = ["vendor/sortablejs/Sortable.min.js", "js/studio.js"]
 
     def __init__(self, attrs=None) -> None:
         super().__init__({"rows": 16, "cols": 80, "spellcheck": "false", "data-params-json": "", **(attrs or {})})

@@ -8,6 +8,7 @@ field is an `UploadedImage` (re-encoded, metadata stripped) or a chosen gallery 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -206,7 +207,14 @@ def _fields_for_panel(panel: dict, current: object, resolver: OptionsResolver | 
     if kind == "string":
         text = current if isinstance(current, str) else ""
         widget = forms.Textarea(attrs={"rows": 3}) if len(text) > 60 or "\n" in text else forms.TextInput()
-        return {name: TemplateTextField(max_length=STRING_MAX_LENGTH, initial=text, widget=widget, **common)}
+        placeholder = str(panel.get("placeholder") or "")
+        if placeholder:  # an example in the empty box; the prompt's own text is kept when it stays empty
+            widget.attrs["placeholder"] = placeholder
+        field = TemplateTextField(
+            max_length=STRING_MAX_LENGTH, initial="" if placeholder else text, widget=widget, **common
+        )
+        field.blank_keeps_default = bool(placeholder)
+        return {name: field}
     return {}
 
 
@@ -230,10 +238,13 @@ class TemplateTextField(forms.CharField):
     def __init__(self, **kwargs) -> None:
         super().__init__(required=False, strip=True, **kwargs)
 
+    blank_keeps_default = False  # a panel with a placeholder: an empty box keeps the prompt's own text
+
     def clean(self, value):
         if getattr(self, "omitted", False):
             return None
-        return super().clean(value)
+        cleaned = super().clean(value)
+        return None if cleaned == "" and self.blank_keeps_default else cleaned
 
 
 class StepNumberField(forms.FloatField):
@@ -248,14 +259,24 @@ class StepNumberField(forms.FloatField):
         if number is None:
             return None
         if self.step and not on_step_grid(number, self.step, self.base):
+            lower, upper = nearest_on_grid(number, self.step, self.base)
             raise forms.ValidationError(
-                _("Choose a value on the %(step)s step grid."), code="step", params={"step": self.step}
+                _("Choose %(lower)s or %(upper)s: this value goes up in steps of %(step)s."),
+                code="step",
+                params={"lower": lower, "upper": upper, "step": self.step},
             )
         if self.integer:
             if not float(number).is_integer():
                 raise forms.ValidationError(_("Enter a whole number."), code="integer")
             return int(number)
         return number
+
+
+def nearest_on_grid(value: float, step: float, base: float) -> tuple[str, str]:
+    """The allowed values just below and above `value`, written as a visitor types them."""
+    digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    below = base + math.floor((value - base) / step) * step
+    return f"{below:.{digits}f}", f"{below + step:.{digits}f}"
 
 
 def _number_field(panel: dict, current: object, common: dict) -> forms.Field:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from comfyweb.catalog.backends_check import BackendUnreachable, configured_backends, fetch_object_info
 from comfyweb.catalog.comfyui_files import ComfyUIExport, ComfyUIFileError, is_comfyui_export, read_export
 from comfyweb.catalog.proposals import build_params, propose_params, unexposed_images
-from comfyweb.catalog.ui_workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
+from comfyweb.comfy.workflow import WorkflowConversionError, convert_workflow, is_ui_workflow
 
 RECORDED_OBJECT_INFO = Path(__file__).resolve().parents[1] / "emulator" / "object_info.json"
 

@@ -124,10 +124,6 @@ class WorkflowTemplate(models.Model):
         return max([highest, *published]) + 1
 
     @property
-    def is_published(self) -> bool:
-        return self.published_at is not None
-
-    @property
     def is_visible(self) -> bool:
         """Whether visitors see it (published and enabled)."""
         return self.enabled and self.published_at is not None

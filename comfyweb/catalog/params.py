@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from comfyweb.catalog.schema import json_path, panel_shape_problems
-from comfyweb.comfy.prompt import is_link
+from comfyweb.comfy.prompt import SEED_KEYS, is_link
 
 PANEL_TYPES = ("image", "select", "number", "string", "group")
 
@@ -269,12 +269,38 @@ def _check_number(panel: dict, current: object, where: str, have_prompt: bool) -
         return problems
     if not _is_number(current):
         problems.append(TemplateProblem(where, _("the prompt's value is not a number.")))
-    elif (lo is not None and current < lo) or (hi is not None and current > hi):
+    elif current == -1 and panel.get("key") in SEED_KEYS and lo is not None and current < lo:
         problems.append(
             TemplateProblem(
                 where,
-                _("the prompt's value %(value)s is outside min…max, so the form could never keep it.")
-                % {"value": current},
+                _(
+                    "the seed is -1, which means a new random seed for each picture, but the minimum is "
+                    "%(min)s, so the form could never keep it. Set the minimum to -1 (or leave it empty) to keep "
+                    "random seeds, or give the seed a default of %(min)s or more."
+                )
+                % {"min": lo},
+            )
+        )
+    elif lo is not None and current < lo:
+        problems.append(
+            TemplateProblem(
+                where,
+                _(
+                    "the prompt's value %(value)s is below the minimum %(min)s, so the form could never keep it. "
+                    "Lower the minimum or raise the default."
+                )
+                % {"value": current, "min": lo},
+            )
+        )
+    elif hi is not None and current > hi:
+        problems.append(
+            TemplateProblem(
+                where,
+                _(
+                    "the prompt's value %(value)s is above the maximum %(max)s, so the form could never keep it. "
+                    "Raise the maximum or lower the default."
+                )
+                % {"value": current, "max": hi},
             )
         )
     elif step is not None and step > 0 and not on_step_grid(current, step, lo or 0):
@@ -288,3 +314,21 @@ def on_step_grid(value: float, step: float, base: float) -> bool:
     """Whether `value` is `base` plus a whole number of `step`s (within float rounding)."""
     steps = (value - base) / step
     return math.isclose(steps, round(steps), abs_tol=1e-6)
+
+
+def title_clashes(params: list) -> list[str]:
+    """Visible fields sharing one title (visitors could not tell them apart), one line per title."""
+    by_title: dict[str, list[dict]] = {}
+    for panel in iter_panels(params):
+        title = " ".join(str(panel.get("title") or "").split())
+        if title and not panel.get("hidden"):
+            by_title.setdefault(title.casefold(), []).append(panel)
+    return [
+        _(
+            "%(n)d fields are titled “%(title)s” (%(fields)s): visitors could not tell them apart. "
+            "Give each its own title."
+        )
+        % {"n": len(panels), "title": panels[0].get("title"), "fields": ", ".join(field_name(p) for p in panels)}
+        for panels in by_title.values()
+        if len(panels) > 1
+    ]

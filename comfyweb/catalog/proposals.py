@@ -13,7 +13,8 @@
   (`options` names the node class), unticked;
 * `steps`, `cfg`, `denoise` → numbers with the node's own bounds, unticked.
 
-Fields take the node's title when the operator gave it one; ComfyUI groups become steps. `build_params`
+Fields take the node's title when the operator gave it one; ComfyUI groups become steps, and a group inside
+another group (its box within the other's, or its nodes a part of the other's) a step inside that step. `build_params`
 turns the accepted proposals into `params` (and the prompt they need); `unexposed_images` lists the
 pictures a template would always take from the backend's disk.
 """
@@ -29,8 +30,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from comfyweb.catalog.params import iter_panels, on_step_grid
-from comfyweb.catalog.ui_workflow import GroupInfo
 from comfyweb.comfy.prompt import SEED_KEYS, is_link
+from comfyweb.comfy.workflow import GroupInfo
 
 IMAGE_LOADERS = {"LoadImage": "image", "LoadImageMask": "image"}
 MODEL_INPUTS = {
@@ -59,8 +60,10 @@ class Proposal:
     reason: str
     kind: str
     recommended: bool = True
-    group: str | None = None  # the ComfyUI group (→ step) the node sits in
+    group: str | None = None  # the ComfyUI group (→ step) the node sits in, the innermost when they nest
     prompt_value: Any = KEEP  # what the prompt must hold for this panel (an image field starts empty)
+    steps: tuple[int, ...] = ()  # the groups around the node (indexes into `groups`), outermost first
+    step_titles: tuple[str, ...] = ()  # their titles
 
     @property
     def target(self) -> tuple[str, str]:
@@ -84,16 +87,57 @@ class Proposal:
 class _Context:
     prompt: dict
     object_info: dict
-    group_of: dict[str, str] = field(default_factory=dict)
+    steps_of: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    titles: list[str] = field(default_factory=list)
     consumers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
+def _contains(outer: GroupInfo, inner: GroupInfo) -> bool:
+    """Whether `inner` sits inside `outer`: its nodes are a part of outer's, and it is smaller (fewer nodes,
+    or its box strictly within outer's). Subgraph groups lie in their own coordinates: their nodes decide."""
+    nodes, outer_nodes = set(map(str, inner.node_ids)), set(map(str, outer.node_ids))
+    if not nodes or not nodes <= outer_nodes:
+        return False
+    if nodes < outer_nodes:
+        return True
+    (x, y, w, h), (ox, oy, ow, oh) = inner.bounding, outer.bounding
+    inside = ox <= x and oy <= y and x + w <= ox + ow and y + h <= oy + oh
+    return inside and (x, y, w, h) != (ox, oy, ow, oh)
+
+
+def _area(group: GroupInfo) -> float:
+    return group.bounding[2] * group.bounding[3]
+
+
+def group_paths(groups: list[GroupInfo]) -> list[tuple[int, ...]]:
+    """For each group, the groups it nests in and itself (indexes, outermost first)."""
+    parents: list[int | None] = []
+    for index, group in enumerate(groups):
+        around = [other for other in range(len(groups)) if other != index and _contains(groups[other], group)]
+        # The nearest is the smallest of those around it.
+        around.sort(key=lambda other: (len(groups[other].node_ids), _area(groups[other])))
+        parents.append(around[0] if around else None)
+    paths = []
+    for index in range(len(groups)):
+        path, current, seen = [], index, set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            path.append(current)
+            current = parents[current]
+        paths.append(tuple(reversed(path)))
+    return paths
+
+
 def propose_params(prompt: dict, object_info: dict, groups: list[GroupInfo] | None = None) -> list[Proposal]:
-    """Proposed panels for `prompt`, in the order a visitor would meet them (steps in group order)."""
-    context = _Context(prompt, object_info or {})
-    for group in groups or []:
-        for node_id in group.node_ids:
-            context.group_of.setdefault(str(node_id), group.title)
+    """Proposed panels for `prompt`, in the order a visitor would meet them (steps in group order, a nested
+    group's fields after its outer group's own)."""
+    groups = groups or []
+    context = _Context(prompt, object_info or {}, titles=[g.title for g in groups])
+    for index, path in enumerate(group_paths(groups)):
+        for node_id in groups[index].node_ids:
+            known = context.steps_of.get(str(node_id))
+            if known is None or len(path) > len(known):  # the innermost group the node is in
+                context.steps_of[str(node_id)] = path
     for node_id, node in prompt.items():
         for key, value in _inputs(node).items():
             if is_link(value):
@@ -105,14 +149,7 @@ def propose_params(prompt: dict, object_info: dict, groups: list[GroupInfo] | No
             continue
         proposals.extend(_for_node(context, str(node_id), node))
     _number_titles(proposals)
-    group_order = {g.title: index for index, g in enumerate(groups or [])}
-    proposals.sort(
-        key=lambda p: (
-            -1 if p.group is None else group_order.get(p.group, len(group_order)),
-            KIND_ORDER.get(p.kind, 9),
-            _node_order(p.panel["id"]),
-        )
-    )
+    proposals.sort(key=lambda p: (p.steps or (-1,), KIND_ORDER.get(p.kind, 9), _node_order(p.panel["id"])))
     return proposals
 
 
@@ -155,12 +192,14 @@ def _for_node(context: _Context, node_id: str, node: dict) -> list[Proposal]:
     custom = _custom_title(node, context.object_info)
     title = ((node.get("_meta") or {}).get("title") or class_type).strip()
     where = f"{node_id} “{title}” ({class_type})"
-    group = context.group_of.get(node_id)
+    steps = context.steps_of.get(node_id, ())
+    group = context.titles[steps[-1]] if steps else None
     found: list[Proposal] = []
 
     def add(panel: dict, reason: str, kind: str, recommended: bool = True, prompt_value: Any = KEEP) -> None:
         panel = {"id": node_id, **panel}
-        found.append(Proposal(panel, reason, kind, recommended, group, prompt_value))
+        titles = tuple(context.titles[index] for index in steps)
+        found.append(Proposal(panel, reason, kind, recommended, group, prompt_value, steps, titles))
 
     image_key = IMAGE_LOADERS.get(class_type)
     if image_key and image_key in inputs and not is_link(inputs[image_key]):
@@ -325,7 +364,8 @@ def _number_titles(proposals: list[Proposal]) -> None:
 def build_params(
     prompt: dict, proposals: list[Proposal], accepted: Iterable[int] | None = None
 ) -> tuple[dict, list[dict]]:
-    """(the prompt the accepted proposals need, their `params`), groups made steps in proposal order.
+    """(the prompt the accepted proposals need, their `params`), groups made steps in proposal order, nested
+    groups steps inside their step.
 
     `accepted` are indexes into `proposals`; None takes the recommended ones. The prompt is a copy:
     image inputs of accepted image fields are emptied, accepted seeds set to -1.
@@ -337,17 +377,25 @@ def build_params(
     )
     result = copy.deepcopy(prompt)
     params: list[dict] = []
-    steps: dict[str, dict] = {}
+    steps: dict[tuple, dict] = {}  # by the path of group indexes (or, without one, of titles)
+
+    def step(path: tuple, titles: tuple[str, ...]) -> list:
+        if not path:
+            return params
+        if path not in steps:
+            steps[path] = {"type": "group", "title": titles[-1], "children": []}
+            step(path[:-1], titles[:-1]).append(steps[path])
+        return steps[path]["children"]
+
     for proposal in chosen:
         node_id, key = proposal.target
         if proposal.prompt_value is not KEEP and node_id in result:
             result[node_id].setdefault("inputs", {})[key] = proposal.prompt_value
         panel = copy.deepcopy(proposal.panel)
         if proposal.group and not panel.get("hidden"):
-            if proposal.group not in steps:
-                steps[proposal.group] = {"type": "group", "title": proposal.group, "children": []}
-                params.append(steps[proposal.group])
-            steps[proposal.group]["children"].append(panel)
+            titles = tuple(proposal.step_titles) or (proposal.group,)
+            path = proposal.steps or (proposal.group,)
+            step(path, titles).append(panel)
         else:
             params.append(panel)
     return result, params

@@ -56,6 +56,7 @@ def import_templates(
     first_position: int = 0,
     object_info: dict | None = None,
     title: str = "",
+    as_draft: bool = False,
 ) -> list[WorkflowTemplate]:
     """Create or update templates by slug from a list of entries; all or nothing.
 
@@ -63,6 +64,8 @@ def import_templates(
     may also be a bare ComfyUI export (an API prompt or a UI workflow): it becomes one new template titled
     `title`, with the proposed params, disabled until an operator enables it (unless `enable` says).
     UI workflows are converted with `object_info` (default: a configured backend's, else the recorded one).
+    `as_draft` keeps such a new template (disabled) a draft nobody published: the admin's import, whose
+    operator publishes it.
     """
     data, problems, bare = prepare_entries(data, object_info_once(object_info), title=title or _("ComfyUI workflow"))
     if bare:
@@ -116,7 +119,11 @@ def import_templates(
             problems.extend(f"{where}: {name}: {'; '.join(messages)}" for name, messages in exc.message_dict.items())
             continue
         if not problems:
-            template.save()
+            if as_draft and enable is False and template.pk is None:
+                template.version, template.published_at = 0, None
+                template.save(as_draft=True)
+            else:
+                template.save()
         saved.append(template)
     if problems:
         raise ValidationError(problems)
@@ -161,11 +168,16 @@ def import_files(paths: list[Path], *, object_info: dict | None = None) -> list[
 
 @transaction.atomic
 def import_upload(
-    content: bytes, filename: str = "", *, object_info: dict | None = None, first_position: int = 0
+    content: bytes,
+    filename: str = "",
+    *,
+    object_info: dict | None = None,
+    first_position: int = 0,
+    as_draft: bool = False,
 ) -> list[WorkflowTemplate]:
     """One file to import (what the admin's import receives): a workflows JSON file, or anything ComfyUI
     saves — a workflow or API prompt as JSON, a PNG or WebP with them inside — which becomes a new template
-    titled after the file, disabled until an operator enables it."""
+    titled after the file, disabled until an operator enables it (`as_draft`: a draft never published)."""
     title = Path(filename).stem if filename else ""
     if content.startswith(PNG_SIGNATURE) or content[:4] == b"RIFF":
         info = object_info_once(object_info)
@@ -175,7 +187,9 @@ def import_upload(
             raise ValidationError(str(exc)) from exc
         entry = entry_from_export(export, info(), title=title or _("ComfyUI workflow"))
         entry["slug"] = unique_slug(entry["title"], _slug_taken)
-        return import_templates([entry], enable=False, first_position=first_position, object_info=info())
+        return import_templates(
+            [entry], enable=False, first_position=first_position, object_info=info(), as_draft=as_draft
+        )
     try:
         data = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -185,7 +199,9 @@ def import_upload(
         ) from exc
     problems = [] if is_comfyui_export(data) else file_problems(data)
     try:
-        saved = import_templates(data, first_position=first_position, object_info=object_info, title=title)
+        saved = import_templates(
+            data, first_position=first_position, object_info=object_info, title=title, as_draft=as_draft
+        )
     except ValidationError as exc:
         raise ValidationError(problems + exc.messages) from exc
     if problems:

@@ -74,9 +74,8 @@ def image_to_public_url(value: object, *, base_url: str, store: StoreImage | Non
 
 def image_input_from_settings(store: StoreImage | None = None) -> ImageToInput:
     """The converter CATALOG_IMAGE_INPUT selects ("data_url", the default, or "url" + CATALOG_PUBLIC_URL)."""
-    mode = getattr(settings, "CATALOG_IMAGE_INPUT", "data_url")
-    base_url = getattr(settings, "CATALOG_PUBLIC_URL", "")
-    if mode == "url" and base_url:
+    base_url = settings.CATALOG_PUBLIC_URL
+    if settings.CATALOG_IMAGE_INPUT == "url" and base_url:
         return partial(image_to_public_url, base_url=base_url, store=store)
     return image_to_data_url
 

@@ -9,34 +9,35 @@ Panels are keyed by their field name ("<node id>.<input key>", as in forms and t
 which have none, by "group:<n>" (the n-th group of `params`, counting from 1). Anything missing or
 empty falls back to the default language's text, so a half-translated template still reads well.
 
-`TranslationsWidget` edits the field side by side (the default text beside one entry per language);
-a ModelForm gets the rows from its instance with `TranslationsFormMixin`.
+`TranslationsField` edits the field side by side (the default text beside one entry per language, drawn by
+the template catalog/widgets/translations.html); a ModelForm gets it, with the rows of its instance's
+texts, from `TranslationsFormMixin`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from comfyweb.catalog.forms import option_label
 from comfyweb.catalog.params import field_name
 
-PANEL_TEXTS = ("title", "description")
+PANEL_TEXTS = ("title", "description", "placeholder")
 GROUP_PREFIX = "group:"
 
 
 def content_language() -> str:
     """The language of the plain fields (title, description, params texts)."""
-    return getattr(settings, "CONTENT_LANGUAGE", "zh-hans").lower()
+    return settings.CONTENT_LANGUAGE.lower()
 
 
 def translation_languages() -> list[tuple[str, str]]:
@@ -228,6 +229,8 @@ def params_rows(params: list) -> list[TextRow]:
             for text in PANEL_TEXTS:
                 if is_group and text == "description" and not panel.get("description"):
                     continue
+                if text == "placeholder" and not panel.get("placeholder"):
+                    continue
                 rows.append(TextRow(("params", key, text), f"{title or key} · {text}", str(panel.get(text) or "")))
             if not is_group and panel.get("type") in ("select", "image") and isinstance(panel.get("options"), list):
                 for index, label in enumerate(option_labels(panel)):
@@ -237,6 +240,44 @@ def params_rows(params: list) -> list[TextRow]:
 
     walk(params)
     return rows
+
+
+_OWN = (("title", _("title")), ("description", _("description")))
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LETTERS = re.compile(r"[A-Za-z]{2,}")
+
+
+@dataclass(frozen=True)
+class TranslationGap:
+    """Visitor texts of one language that show another language's words (missing or mistyped texts)."""
+
+    language: str  # the name of the visitors' language
+    missing: list[str]  # labels of texts with no translation: these visitors read the default text
+    foreign: list[str]  # default texts that look typed in another language than the default one
+
+
+def translation_gaps(obj, params: list, translations: object) -> list[TranslationGap]:
+    """What visitors of each language would read in another language: titles and help texts typed in the
+    default language with no translation, and default texts that look typed in another language."""
+    own = [TextRow((name,), str(label).capitalize(), str(getattr(obj, name, "") or "")) for name, label in _OWN]
+    rows = [row for row in own + params_rows(params) if row.default.strip()]
+    rows = [row for row in rows if row.path[-1] in PANEL_TEXTS]
+    default_is_chinese = content_language().startswith("zh")
+    foreign = [
+        f"{row.label}: “{row.default}”"
+        for row in rows
+        if default_is_chinese and not CJK.search(row.default) and LETTERS.search(row.default)
+    ]
+    gaps = []
+    if foreign:
+        name = dict(settings.LANGUAGES).get(content_language(), content_language())
+        gaps.append(TranslationGap(name, [], foreign))
+    for code, name in translation_languages():
+        texts = texts_for(translations, code)
+        missing = [row.label for row in rows if not _text(_get(texts, row.path))]
+        if missing:
+            gaps.append(TranslationGap(name, missing, []))
+    return gaps
 
 
 def _get(texts: dict, path: tuple) -> str:
@@ -279,14 +320,14 @@ def _prune(value):
 class TranslationsWidget(forms.Widget):
     """The default-language text of each row beside one text box per translation language."""
 
-    template_name = ""  # rendered in Python: one table, no template directory to ship
+    template_name = "catalog/widgets/translations.html"
 
     class Media:
         css = {"all": ["css/translations.css"]}
 
-    def __init__(self, attrs=None) -> None:
+    def __init__(self, attrs=None, rows: list[TextRow] | None = None) -> None:
         super().__init__(attrs)
-        self.rows: list[TextRow] = []
+        self.rows: list[TextRow] = list(rows or [])
 
     def format_value(self, value):
         if isinstance(value, str):
@@ -296,44 +337,35 @@ class TranslationsWidget(forms.Widget):
                 value = {}
         return value if isinstance(value, dict) else {}
 
-    def render(self, name, value, attrs=None, renderer=None):
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
         value = self.format_value(value)
         languages = translation_languages()
         rows = self.rows or [TextRow(path, " · ".join(map(str, path)), "") for path in _paths_in(value)]
-        head = format_html(
-            '<tr><th scope="col">{}</th><th scope="col">{}</th>{}</tr>',
-            _("Text"),
-            dict(settings.LANGUAGES).get(content_language(), content_language()),
-            format_html_join("", '<th scope="col">{}</th>', ((label,) for _code, label in languages)),
-        )
-        body = format_html_join(
-            "",
-            '<tr><th scope="row">{}</th><td lang="{}">{}</td>{}</tr>',
-            (
-                (
-                    row.label,
-                    content_language(),
-                    row.default,
-                    format_html_join(
-                        "",
-                        '<td><textarea name="{}" lang="{}" rows="{}" aria-label="{}">{}</textarea></td>',
-                        (
-                            (
-                                _input_name(name, code, row.path),
-                                code,
-                                3 if len(row.default) > 60 else 1,
-                                f"{row.label} ({label})",
-                                _get(value.get(code) or {}, row.path),
-                            )
-                            for code, label in languages
-                        ),
-                    ),
-                )
+        context["widget"].update(
+            content_language=content_language(),
+            content_language_name=dict(settings.LANGUAGES).get(content_language(), content_language()),
+            languages=[label for _code, label in languages],
+            rows=[
+                {
+                    "label": row.label,
+                    "default": row.default,
+                    "boxes": [
+                        {
+                            "name": _input_name(name, code, row.path),
+                            "lang": code,
+                            "label": f"{row.label} ({label})",
+                            "lines": 3 if len(row.default) > 60 else 1,
+                            "text": _get(value.get(code) or {}, row.path),
+                        }
+                        for code, label in languages
+                    ],
+                }
                 for row in rows
-            ),
+            ],
+            kept=json.dumps(value, ensure_ascii=False),
         )
-        keep = format_html('<input type="hidden" name="{}" value="{}">', name, json.dumps(value, ensure_ascii=False))
-        return format_html('<table class="translations">{}{}</table>{}', head, body, keep)
+        return context
 
     def value_from_datadict(self, data, files, name):
         """The kept JSON with every submitted row applied (an emptied box removes that text)."""
@@ -388,8 +420,31 @@ def _paths_in(value: dict) -> list[tuple]:
     return list(dict.fromkeys(paths))
 
 
-class TranslationsFormField(forms.JSONField):
+class TranslationsField(forms.JSONField):
+    """A `translations` JSON edited side by side: one row per visitor text (`rows`), checked for shape."""
+
     widget = TranslationsWidget
+
+    def __init__(self, *, rows: list[TextRow] | None = None, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.rows = rows or []
+
+    @property
+    def rows(self) -> list[TextRow]:
+        return self.widget.rows
+
+    @rows.setter
+    def rows(self, rows: list[TextRow]) -> None:
+        self.widget.rows = list(rows)
+
+    def posted_value(self, data, name: str) -> dict:
+        """The translations a form posted under `name` (every row applied), {} when they do not read."""
+        try:
+            value = json.loads(self.widget.value_from_datadict(data, {}, name))
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     def validate(self, value):
         super().validate(value)
@@ -411,13 +466,12 @@ class TranslationsFormMixin:
         if "translations" not in self.fields:
             return
         old = self.fields["translations"]
-        field = self.fields["translations"] = TranslationsFormField(
-            required=False, label=old.label, initial=old.initial, help_text=old.help_text
-        )
         instance = self.instance
         rows = object_rows(instance, self.translated_fields)
         rows += params_rows(getattr(instance, "params", None) or [])
-        field.widget.rows = rows
+        field = self.fields["translations"] = TranslationsField(
+            rows=rows, label=old.label, initial=old.initial, help_text=old.help_text
+        )
         field.help_text = _(
             "Leave a box empty to show the %(language)s text. Save the params first to translate new fields."
         ) % {"language": dict(settings.LANGUAGES).get(content_language(), content_language())}

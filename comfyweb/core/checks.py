@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -60,6 +62,21 @@ def check_sqlite_single_process(app_configs, **kwargs) -> list[Warning]:
                 "WEB_PROCESSES > 1 with SQLite: job claims need PostgreSQL's row locks.",
                 hint="Set DATABASE_URL to a PostgreSQL database.",
                 id="comfyweb.W002",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_retired_settings(app_configs, **kwargs) -> list[Warning]:
+    """A variable that is no longer read must not look as if it still changed something."""
+    if "JOB_ANONYMOUS_IDENTITY" in os.environ:
+        return [
+            Warning(
+                "JOB_ANONYMOUS_IDENTITY is no longer read: visitors are counted by account or session.",
+                hint="Remove it; each address has its own larger caps: JOB_MAX_QUEUED_PER_ADDRESS and "
+                "JOB_ADDRESS_QUOTA_FACTOR.",
+                id="comfyweb.W006",
             )
         ]
     return []

@@ -12,25 +12,6 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-# Browser features no page of this site uses: none of them may be used by the site or anything it embeds.
-DEFAULT_PERMISSIONS_POLICY = {
-    "accelerometer": [],
-    "autoplay": [],
-    "camera": [],
-    "display-capture": [],
-    "geolocation": [],
-    "gyroscope": [],
-    "hid": [],
-    "magnetometer": [],
-    "microphone": [],
-    "midi": [],
-    "payment": [],
-    "publickey-credentials-get": [],
-    "serial": [],
-    "usb": [],
-    "xr-spatial-tracking": [],
-}
-
 
 def permissions_policy_header(policy: dict[str, list[str]]) -> str:
     """`{"camera": [], "fullscreen": ["self"]}` → `camera=(), fullscreen=(self)`."""
@@ -46,7 +27,7 @@ class PermissionsPolicyMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        policy = getattr(settings, "PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY)
+        policy = settings.PERMISSIONS_POLICY
         self.header = permissions_policy_header(policy) if policy else ""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

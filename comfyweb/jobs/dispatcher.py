@@ -7,7 +7,6 @@ locks on PostgreSQL, conditional updates everywhere), so several workers never c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -122,10 +121,3 @@ def requeue_stale_jobs() -> list[Job]:
             status=Job.Status.QUEUED, claimed_by="", not_before=now
         )
     return list(Job.objects.filter(pk__in=changed).select_related("template"))
-
-
-def runnable_counts() -> dict[str, int]:
-    counts = defaultdict(int)
-    for status, n in Job.objects.values_list("status").annotate(n=Count("id")):
-        counts[status] = n
-    return dict(counts)

@@ -9,8 +9,6 @@ a sentence chosen by the code, in their own language, when the page or API answe
 
 from __future__ import annotations
 
-import json
-
 from django.utils.translation import gettext_lazy as _
 
 CANCELLED = "cancelled"
@@ -134,11 +132,6 @@ def stored_fields(record: dict) -> dict:
 def visitor_message(record: dict | None) -> str:
     """The sentence visitors read, in the active language."""
     return str(VISITOR_MESSAGES.get((record or {}).get("code"), VISITOR_MESSAGES[UNKNOWN]))
-
-
-def visitor_messages_json() -> str:
-    """Every code's sentence in the active language, for pages whose script shows errors that arrive live."""
-    return json.dumps({code: str(message) for code, message in VISITOR_MESSAGES.items()}, ensure_ascii=False)
 
 
 def visitor_error(record: dict | None) -> dict | None:

@@ -57,6 +57,7 @@ class QueueOrder:
 
     places: dict[str, int] = field(default_factory=dict)
     waits: dict[str, int | None] = field(default_factory=dict)
+    computed_at: float = 0.0  # time.time() when the queue was read: a page keeps the places of the newest reading
 
 
 def run_times() -> dict[int | None, float]:
@@ -78,10 +79,10 @@ def run_times() -> dict[int | None, float]:
 
 def compute_order() -> QueueOrder:
     """Places, and waits: the run times of the jobs ahead spread over the slots, plus the job's own run."""
+    order = QueueOrder(computed_at=time.time())
     rows = list(queued_in_order().values_list("id", "template_id"))
     slots = GpuBackend.objects.filter(enabled=True).aggregate(s=Sum("slots"))["s"] or 1
     measured = run_times() if rows else {}
-    order = QueueOrder()
     ahead = 0.0
     known = True
     for place, (job_id, template_id) in enumerate(rows, start=1):
@@ -118,9 +119,8 @@ class SharedQueueOrder:
         with self.lock:
             stale = time.time() - self.computed_at >= QUEUE_ORDER_TTL
             if stale or (changed_at is not None and changed_at >= self.computed_at):
-                started = time.time()
                 self.order = compute_order()
-                self.computed_at = started
+                self.computed_at = self.order.computed_at
             return self.order
 
 

@@ -59,13 +59,17 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     session_key = models.CharField(_("visitor session"), max_length=64, blank=True, db_index=True)
-    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True, db_index=True)
     owner_key = models.CharField(
         _("visitor identity"), max_length=100, blank=True, db_index=True,
-        help_text=_("Whom the limits and the fair queue count this job for (see jobs.limits.visitor_identity)."),
+        help_text=_("Whom the fair queue and the visitor limits count this job for: the account, else the session."),
     )  # fmt: skip
     campaign = models.SlugField(_("campaign"), max_length=100, blank=True, db_index=True)
     batch = models.UUIDField(_("batch"), null=True, blank=True, db_index=True)
+    retry_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retry",
+        verbose_name=_("a new try of"), help_text=_("The job this one runs again; a job is tried again at most once."),
+    )  # fmt: skip
     template = models.ForeignKey(
         "catalog.WorkflowTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )

@@ -7,10 +7,15 @@ import time
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from comfyweb.comfy.progress import current_node
+from comfyweb.comfy.progress import QUEUED, current_node, task_status
 from comfyweb.jobs.errors import CANCELLED, CODES, UNKNOWN, classify, error_record, visitor_error
-from comfyweb.jobs.fair_queue import QUEUE_ORDER
+from comfyweb.jobs.fair_queue import QUEUE_ORDER, QueueOrder
 from comfyweb.jobs.models import Job
+
+# What a job's page says it is doing (`stage` in the snapshot): the job's status, except that a job handed
+# to a backend is only "painting" once that backend really started its prompt.
+IN_LINE, WAITING_FOR_GPU, PAINTING = "in_line", "waiting_for_gpu", "painting"
+NOT_STARTED_ON_BACKEND = (QUEUED, "downloading")  # the prompt waits in the backend's queue, or its inputs load
 
 
 def visitor_jobs(*, user, session_key: str) -> QuerySet[Job]:
@@ -30,17 +35,52 @@ def can_view(job: Job, *, user, session_key: str) -> bool:
     return bool(session_key) and job.session_key == session_key
 
 
+def queue_order(job_id, *, changed_at: float | None = None) -> QueueOrder:
+    """The dispatcher's order of the queue, computed again when the job was queued after it was read."""
+    order = QUEUE_ORDER.get(changed_at=changed_at)
+    if str(job_id) not in order.places and Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).exists():
+        order = QUEUE_ORDER.get(changed_at=time.time())
+    return order
+
+
 def queued_place(job_id, *, changed_at: float | None = None) -> tuple[int | None, int | None]:
     """(place, wait estimate in seconds) of a queued job in the dispatcher's order: place 1 is next.
 
-    (None, None) when it is not in the queue (any more). A job queued since the order was computed
-    makes it be computed again.
+    (None, None) when it is not in the queue (any more).
     """
-    order = QUEUE_ORDER.get(changed_at=changed_at)
+    order = queue_order(job_id, changed_at=changed_at)
     key = str(job_id)
-    if key not in order.places and Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).exists():
-        order = QUEUE_ORDER.get(changed_at=time.time())
     return order.places.get(key), order.waits.get(key)
+
+
+def places_of(order: QueueOrder, job_ids) -> dict[str, dict]:
+    """The places and waits of several jobs from one reading of the queue (None: not waiting in it)."""
+    return {str(key): {"place": order.places.get(str(key)), "wait": order.waits.get(str(key))} for key in job_ids}
+
+
+def owner_waiting_ids(job: Job) -> list[str]:
+    """The visitor's jobs waiting in the queue with this one: a page shows all their places from one reading."""
+    if not job.owner_key:
+        return [str(job.pk)]
+    waiting = Job.objects.filter(owner_key=job.owner_key, status=Job.Status.QUEUED).values_list("pk", flat=True)
+    return [str(pk) for pk in waiting] or [str(job.pk)]
+
+
+def stage(job: Job) -> str:
+    """In line, waiting for a GPU, painting, or the final status.
+
+    A claimed job waits for a GPU until its backend starts the prompt: ComfyUI's `execution_start`
+    (or the agent's `running` status) sets the progress object's status, which a backend's own
+    queue or an agent's input downloads keep at `queued` / `downloading`.
+    """
+    if job.status == Job.Status.QUEUED:
+        return IN_LINE
+    if job.status == Job.Status.DISPATCHED:
+        return WAITING_FOR_GPU
+    if job.status == Job.Status.RUNNING:
+        started = bool(job.progress) and task_status(job.progress) not in NOT_STARTED_ON_BACKEND
+        return PAINTING if started else WAITING_FOR_GPU
+    return job.status
 
 
 def stored_error(job: Job) -> dict | None:
@@ -81,16 +121,32 @@ def output_dicts(job: Job) -> list[dict]:
 
 
 def job_snapshot(job: Job, *, at: float | None = None) -> dict:
-    """The job as the browser and the REST API see it; `at`: when this state was current (see state_time)."""
-    position, wait = queued_place(job.pk) if job.status == Job.Status.QUEUED else (None, None)
+    """The job as the browser and the REST API see it; `at`: when this state was current (see state_time).
+
+    A waiting job also carries `places`: the place and wait of each of its visitor's waiting jobs, from
+    the same reading of the queue (`places_at`), so a page never shows two of them at one place.
+    A failed or cancelled job carries `retried_as`: the job that tried it again, if any.
+    """
+    position = wait = places_at = None
+    places: dict[str, dict] = {}
+    if job.status == Job.Status.QUEUED:
+        order = queue_order(job.pk)
+        places = places_of(order, owner_waiting_ids(job))
+        position, wait, places_at = order.places.get(str(job.pk)), order.waits.get(str(job.pk)), order.computed_at
+    retried_as = None
+    if job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
+        retried_as = Job.objects.filter(retry_of=job.pk).values_list("pk", flat=True).first()
     nodes = {k: {"value": v.get("value", 0), "max": v.get("max", 0)} for k, v in (job.progress or {}).items() if k}
     current = current_node(job.progress, job.prompt) if job.status == Job.Status.RUNNING and job.progress else None
     return {
         "id": str(job.pk),
         "status": job.status,
+        "stage": stage(job),
         "percent": round(job.percent, 1),
         "queue_position": position,
         "estimate_seconds": wait,
+        "places": places,
+        "places_at": places_at,
         "current": current,
         "nodes": nodes,
         "error": visitor_error(stored_error(job)),
@@ -100,6 +156,7 @@ def job_snapshot(job: Job, *, at: float | None = None) -> dict:
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "batch": str(job.batch) if job.batch else None,
+        "retried_as": str(retried_as) if retried_as else None,
         "seeds": job.seeds,
         "at": at if at is not None else state_time(job),
     }

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,9 +25,9 @@ from comfyweb.jobs.limits import (
     SubmissionRules,
     check_queue_cap,
     check_rules,
-    owner_lock,
     rules_for,
     visitor_identity,
+    visitor_lock,
 )
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.publish import publish_job, publish_queue_changed
@@ -73,8 +75,8 @@ def create_jobs(
 ) -> list[Job]:
     """Queue `quantity` jobs of `template` with cleaned form values; each gets its own random seeds.
 
-    The visitor's queue cap and the `rules` are checked, and the jobs created, under a lock on the
-    visitor (jobs.limits.owner_lock): concurrent submissions cannot together pass the limits.
+    The queue caps and the `rules` are checked, and the jobs created, under locks on the visitor and
+    their address (jobs.limits.visitor_lock): concurrent submissions cannot together pass the limits.
     """
     if not 1 <= quantity <= settings.JOB_MAX_QUANTITY:
         raise ValidationError(quantity_message(), code="quantity")
@@ -85,9 +87,9 @@ def create_jobs(
     prepared = [
         substitute(template.prompt, template.params, values, image_to_input=image_to_input) for _ in range(quantity)
     ]
-    with owner_lock(owner_key):
-        check_queue_cap(owner_key, adding=quantity)
-        check_rules(rules, owner_key=owner_key, quantity=quantity)
+    with visitor_lock(owner_key, client_ip):
+        check_queue_cap(owner_key, adding=quantity, client_ip=client_ip)
+        check_rules(rules, owner_key=owner_key, quantity=quantity, client_ip=client_ip)
         tags = tags_for(owner_key, quantity)
         jobs = [
             Job.objects.create(
@@ -130,7 +132,8 @@ def submit_jobs(
 
     `rules` are the campaign's (see jobs.limits); None takes the rules for submissions without a campaign.
     Raises ValidationError: code "quota_exceeded" (campaign daily quota), "queue_full" (too many waiting
-    jobs), "quantity", or "refused" (e.g. the campaign's window is closed).
+    jobs of this visitor), "address_full" (of this address), "quantity", or "refused" (e.g. the
+    campaign's window is closed).
     """
     return create_jobs(
         template=template,
@@ -143,8 +146,8 @@ def submit_jobs(
     )
 
 
-def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
-    """Cancel a job: a queued one at once; a running one is interrupted by its runner."""
+def _cancel(job: Job, *, by_staff: bool = False) -> bool:
+    """Cancel one job without telling anyone; True when it left the queue (it had not started)."""
     record = error_record(CANCELLED, detail="by staff" if by_staff else "by the visitor")
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
         status=Job.Status.CANCELLED,
@@ -154,43 +157,73 @@ def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
     )
     if not updated:
         Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(cancel_requested=True)
+    return bool(updated)
+
+
+def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
+    """Cancel a job: a queued one at once; a running one is interrupted by its runner."""
+    left_queue = _cancel(job, by_staff=by_staff)
     job.refresh_from_db()
     publish_job(job)
-    if updated:
+    if left_queue:
         publish_queue_changed()
     return job
+
+
+def cancel_all(jobs: QuerySet[Job]) -> int:
+    """Cancel every waiting or running job of `jobs` (a visitor's own, from jobs.selectors.visitor_jobs).
+
+    Returns how many were asked to stop; the queue's watchers are told once.
+    """
+    active = list(jobs.filter(status__in=Job.ACTIVE_STATUSES).select_related("template"))
+    left_queue = [_cancel(job) for job in active]
+    for job in active:
+        job.refresh_from_db()
+        publish_job(job)
+    if any(left_queue):
+        publish_queue_changed()
+    return len(active)
 
 
 def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
     """Queue a fresh copy of a finished job (same prompt and values, in the same batch).
 
-    A visitor's retry counts like a new submission (queue cap, the daily quota of every campaign
-    offering the template); operators retrying from the admin pass `enforce_limits=False`.
+    A job is tried again at most once: a second retry of it (a double click, a second tab) creates
+    nothing and returns []. A visitor's retry counts like a new submission (queue caps, the daily
+    quota of every campaign offering the template); operators retrying from the admin pass
+    `enforce_limits=False`.
     """
     owner_key = job.owner_key or visitor_identity(
         owner=job.owner if job.owner_id else None, session_key=job.session_key, client_ip=job.client_ip
     )
-    with owner_lock(owner_key):
-        if enforce_limits:
-            check_queue_cap(owner_key, adding=1)
-            check_rules(rules_for(job.template), owner_key=owner_key, quantity=1)
-        [tag] = tags_for(owner_key, 1)
-        copy = Job.objects.create(
-            owner=job.owner,
-            session_key=job.session_key,
-            client_ip=job.client_ip,
-            owner_key=owner_key,
-            campaign=job.campaign,
-            fair_tag=tag,
-            batch=job.batch,
-            template=job.template,
-            template_version=job.template_version,
-            template_title=job.template_title,
-            params=job.params,
-            values=job.values,
-            prompt=job.prompt,
-            seeds=job.seeds,
-        )
+    try:
+        with visitor_lock(owner_key, job.client_ip):
+            if Job.objects.filter(retry_of=job.pk).exists():
+                return []
+            if enforce_limits:
+                check_queue_cap(owner_key, adding=1, client_ip=job.client_ip)
+                check_rules(rules_for(job.template), owner_key=owner_key, quantity=1, client_ip=job.client_ip)
+            [tag] = tags_for(owner_key, 1)
+            copy = Job.objects.create(
+                owner=job.owner,
+                session_key=job.session_key,
+                client_ip=job.client_ip,
+                owner_key=owner_key,
+                campaign=job.campaign,
+                fair_tag=tag,
+                batch=job.batch,
+                retry_of=job,
+                template=job.template,
+                template_version=job.template_version,
+                template_title=job.template_title,
+                params=job.params,
+                values=job.values,
+                prompt=job.prompt,
+                seeds=job.seeds,
+            )
+    except IntegrityError:  # another retry of the same job won the race (the one-to-one refused this one)
+        return []
     publish_job(copy)
+    publish_job(job)  # its card no longer offers to try again
     publish_queue_changed()
     return [copy]

@@ -122,6 +122,10 @@
     return el ? el.dataset : {};
   }
 
+  function fill(pattern, value) {
+    return String(pattern || "%s").replace("%s", value);
+  }
+
   var phaseData = null;
   function phases(t) {
     if (phaseData === null) {
@@ -135,40 +139,75 @@
     var data = phases(t), rules = data.rules || [], words = data.words || {};
     var name = String(classType || "");
     for (var i = 0; i < rules.length; i++) {
-      if (name.indexOf(rules[i][0]) !== -1) return words[rules[i][1]] || t.running;
+      if (name.indexOf(rules[i][0]) !== -1) return words[rules[i][1]] || words.working || "";
     }
-    return words.working || t.running;
+    return words.working || "";
   }
 
-  function statusText(job, t) {
-    if (job.status === "queued" || job.status === "dispatched") {
-      var text = job.queue_position ? (t.position || "%s").replace("%s", job.queue_position) : t.queued;
-      if (job.estimate_seconds) text += " · " + (t.estimate || "%s").replace("%s", job.estimate_seconds);
-      return text;
-    }
-    if (job.status === "running") {
-      var current = job.current;
-      if (!current) return phaseWord("", t) + " · " + Math.round(job.percent || 0) + "%";
-      var word = phaseWord(current.class_type, t);
-      return current.max > 1 ? word + " · " + current.value + "/" + current.max : word + "…";
-    }
-    if (job.status === "succeeded") return t.done;
-    if (job.status === "cancelled") return t.cancelled;
-    return t.failed;
+  function paintingLine(job, t) {
+    // As campaigns.phases.progress_line: never a bare 0 % before the backend names a node.
+    var current = job.current;
+    if (!current) return (phases(t).words || {}).preparing + "…";
+    var word = phaseWord(current.class_type, t);
+    return current.max > 1 ? word + " · " + current.value + "/" + current.max : word + "…";
+  }
+
+  // What each card shows between updates: its place in line and when its wait should end.
+  function state(card) {
+    if (!card.comfywebState) card.comfywebState = {};
+    return card.comfywebState;
+  }
+
+  function waitingLine(card, t) {
+    // As campaigns.cards.status_line for a job in line; the wait counts down between updates.
+    var st = state(card);
+    if (st.left) return t.waitingForGpu;  // it left the line: a GPU is about to take it
+    if (!st.place) return t.inLine;
+    var text = fill(t.place, st.place);
+    var left = st.deadline ? Math.ceil((st.deadline - Date.now()) / 1000) : 0;
+    return left >= 1 ? text + " · " + fill(t.estimate, left) : text;
+  }
+
+  function statusText(card, job, t) {
+    if (job.stage === "in_line") return waitingLine(card, t);
+    if (job.stage === "waiting_for_gpu") return t.waitingForGpu;
+    if (job.stage === "painting") return paintingLine(job, t);
+    return t[job.status] || t.failed;
+  }
+
+  function setPlace(card, entry) {
+    var st = state(card);
+    st.place = entry.place;
+    st.left = entry.place === null;
+    st.deadline = entry.wait ? Date.now() + entry.wait * 1000 : null;
+  }
+
+  var placesAt = 0; // when the queue was read for the places the page shows: an older reading never wins
+  function applyPlaces(job) {
+    // One reading of the queue gives the places of all the visitor's waiting jobs: shown together, so no two
+    // cards ever say the same place (each card's own socket would bring its new place at its own moment).
+    if (job.places_at === null || job.places_at === undefined || job.places_at < placesAt) return false;
+    placesAt = job.places_at;
+    Object.keys(job.places || {}).forEach(function (id) {
+      var card = document.querySelector('[data-job-id="' + id + '"]');
+      if (!card || card.dataset.stage !== "in_line") return;
+      setPlace(card, job.places[id]);
+      if (id !== job.id) card.querySelector("[data-status-text]").textContent = waitingLine(card, strings());
+    });
+    return true;
   }
 
   var announced = {};
   function announce(card, job, t) {
-    // One small polite region says when a job changes state (waiting → running → done), never each percent.
-    var norm = function (status) { return status === "dispatched" ? "queued" : status; };
-    var state = norm(job.status);
-    // Before the first update, the state the page was rendered with (it already says so).
-    var before = job.id in announced ? announced[job.id] : norm(card.dataset.status);
-    announced[job.id] = state;
-    if (before === state) return;
+    // One small polite region says when a job changes stage (in line → waiting for a GPU → painting → done).
+    var before = job.id in announced ? announced[job.id] : card.dataset.stage;
+    announced[job.id] = job.stage;
+    if (before === job.stage) return;
     var region = document.querySelector("[data-announcer]");
     if (!region) return;
-    var text = state === "queued" ? t.queued : state === "running" ? t.running : statusText(job, t);
+    var words = phases(t).words || {};
+    var text = job.stage === "in_line" ? t.inLine : job.stage === "waiting_for_gpu" ? t.waitingForGpu
+      : job.stage === "painting" ? words.painting : t[job.status] || t.failed;
     region.textContent = (card.dataset.label ? card.dataset.label + ": " : "") + text;
   }
 
@@ -182,14 +221,31 @@
     if (placeholder) placeholder.hidden = true;
   }
 
-  var errorData = null;
-  function errorText(job, t) {
-    // In the page's language: updates arrive in the language of the worker that sent them.
-    if (!job.error) return "";
-    if (errorData === null) {
-      try { errorData = JSON.parse(t.errors || "{}"); } catch (e) { errorData = {}; }
-    }
-    return errorData[job.error.code] || job.error.message || t.failed;
+  function swapCard(card) {
+    // A job that reached an end gets its card drawn again by the server (campaigns/_job.html): its images,
+    // downloads and "try again" come from the one template, never from markup written here.
+    if (card.dataset.swapping) return;
+    card.dataset.swapping = "1";
+    var here = location.pathname + location.search;
+    var section = card.closest("[data-results]");
+    var on = section && section.dataset.cardsOn ? "&on=" + encodeURIComponent(section.dataset.cardsOn) : "";
+    fetch(card.dataset.cardUrl + "?next=" + encodeURIComponent(here) + on, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+      .then(function (html) {
+        var holder = document.createElement("template");
+        holder.innerHTML = html;
+        var fresh = holder.content.querySelector("[data-job-id]");
+        if (!fresh || !card.parentNode) return;
+        var hadFocus = card.contains(document.activeElement);
+        card.replaceWith(fresh);
+        initOnce(fresh);
+        if (hadFocus) {
+          var target = fresh.querySelector("a[href], button");
+          if (target) target.focus();
+        }
+        updateBatchNow();
+      })
+      .catch(function () { delete card.dataset.swapping; }); // the line says how it ended; a reload shows the rest
   }
 
   function render(card, job) {
@@ -197,43 +253,43 @@
     announce(card, job, t);
     card.className = "job job-" + job.status;
     card.dataset.status = job.status;
+    card.dataset.stage = job.stage;
+    if (job.stage === "in_line" && !applyPlaces(job) && state(card).place === undefined) {
+      setPlace(card, { place: job.queue_position, wait: job.estimate_seconds });
+    }
     var pct = Math.round(job.percent || 0);
     var bar = card.querySelector(".bar");
     if (bar) { bar.value = pct; bar.setAttribute("aria-valuenow", pct); bar.textContent = pct + "%"; }
-    card.querySelector("[data-status-text]").textContent = statusText(job, t);
-    var err = card.querySelector("[data-error]");
-    if (err) { err.hidden = job.status !== "failed"; err.textContent = errorText(job, t); }
-    if (job.status === "succeeded" && job.outputs && job.outputs.length && !card.querySelector("img[data-output]")) {
-      var media = card.querySelector(".job-media");
-      var actions = card.querySelector("[data-actions]");
-      media.querySelectorAll("a, [data-placeholder], img[data-preview]").forEach(function (el) {
-        if (el.matches("img[data-preview]")) { el.hidden = true; el.removeAttribute("src"); } else el.remove();
-      });
-      actions.textContent = "";
-      job.outputs.forEach(function (out, i) {
-        var n = i + 1;
-        var download = "/jobs/" + encodeURIComponent(job.id) + "/images/" + n + "/download/";
-        var link = document.createElement("a");
-        link.href = out.url;
-        link.dataset.lightboxItem = "";
-        link.dataset.downloadUrl = download;
-        link.setAttribute("aria-label", (t.image || "") + " " + n + " · " + (t.viewLarger || ""));
-        var img = document.createElement("img");
-        img.src = out.url; img.alt = (t.image || "") + " " + n; img.dataset.output = "";
-        if (out.width) { img.width = out.width; img.height = out.height; }
-        link.appendChild(img);
-        media.appendChild(link);
-        var dl = document.createElement("a");
-        dl.className = "btn-primary"; dl.href = download;
-        dl.setAttribute("download", ""); dl.dataset.download = "";
-        dl.textContent = t.download + (job.outputs.length > 1 ? " " + n : "");
-        actions.appendChild(dl);
-      });
-    }
-    var retryForm = card.querySelector("[data-retry-form]");
-    if (retryForm) retryForm.hidden = !(job.status === "failed" || job.status === "cancelled");
-    var cancelForm = card.querySelector("[data-cancel-form]");
-    if (cancelForm) cancelForm.hidden = !!FINAL[job.status];
+    card.querySelector("[data-status-text]").textContent = statusText(card, job, t);
+    if (FINAL[job.status]) swapCard(card);
+    updateBatchNow();
+  }
+
+  function updateBatchNow() {
+    // Above a batch: which image is being painted now, how many wait, how many are done.
+    var line = document.querySelector("[data-batch-now]");
+    if (!line) return;
+    var t = strings(), painting = [], waiting = 0, done = 0;
+    document.querySelectorAll("[data-results] [data-job-id]").forEach(function (card) {
+      var stage = card.dataset.stage;
+      if (stage === "painting") painting.push(card.dataset.label || "");
+      else if (stage === "in_line" || stage === "waiting_for_gpu") waiting += 1;
+      else if (stage === "succeeded") done += 1;
+    });
+    var parts = [];
+    if (painting.length) parts.push(fill(t.nowPainting, painting.join(", ")));
+    if (waiting) parts.push(fill(t.nowWaiting, waiting));
+    if (done && (painting.length || waiting)) parts.push(fill(t.nowDone, done));
+    line.textContent = parts.join(" · ");
+    line.hidden = !(painting.length || waiting);
+  }
+
+  function tickWaits() {
+    // "about 8 s" counts down between the server's updates (they come when the line moves).
+    var t = strings();
+    document.querySelectorAll('[data-job-id][data-stage="in_line"]').forEach(function (card) {
+      if (state(card).deadline) card.querySelector("[data-status-text]").textContent = waitingLine(card, t);
+    });
   }
 
   var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };
@@ -245,10 +301,11 @@
     socket.onmessage = function (event) {
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
-      if (frame && frame.type === "preview") { showPreview(card, frame.url || frame.image); return; }
+      var current = document.querySelector('[data-job-id="' + card.dataset.jobId + '"]') || card;
+      if (frame && frame.type === "preview") { showPreview(current, frame.url || frame.image); return; }
       if (frame && frame.type === "job" && frame.job) {
         attempt = 0;
-        render(card, frame.job);
+        render(current, frame.job);
         if (FINAL[frame.job.status]) socket.close();
       }
     };
@@ -260,9 +317,45 @@
   }
 
   function initJobs() {
-    document.querySelectorAll("[data-results]").forEach(function (results) {
-      var prefix = results.dataset.wsPrefix || "/ws/jobs/";
-      results.querySelectorAll("[data-job-id]").forEach(function (card) { follow(card, prefix, 0); });
+    var results = document.querySelectorAll("[data-results]");
+    results.forEach(function (section) {
+      section.querySelectorAll("[data-job-id]").forEach(function (card) {
+        if (card.dataset.place) {  // as drawn: the wait counts down from the moment the page came
+          setPlace(card, { place: +card.dataset.place, wait: +(card.dataset.wait || 0) });
+        }
+        follow(card, section.dataset.wsPrefix, 0);
+      });
+    });
+    if (results.length) {
+      updateBatchNow();
+      setInterval(tickWaits, 1000);
+    }
+  }
+
+  function initOnce(scope) {
+    // "Try again", "Cancel", "Cancel them all": one press sends the form; the next ones do nothing.
+    scope.querySelectorAll("form[data-once]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.sent) { event.preventDefault(); return; }
+        form.dataset.sent = "1";
+        form.querySelectorAll('button[type="submit"]').forEach(function (button) { button.disabled = true; });
+      });
+    });
+  }
+
+  function initErrorSummary() {
+    // A refused form: focus goes to the list of what to fix; each entry takes the visitor to its field.
+    var summary = document.querySelector("[data-error-summary]");
+    if (!summary) return;
+    summary.focus();
+    summary.querySelectorAll("a[data-error-link]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var target = document.getElementById(decodeURIComponent(link.hash.slice(1)));
+        if (!target) return;
+        event.preventDefault();
+        (target.closest(".field") || target).scrollIntoView({ block: "start" });
+        target.focus({ preventScroll: true });
+      });
     });
   }
 
@@ -271,6 +364,8 @@
     initUploads();
     initKeptPhotos();
     initSubmit();
+    initErrorSummary();
+    initOnce(document);
     initJobs();
   });
 })();

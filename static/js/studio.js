@@ -1,5 +1,7 @@
 /* The template editor of the admin (comfyweb.catalog.editor): the field cards and the params JSON kept in
-   step both ways, default values written into the prompt, and a live preview of the visitor page.
+   step both ways, default values written into the prompt, a live preview of the visitor page, and the test
+   runs started from it followed beside the editor. Steps hold their cards in a list of their own, nested
+   as the params' groups are; cards move by drag (SortableJS, when loaded) or by their up/down buttons.
    Plain script, no framework; the page works without it (the JSON box and "Preview unsaved changes"). */
 (function () {
   "use strict";
@@ -45,9 +47,18 @@
 
     function say(message) { if (statusLine && message) statusLine.textContent = message; }
 
-    function cards() { return editor.querySelectorAll("[data-items] > li"); }
+    function topList() { return editor.querySelector("[data-items]"); }
+
+    // The cards of one list (the editor's own, or a step's), not those of the steps inside it.
+    function items(list) {
+      return Array.prototype.filter.call(list ? list.children : [], function (el) { return el.matches("[data-item]"); });
+    }
+
+    function ownList(step) { return step.querySelector(":scope > [data-items]"); }
 
     function prop(card, name) { return card.querySelector('[data-prop="' + name + '"]'); }
+
+    function stepTitle(step) { return step.querySelector(':scope > .studio-step-head [data-prop="title"]'); }
 
     // A value typed in a card: JSON (numbers, true/false) where the field's values are, else text.
     function typed(card, raw) {
@@ -142,37 +153,43 @@
     var lastParams = paramsBox.value;
     var lastPrompt = promptBox ? promptBox.value : "";
 
-    // The cards, read into the params JSON (and their defaults into the prompt).
-    function collect() {
-      var params = [], step = null;
-      var prompt = promptBox ? parse(promptBox.value, null) : null;
-      var promptChanged = false;
-      cards().forEach(function (item) {
+    // One list of cards as params: a step is a group of its own cards (titled or not, even while it is still
+    // empty, so a step just added keeps its title through a redraw); unused fields are left out.
+    function readList(list, prompt, changes) {
+      var params = [];
+      items(list).forEach(function (item) {
         if (item.dataset.item === "step") {
           var group = parse(item.dataset.panel, {});
-          var title = prop(item, "title").value.trim();
-          step = null;
-          if (title) {
-            group.type = "group";
-            group.title = title;
-            group.children = [];
-            step = { panel: group, shown: false };
-          }
+          var title = stepTitle(item).value.trim();
+          group.type = "group";
+          if (title) group.title = title; else delete group.title;
+          group.children = readList(ownList(item), prompt, changes);
+          params.push(group);
           return;
         }
         var read = readCard(item);
         item.classList.toggle("is-unused", !read.exposed);
         if (!read.exposed) return;
-        if (step) {
-          if (!step.shown) { params.push(step.panel); step.shown = true; }
-          step.panel.children.push(read.panel);
-        } else {
-          params.push(read.panel);
-        }
-        if (prompt && read.hasDefault && setPromptValue(prompt, read.panel, read.value)) promptChanged = true;
+        params.push(read.panel);
+        if (prompt && read.hasDefault && setPromptValue(prompt, read.panel, read.value)) changes.prompt = true;
       });
+      return params;
+    }
+
+    function markEmptyLists() {
+      editor.querySelectorAll("[data-items]").forEach(function (list) {
+        list.classList.toggle("is-empty", items(list).length === 0);
+      });
+    }
+
+    // The cards, read into the params JSON (and their defaults into the prompt).
+    function collect() {
+      var prompt = promptBox ? parse(promptBox.value, null) : null;
+      var changes = { prompt: false };
+      var params = readList(topList(), prompt, changes);
+      markEmptyLists();
       lastParams = paramsBox.value = JSON.stringify(params, null, 2);
-      if (promptChanged) lastPrompt = promptBox.value = JSON.stringify(prompt, null, 2);
+      if (changes.prompt) lastPrompt = promptBox.value = JSON.stringify(prompt, null, 2);
       schedulePreview();
     }
 
@@ -209,6 +226,8 @@
         })
         .then(function (answer) {
           editor.innerHTML = answer.html;
+          enableDragging();
+          markEmptyLists();
           if (typeof answer.params === "string") lastParams = paramsBox.value = answer.params;
           if (promptBox && typeof answer.prompt === "string") lastPrompt = promptBox.value = answer.prompt;
           if (operation && operation.name) {
@@ -230,30 +249,83 @@
       row.querySelector("[data-option-value]").focus();
     }
 
-    // A new step goes right after the last field in use (the fields moved below it join it).
+    // A new step goes after the last card in use; fields join it by drag, by their arrows, or when added.
     function addStep() {
-      var list = editor.querySelector("[data-items]");
+      var list = topList();
       var step = editor.querySelector("[data-step-template]").content.firstElementChild.cloneNode(true);
-      var used = list.querySelectorAll(':scope > [data-item="field"]:not(.is-unused)');
+      var used = items(list).filter(function (item) { return !item.classList.contains("is-unused"); });
       var last = used.length ? used[used.length - 1] : null;
       list.insertBefore(step, last ? last.nextElementSibling : list.firstElementChild);
-      prop(step, "title").focus();
+      enableDragging();
+      stepTitle(step).focus();
+    }
+
+    // The keyboard's way to move a card, one place at a time: into the step next to it, out of its step at
+    // either end, else past its neighbour.
+    function moveUp(item) {
+      var before = item.previousElementSibling;
+      if (before && before.dataset.item === "step") {
+        ownList(before).appendChild(item);
+      } else if (before) {
+        item.parentNode.insertBefore(item, before);
+      } else {
+        var outer = item.parentNode.closest('[data-item="step"]');
+        if (outer) outer.parentNode.insertBefore(item, outer);
+      }
+    }
+
+    function moveDown(item) {
+      var after = item.nextElementSibling;
+      if (after && after.dataset.item === "step") {
+        var inner = ownList(after);
+        inner.insertBefore(item, inner.firstElementChild);
+      } else if (after) {
+        item.parentNode.insertBefore(after, item);
+      } else {
+        var outer = item.parentNode.closest('[data-item="step"]');
+        if (outer) outer.parentNode.insertBefore(item, outer.nextElementSibling);
+      }
+    }
+
+    // Removing a step keeps its cards, where the step was.
+    function removeStep(step) {
+      items(ownList(step)).forEach(function (child) { step.parentNode.insertBefore(child, step); });
+      step.remove();
+    }
+
+    // Drag and drop between every list of cards (SortableJS): steps into steps, fields into and out of them.
+    function enableDragging() {
+      if (typeof window.Sortable === "undefined") return;
+      editor.querySelectorAll("[data-items]").forEach(function (list) {
+        if (window.Sortable.get(list)) return;
+        window.Sortable.create(list, {
+          group: "studio-cards",
+          handle: ".studio-drag",
+          draggable: "[data-item]",
+          animation: 120,
+          forceFallback: true, // pointer events, the same with a mouse, a pen or a finger
+          fallbackOnBody: true,
+          swapThreshold: 0.65,
+          emptyInsertThreshold: 24,
+          onEnd: function () { collect(); }
+        });
+      });
     }
 
     editor.addEventListener("click", function (event) {
       var button = event.target.closest("[data-action]");
       if (!button || !editor.contains(button)) return;
       var action = button.dataset.action;
-      var item = button.closest("[data-items] > li");
+      var item = button.closest("[data-item]");
       var card = button.closest('[data-item="field"]');
-      if (action === "up" && item && item.previousElementSibling) {
-        item.parentNode.insertBefore(item, item.previousElementSibling);
+      if (action === "up" && item) {
+        moveUp(item);
         button.focus();
-      } else if (action === "down" && item && item.nextElementSibling) {
-        item.parentNode.insertBefore(item.nextElementSibling, item);
+      } else if (action === "down" && item) {
+        moveDown(item);
         button.focus();
       } else if (action === "remove-step" && item) {
-        item.remove();
+        removeStep(item);
       } else if (action === "add-step") {
         addStep();
       } else if (action === "add-option" && card) {
@@ -336,6 +408,7 @@
       frame.className = "studio-iframe";
       frame.addEventListener("load", function () {
         try { frame.contentWindow.scrollTo(0, scrollTop); } catch (e) { /* another page: leave it */ }
+        catchTestRuns(frame);
         say(text.textReady);
       });
       holder.appendChild(frame);
@@ -359,6 +432,11 @@
         input.value = value;
         post.appendChild(input);
       });
+      var inEditor = document.createElement("input");
+      inEditor.type = "hidden";
+      inEditor.name = "_studio";
+      inEditor.value = "1";
+      post.appendChild(inEditor);
       var language = studio.querySelector("[data-preview-language]");
       if (language) {
         var chosen = document.createElement("input");
@@ -383,6 +461,120 @@
       if (editor.contains(event.target) || event.target === paramsBox || event.target === promptBox) return;
       if (event.target.name) schedulePreview();
     });
+    // ---- test runs: started from the preview's form, followed here over the job's WebSocket ----
+    var runs = studio.querySelector("[data-test-runs]");
+    var runList = runs ? runs.querySelector("[data-test-run-list]") : null;
+    var runErrors = runs ? runs.querySelector("[data-test-run-errors]") : null;
+    var runText = runs ? runs.dataset : {};
+    var FINAL = { succeeded: true, failed: true, cancelled: true };
+
+    function fill(template, values) {
+      return String(template || "").replace(/%\((\w+)\)s/g, function (all, name) {
+        return values[name] === undefined || values[name] === null ? "" : String(values[name]);
+      });
+    }
+
+    function statusText(job) {
+      if (job.status === "queued" || job.status === "dispatched") {
+        return job.queue_position ? fill(runText.textPlace, { place: job.queue_position }) : runText.textQueued;
+      }
+      if (job.status === "running") return fill(runText.textRunning, { percent: Math.round(job.percent || 0) });
+      if (job.status === "succeeded") return runText.textSucceeded;
+      if (job.status === "failed") return fill(runText.textFailed, { error: (job.error && job.error.message) || job.error || "" });
+      if (job.status === "cancelled") return runText.textCancelled;
+      return job.status;
+    }
+
+    function showJob(row, job) {
+      row.dataset.status = job.status;
+      row.querySelector("[data-run-status]").textContent = statusText(job);
+      var bar = row.querySelector("[data-run-progress]");
+      bar.value = job.status === "succeeded" ? 100 : Math.max(0, Math.min(100, job.percent || 0));
+      bar.hidden = !!FINAL[job.status] && job.status !== "succeeded";
+      var pictures = row.querySelector("[data-run-images]");
+      if (job.status === "succeeded" && !pictures.childElementCount) {
+        (job.outputs || []).forEach(function (output, index) {
+          var link = document.createElement("a");
+          link.href = output.url;
+          link.target = "_blank";
+          link.rel = "noopener";
+          var image = document.createElement("img");
+          image.src = output.thumbnail_url || output.url;
+          image.alt = fill(runText.textPicture, { n: index + 1 });
+          link.appendChild(image);
+          pictures.appendChild(link);
+        });
+      }
+    }
+
+    function follow(row, job, attempt) {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + location.host + job.socket);
+      socket.addEventListener("message", function (event) {
+        var message = parse(event.data, {});
+        if (message.type === "job" && message.job) {
+          showJob(row, message.job);
+          if (FINAL[message.job.status]) socket.close();
+        }
+      });
+      socket.addEventListener("close", function () {
+        if (FINAL[row.dataset.status]) return;
+        if (attempt < 5) setTimeout(function () { follow(row, job, attempt + 1); }, 1000 * (attempt + 1));
+        else row.querySelector("[data-run-status]").textContent = runText.textLost;
+      });
+    }
+
+    function startTestRun(testForm) {
+      var data = new FormData(testForm);
+      data.append("_inline", "1");
+      var button = testForm.querySelector("[data-test-run]");
+      if (button) button.disabled = true;
+      runs.hidden = false;
+      runErrors.hidden = true;
+      say(runText.textStarting);
+      fetch(testForm.action, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (answer) { return { ok: response.ok, answer: answer }; });
+        })
+        .then(function (result) {
+          if (!result.ok) throw result.answer;
+          result.answer.jobs.forEach(function (job) {
+            var row = runs.querySelector("[data-test-run-template]").content.firstElementChild.cloneNode(true);
+            row.dataset.jobId = job.id;
+            row.querySelector("[data-run-page]").href = job.page;
+            row.querySelector("[data-run-status]").textContent = runText.textQueued;
+            runList.insertBefore(row, runList.firstElementChild);
+            follow(row, job, 0);
+          });
+          say(runText.textStarted);
+        })
+        .catch(function (answer) {
+          var errors = (answer && answer.errors) || [runText.textRunFailed];
+          runErrors.textContent = errors.join(" ");
+          runErrors.hidden = false;
+          runErrors.focus();
+        })
+        .then(function () { if (button) button.disabled = false; });
+    }
+
+    // The preview's "Run a test" starts the run here, beside the editor, instead of opening a new tab.
+    function catchTestRuns(previewFrame) {
+      var doc;
+      try { doc = previewFrame.contentDocument; } catch (e) { return; }
+      if (!runs || !doc) return;
+      var testForm = doc.querySelector("form[data-job-form]");
+      if (!testForm || !testForm.querySelector("[data-test-run]")) return;
+      testForm.removeAttribute("target");
+      doc.addEventListener("submit", function (event) {
+        if (event.target !== testForm) return;
+        event.preventDefault();
+        event.stopPropagation();
+        startTestRun(testForm);
+      }, true);
+    }
+
+    enableDragging();
+    markEmptyLists();
     refreshPreview();
   });
 })();

@@ -1,6 +1,8 @@
 """An operator who has only a ComfyUI workflow file publishes a working template without touching JSON, in
-chromium: upload the workflow, accept the proposed fields, rename one, watch the live preview, run a test,
-publish; then a visitor runs it. Every page of the way is held to the site's Content-Security-Policy."""
+chromium: upload the workflow, accept the proposed fields, rename one, watch the live preview, run a test and
+follow it beside the editor, publish; then a visitor runs it. Also: steps inside steps, moving cards by drag
+and by keyboard, a new step that keeps its title, and two operators saving one draft. Every page of the way
+is held to the site's Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 
 import pytest
 
+from tests.browser.a11y import axe_violations
 from tests.browser.conftest import BrowserWatch, running_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -17,7 +20,7 @@ OPERATOR = ("studio-operator", "studio-pass-1")
 FINAL = ("succeeded", "failed", "cancelled")
 
 
-def ui_workflow() -> dict:
+def ui_workflow(groups: list | None = None) -> dict:
     """ComfyUI's "Save" format (what the page's Save writes): a photo scaled, inverted and saved, in a group,
     with a caption text the workflow keeps aside; core nodes the emulator runs."""
     nodes, links = [], []
@@ -54,7 +57,7 @@ def ui_workflow() -> dict:
     return {
         "id": "5f0c6a52-0000-4000-8000-000000000001", "revision": 0, "last_node_id": 6,
         "last_link_id": len(links), "nodes": nodes, "links": links,
-        "groups": [{"id": 1, "title": "Your photo", "bounding": [-20, -40, 280, 260], "flags": {}}],
+        "groups": groups or [{"id": 1, "title": "Your photo", "bounding": [-20, -40, 280, 260], "flags": {}}],
         "config": {}, "extra": {}, "version": 0.4,
     }  # fmt: skip
 
@@ -131,17 +134,26 @@ def test_an_operator_with_only_a_workflow_file_publishes_a_template_a_visitor_ru
     assert not page.locator("[data-json-details]").evaluate("d => d.open"), "the JSON stayed closed"
     shot(page, "studio-01-editor-and-preview")
 
-    # A test run of the draft, with the preview's values, on the emulator backend: progress and pictures.
+    # The preview shows the Chinese page, but what only the operator reads is in their own language.
+    frame.locator("legend", has_text="生成几张？").wait_for()
+    assert frame.locator("[data-test-run]").inner_text() == "Run a test"
+    assert "Any free backend" in frame.locator("#test-run-backend").inner_text()
+
+    # A test run of the draft, with the preview's values, on the emulator backend: followed beside the editor
+    # (no new tab), its progress bar and status, then its pictures.
     frame.locator('input[type="file"][name="1.image"]').set_input_files(str(photo))
     frame.locator("#test-run-backend").select_option(index=1)
-    with context.expect_page() as opened:
-        frame.locator("[data-test-run]").click()
-    job_page = opened.value
-    job_page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
-    assert _wait_final(job_page) == "succeeded"
-    assert job_page.locator("[data-job-id] img").count() >= 1
-    shot(job_page, "studio-02-test-run")
-    job_page.close()
+    pages_before = len(context.pages)
+    frame.locator("[data-test-run]").click()
+    run = page.locator("[data-test-runs] [data-run]").first
+    run.wait_for()
+    assert run.locator("progress[data-run-progress]").count() == 1
+    run.locator("[data-run-images] img").first.wait_for(timeout=60_000)
+    assert run.get_attribute("data-status") == "succeeded"
+    assert "Done" in run.locator("[data-run-status]").inner_text()
+    assert re.search(r"/jobs/[0-9a-f-]+/$", run.locator("[data-run-page]").get_attribute("href"))
+    assert len(context.pages) == pages_before, "no new tab"
+    shot(page, "studio-02-test-run-beside-the-editor")
 
     # Nothing is public yet; publish.
     visitor_context, visitor, visitor_watch = _wide_page(browser, studio_site, "en-US")
@@ -204,16 +216,33 @@ def test_cards_and_json_stay_in_step_and_visitors_keep_the_published_version(bro
     assert photo_panel["options"] == ["/static/workflows/couple-mask.png"] and photo_panel["labels"] == ["Mask"]
     assert "upload" not in photo_panel
 
-    # A new step takes the last field.
+    # A new step keeps its title, and the field added next goes into it (not into the step above).
     page.locator('[data-action="add-step"]').click()
     page.keyboard.type("Finishing")  # the new step's title has the focus
-    new_step = page.locator('[data-item="step"]:has([data-prop="title"]:focus)')
     page.wait_for_timeout(400)  # typing is read into the JSON a moment after the last key
-    new_step.locator('[data-action="up"]').click()
+    page.locator("[data-add-input]").select_option("5.filename_prefix")
+    page.locator('[data-action="add-input"]').click()
+    added = page.locator('[data-item="field"][data-name="5.filename_prefix"]')
+    added.wait_for()
+    finishing = page.locator('[data-item="step"]', has=page.locator('input[data-prop="title"][value="Finishing"]'))
+    assert finishing.count() == 1, "the step kept its title through the redraw"
+    assert finishing.locator('[data-item="field"][data-name="5.filename_prefix"]').count() == 1
     assert [p.get("title") for p in params() if p["type"] == "group"] == ["照片", "风格", "Finishing"]
+    assert [c["key"] for c in params()[2]["children"]] == ["filename_prefix"]
+    assert [c["key"] for c in style()["children"]] == ["color", "blend_factor", "blend_mode"], "the step above"
     frame = page.frame_locator("iframe.studio-iframe")
     frame.locator("legend", has_text="Finishing").wait_for()
     frame.locator('input[type="radio"][name="1.image"][value="/static/workflows/couple-mask.png"]').wait_for()
+
+    # The keyboard moves a field out of its step and into the one before, one place at a time.
+    moves = page.locator('[data-name="5.filename_prefix"]')
+    moves.locator('[data-action="up"]').click()  # out of "Finishing", before it
+    assert [p.get("key") for p in params()][2] == "filename_prefix"
+    moves.locator('[data-action="up"]').click()  # into "风格", at its end
+    assert [c["key"] for c in style()["children"]][-1] == "filename_prefix"
+    moves.locator('[data-action="down"]').click()  # back out
+    moves.locator('[data-action="down"]').click()  # into "Finishing"
+    assert [c["key"] for c in params()[2]["children"]] == ["filename_prefix"]
 
     # The JSON, edited by hand: the cards follow.
     page.locator("[data-json-details] > summary").click()
@@ -240,3 +269,145 @@ def test_cards_and_json_stay_in_step_and_visitors_keep_the_published_version(bro
     context.close()
     watch.fail_on_csp_violations()
     visitor_watch.fail_on_csp_violations()
+
+
+def _drag(page, handle, target, *, y: float) -> None:
+    """Press on a card's handle, move in small steps to `y` (a share of the target's height), release."""
+    start, box = handle.bounding_box(), target.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 5, start["y"] + 5, steps=3)
+    page.mouse.move(box["x"] + 60, box["y"] + box["height"] * y, steps=15)
+    page.wait_for_timeout(200)
+    page.mouse.up()
+
+
+def _open_template(page, slug_text: str) -> str:
+    page.locator("#result_list a", has_text=slug_text).click()
+    page.wait_for_url(re.compile(r"/\d+/change/"))
+    return page.url.split("?")[0]
+
+
+def test_cards_move_by_drag_into_and_out_of_steps(browser, studio_site, shot):
+    context, page, watch = _wide_page(browser, studio_site, "en-US")
+    _login(page, "/admin/catalog/workflowtemplate/?q=colour-pop")
+    _open_template(page, "撞色滤镜")
+    params = lambda: json.loads(page.locator("[data-params-json]").input_value())  # noqa: E731
+
+    # The tint, dragged by its handle onto the photo: it joins the photo's step.
+    tint = page.locator('[data-item="field"][data-name="3.color"]')
+    photo = page.locator('[data-item="field"][data-name="1.image"]')
+    photo.evaluate("card => card.scrollIntoView({block: 'start'})")
+    _drag(page, tint.locator(".studio-drag"), photo, y=0.7)
+    page.wait_for_function(
+        "() => JSON.parse(document.querySelector('[data-params-json]').value)[0].children.length === 2"
+    )
+    assert [c["key"] for c in params()[0]["children"]] == ["image", "color"]
+    assert "color" not in [c["key"] for c in params()[1]["children"]]
+    # A whole step, dragged by its handle above the first one.
+    style = page.locator('[data-item="step"]', has=page.locator('input[data-prop="title"][value="风格"]'))
+    first = page.locator('[data-items] > [data-item="step"]').first
+    first.evaluate("step => step.scrollIntoView({block: 'start'})")
+    _drag(page, style.locator(":scope > .studio-step-head .studio-drag"), first, y=0.02)
+    page.wait_for_function("() => JSON.parse(document.querySelector('[data-params-json]').value)[0].title === '风格'")
+    assert [p["title"] for p in params() if p["type"] == "group"][:2] == ["风格", "照片"]
+    frame = page.frame_locator("iframe.studio-iframe")
+    frame.locator("ol.steps > li.step:first-child legend", has_text="风格").wait_for()
+    shot(page, "studio-06-dragged")
+    context.close()
+    watch.fail_on_csp_violations()
+
+
+def test_groups_inside_groups_are_steps_inside_steps(browser, studio_site, tmp_path, shot):
+    groups = [
+        {"id": 1, "title": "Your picture", "bounding": [-40, -60, 1300, 300], "flags": {}},
+        {"id": 2, "title": "Your photo", "bounding": [-20, -40, 280, 260], "flags": {}},
+    ]
+    workflow = tmp_path / "nested-steps.json"
+    workflow.write_text(json.dumps(ui_workflow(groups)), encoding="utf-8")
+    context, page, watch = _wide_page(browser, studio_site, "en-US")
+    _login(page, "/admin/catalog/workflowtemplate/import/")
+    page.locator('input[type="file"][name="file"]').set_input_files(str(workflow))
+    page.locator('input[type="submit"]').click()
+    page.wait_for_url(re.compile(r"/admin/catalog/workflowtemplate/\d+/change/$"))
+
+    params = json.loads(page.locator("[data-params-json]").input_value())
+    assert params[0]["title"] == "Your picture" and params[0]["children"][0]["title"] == "Your photo"
+    assert params[0]["children"][0]["children"][0]["key"] == "image"
+    outer = page.locator('[data-items] > [data-item="step"]').first
+    inner = outer.locator(':scope > [data-items] > [data-item="step"]')
+    assert outer.locator(":scope > .studio-step-head [data-prop=title]").input_value() == "Your picture"
+    assert inner.locator(":scope > .studio-step-head [data-prop=title]").input_value() == "Your photo"
+    assert inner.locator('[data-item="field"][data-name="1.image"]').count() == 1
+    frame = page.frame_locator("iframe.studio-iframe")
+    step = frame.locator("ol.steps > li.step", has=frame.locator("legend", has_text="Your picture"))
+    step.locator("fieldset.substep > legend", has_text="Your photo").wait_for()
+    assert step.locator('fieldset.substep input[type="file"][name="1.image"]').count() == 1
+
+    # Saved as a draft, the nesting stays.
+    page.locator('input[name="_continue"]').click()
+    page.wait_for_url(re.compile(r"/change/$"))
+    saved = json.loads(page.locator("[data-params-json]").input_value())
+    assert saved[0]["children"][0]["children"][0]["key"] == "image"
+    shot(page, "studio-07-nested-steps")
+    context.close()
+    watch.fail_on_csp_violations()
+
+
+def test_a_save_based_on_an_older_version_is_refused_with_what_changed(browser, studio_site, shot):
+    """Two operators on one draft: the second save says what the first changed and keeps what was typed."""
+    ann_context, ann, ann_watch = _wide_page(browser, studio_site, "en-US")
+    bob_context, bob, bob_watch = _wide_page(browser, studio_site, "en-US")
+    for page in (ann, bob):
+        _login(page, "/admin/catalog/workflowtemplate/?q=poster-frame")
+        _open_template(page, "海报相框")
+
+    ann.fill("#id_title", "Poster, by Ann")
+    ann.locator('input[name="_continue"]').click()
+    assert "Draft of “Poster, by Ann” saved" in ann.locator(".messagelist").inner_text()
+
+    bob_title = bob.locator('[data-item="field"][data-name="1.image"] [data-prop="title"]')
+    bob_title.fill("Your photo, by Bob")
+    bob.wait_for_timeout(400)
+    bob.locator('input[name="_continue"]').click()
+    bob.wait_for_load_state()
+    refusal = bob.locator(".errornote, ul.errorlist.nonfield").all_inner_texts()
+    text = " ".join(refusal)
+    assert "Someone else saved this template after you opened it" in text
+    assert "changed the title to “Poster, by Ann”" in text
+    assert bob_title.input_value() == "Your photo, by Bob", "nothing Bob typed is lost"
+    assert bob.locator("#id_title").input_value() == "海报相框"
+    shot(bob, "studio-08-stale-save-refused")
+
+    # Saving again is Bob's deliberate choice: his version replaces Ann's.
+    bob.locator('input[name="_continue"]').click()
+    assert "saved" in bob.locator(".messagelist").inner_text()
+    params = json.loads(bob.locator("[data-params-json]").input_value())
+    assert params[0]["title"] == "Your photo, by Bob"
+    for context in (ann_context, bob_context):
+        context.close()
+    ann_watch.fail_on_csp_violations()
+    bob_watch.fail_on_csp_violations()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_editor_at_desktop_and_phone_sizes(browser, studio_site, locale, shot):
+    for width, height in ((1280, 720), (390, 844)):
+        context = browser.new_context(base_url=studio_site, locale=locale, viewport={"width": width, "height": height})
+        context.set_default_timeout(20_000)
+        watch = BrowserWatch(context)
+        page = context.new_page()
+        _login(page, "/admin/catalog/workflowtemplate/?q=colour-pop")
+        _open_template(page, "撞色滤镜")
+        page.frame_locator("iframe.studio-iframe").locator("ol.steps").wait_for()
+        cut = page.evaluate(
+            """() => Array.from(document.querySelectorAll("[data-editor] *"))
+                .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > innerWidth + 1)
+                .map(el => el.outerHTML.slice(0, 80))"""
+        )
+        assert cut == [], f"parts of the editor stand past the right edge at {width}px: {cut[:3]}"
+        found = [v for v in axe_violations(page) if any("studio" in node or "data-" in node for node in v["nodes"])]
+        assert not found, f"the editor at {width}px: {found}"
+        shot(page, f"studio-editor-{locale}-{width}x{height}")
+        context.close()
+        watch.fail_on_csp_violations()

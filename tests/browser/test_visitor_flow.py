@@ -14,6 +14,16 @@ from tests.browser.visitor_data import add_session_cookie, load_demo, make_job, 
 pytestmark = [pytest.mark.browser]
 
 FINAL = ("succeeded", "failed", "cancelled")
+# Every state the cards of a results page go through: after each change of the page, their stages and lines.
+RECORD_CARDS = """
+window.cardStates = [];
+new MutationObserver(() => {
+  const cards = Array.from(document.querySelectorAll("[data-results] [data-job-id]")).map(card => ({
+    stage: card.dataset.stage, text: (card.querySelector("[data-status-text]") || {}).textContent || ""}));
+  const last = window.cardStates[window.cardStates.length - 1];
+  if (JSON.stringify(cards) !== JSON.stringify(last)) window.cardStates.push(cards);
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
 
 
 def _context(browser, base_url: str, locale: str, width: int = 390):
@@ -40,6 +50,7 @@ def test_a_refused_form_keeps_the_photos_then_the_batch_runs_and_the_viewer_page
     browser, live_server_url, shot, photo, background
 ):
     context, watch = _context(browser, live_server_url, "zh-CN")
+    context.add_init_script(RECORD_CARDS)
     page = context.new_page()
     page.goto("/c/couple-photo/t/couple-photo/")
     page.locator('input[type="file"][name="10.image"]').set_input_files(str(photo))
@@ -60,6 +71,7 @@ def test_a_refused_form_keeps_the_photos_then_the_batch_runs_and_the_viewer_page
     assert page.locator('input[name="11.image"]').nth(2).is_checked()
     assert page.locator("textarea[name='24.text']").input_value() == "short black hair"
     assert page.locator('input[name="quantity"][value="2"]').is_checked()
+    assert page.evaluate("document.activeElement.matches('[data-error-summary]')")
     shot(page, "flow-01-kept-photo-zh-390")
 
     page.locator('input[type="file"][name="12.image"]').set_input_files(str(background))
@@ -75,6 +87,15 @@ def test_a_refused_form_keeps_the_photos_then_the_batch_runs_and_the_viewer_page
     _wait_all_final(page, on_tick=watch_words)
     assert any(re.fullmatch(r"\s*绘制中 · \d+/17\s*", line) for line in lines), lines
     assert not any("KSampler" in line for line in lines)
+    # Honest states: two slots on a GPU that paints one prompt at a time; the second waits for it, saying so.
+    states = page.evaluate("window.cardStates")
+    texts = [card["text"] for cards in states for card in cards]
+    assert not [text for text in texts if "%" in text], "never 'working · 0 %' while waiting"
+    assert any(
+        {card["stage"] for card in cards} == {"painting", "waiting_for_gpu"}
+        and any(card["text"].strip() == "正在等待 GPU…" for card in cards)
+        for cards in states
+    ), "one image painted while the other said it waits for a GPU"
     assert any(re.match(r"第 [12] 张: 完成！", text) for text in said), said
     shot(page, "flow-02-batch-done-zh-390")
 
@@ -116,7 +137,7 @@ def test_a_refused_form_keeps_the_photos_then_the_batch_runs_and_the_viewer_page
 
 
 @pytest.mark.slow
-def test_cancelling_and_retrying_one_job_keeps_the_batch(browser, live_server_url, shot, background):
+def test_cancelling_and_retrying_one_job_keeps_the_batch_and_tries_it_once(browser, live_server_url, shot, background):
     context, watch = _context(browser, live_server_url, "en-US", width=1280)
     page = context.new_page()
     page.goto("/c/couple-photo/t/background-swap/")
@@ -132,15 +153,51 @@ def test_cancelling_and_retrying_one_job_keeps_the_batch(browser, live_server_ur
     assert page.url == batch_url, "cancelling one job keeps the batch page"
     assert page.locator("[data-job-id]").count() == 3
     page.wait_for_selector('[data-job-id]:nth-child(3)[data-status="cancelled"]')
-    page.locator("[data-job-id]").nth(2).locator("[data-retry]").click()
+    page.locator("[data-job-id]").nth(2).locator("[data-retry]").dblclick()  # an impatient double click
     page.wait_for_load_state("load")
+    page.wait_for_timeout(500)  # a second request, had one been sent, would have landed by now
+    page.reload()
     assert page.url == batch_url, "retrying one job keeps the batch page"
-    assert page.locator("[data-job-id]").count() == 4, "the new try joins the batch"
+    assert page.locator("[data-job-id]").count() == 4, "the new try joins the batch, once"
     _wait_all_final(page)
     statuses = page.locator("[data-job-id]").evaluate_all("cards => cards.map(c => c.dataset.status)")
     assert sorted(statuses) == ["cancelled", "succeeded", "succeeded", "succeeded"]
-    assert page.locator("[data-job-id]").nth(2).locator("[data-status-text]").text_content().strip() == "Cancelled."
+    cancelled = page.locator("[data-job-id]").nth(2)
+    assert cancelled.locator("[data-status-text]").text_content().strip() == "Cancelled."
+    assert cancelled.locator("[data-retry]").count() == 0 and cancelled.locator("[data-retried]").is_visible()
     shot(page, "flow-04-batch-after-cancel-en-desktop")
+    page.locator("[data-again]").click()
+    page.wait_for_url(re.compile(r"\?again="))
+    assert page.locator('input[name="quantity"][value="3"]').is_checked(), "the batch asked for 3, not 4"
+    context.close()
+    watch.fail_on_csp_violations()
+
+
+@pytest.mark.slow
+def test_the_places_of_a_batch_are_never_shown_twice(browser, live_server_url, background):
+    """Four images on two slots of a GPU that paints one at a time: as the line moves, no two cards say the same
+    place, one card says it is painted, and the batch says which."""
+    context, watch = _context(browser, live_server_url, "en-US", width=1366)
+    context.add_init_script(RECORD_CARDS)
+    page = context.new_page()
+    page.goto("/c/couple-photo/t/background-swap/")
+    page.locator('input[name="10.image"]').first.check(force=True)
+    page.locator('input[type="file"][name="12.image"]').set_input_files(str(background))
+    page.locator('.qty:has(input[value="4"])').click()
+    page.locator("[data-submit]").click()
+    page.wait_for_url(re.compile(r"/batches/"))
+    said = set()
+    _wait_all_final(page, on_tick=lambda: said.add(page.locator("[data-batch-now]").text_content()))
+    states = page.evaluate("window.cardStates")
+    places_seen = set()
+    for cards in states:
+        places = [re.search(r"number (\d+)", card["text"]) for card in cards if card["stage"] == "in_line"]
+        numbers = [int(match.group(1)) for match in places if match]
+        assert len(numbers) == len(set(numbers)), f"two cards at one place: {cards}"
+        places_seen.update(numbers)
+        assert sum(card["stage"] == "painting" for card in cards) <= 2
+    assert {1, 2} <= places_seen, places_seen
+    assert any(re.match(r"Painting now: Image [1-4]", text or "") for text in said), said
     context.close()
     watch.fail_on_csp_violations()
 

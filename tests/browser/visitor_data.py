@@ -59,6 +59,7 @@ def make_job(
         template=template,
         template_title=template.title,
         session_key=session_key,
+        owner_key=f"session:{session_key}",
         batch=batch,
         status=status,
         prompt=template.prompt,
@@ -67,7 +68,7 @@ def make_job(
     )
     if status == Job.Status.RUNNING:
         job.percent = 47
-        job.progress = {"": {"node": "3", "value": 8, "max": 17}, "3": {"value": 8, "max": 17}}
+        job.progress = {"": {"status": "running", "node": "3", "value": 8, "max": 17}, "3": {"value": 8, "max": 17}}
         job.save(update_fields=["percent", "progress"])
     for index in range(outputs if status == Job.Status.SUCCEEDED else 0):
         n = Job.objects.count() + index

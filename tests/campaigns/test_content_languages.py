@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,21 @@ def test_english_visitors_read_the_couple_photo_campaign_in_english(client, demo
 def test_chinese_visitors_keep_the_chinese_texts(client, demo):
     html = client.get("/c/couple-photo/t/couple-photo/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "上传您的照片" in html and "玥瑶" in html and "Upload your photo" not in html
-    assert "请用英文填写" in html, "the seed's typo (请使用因为描述) is fixed"
+    assert "英文" not in html, "the Chinese help does not ask for English"
+    assert 'placeholder="例如：黑色短发，戴眼镜"' in html
+
+
+def test_describe_yourself_is_an_empty_box_with_an_example_and_an_empty_box_keeps_the_prompts_text(client, demo):
+    """The prompt's own words ("illustration of a body with black hair…") are not the visitor's to read or keep."""
+    from comfyweb.catalog.forms import build_template_form
+
+    page = client.get("/t/couple-photo/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    box = re.search(r"<textarea[^>]*name=\"24.text\"[^>]*>([^<]*)</textarea>", page)
+    assert box and box.group(1).strip() == "" and 'placeholder="e.g. short black hair, glasses"' in box.group(0)
+    assert "illustration of a body" not in page
+    form = build_template_form(WorkflowTemplate.objects.get(slug="couple-photo"), data={"24.text": "  "}, files={})
+    form.is_valid()
+    assert form.cleaned_data.get("24.text") is None, "an empty box keeps the prompt's own text"
 
 
 def test_visitor_copy_has_no_engineering_notes_and_the_hero_says_upload(demo):

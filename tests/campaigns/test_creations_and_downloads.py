@@ -126,6 +126,16 @@ def test_make_again_fills_the_form_with_the_same_choices(client, visitor, templa
     assert "__held" not in client.get(f"/t/poster-frame/?again={other.pk}").content.decode()
 
 
+def test_make_again_asks_for_as_many_images_as_the_batch_asked_not_its_new_tries(client, visitor, template):
+    batch = uuid.uuid4()
+    jobs = [make_job(visitor, template, batch=batch) for _ in range(4)]
+    Job.objects.filter(pk=jobs[1].pk).update(status=Job.Status.CANCELLED)
+    assert client.post(f"/jobs/{jobs[1].pk}/retry/").status_code == 302
+    assert Job.objects.filter(batch=batch).count() == 5
+    html = client.get(f"/t/poster-frame/?again={jobs[0].pk}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="quantity" value="4" checked' in html
+
+
 def test_downloads_are_named_after_the_template_the_day_and_the_image(client, visitor, template):
     first = make_job(visitor, template, outputs=2)
     second = make_job(visitor, template)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import translation
 
+from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.views import _group_fields
 
 
@@ -25,6 +28,7 @@ def _render(form, params) -> str:
         "window": "open",
         "quantity": 4,
         "quantities": range(1, 9),
+        "problems": error_summary(form, []),
     }
     with translation.override("en"):
         return render_to_string("campaigns/template.html", context, request=request)
@@ -52,11 +56,15 @@ def test_grouped_fields_follow_the_group_title(db):
     assert [(s["label"], [f.name for f in s["fields"]]) for s in steps] == [("STEP 1", ["10.image"]), ("", ["99.text"])]
 
 
-def test_field_errors_are_shown_next_to_the_field(db):
+def test_field_errors_are_shown_next_to_the_field_and_listed_at_the_top(db):
     form = SampleForm(data={}, files={})
     assert not form.is_valid()
     html = _render(form, [])
-    assert html.count('class="error" role="alert"') >= 2 and "has-error" in html
+    assert html.count('<p class="error">') >= 2 and "has-error" in html
+    summary = html[html.index("data-error-summary") : html.index('<ol class="steps">')]
+    assert 'href="#id_photo" data-error-link>Your photo: This field is required.' in summary
+    assert 'href="#id_character_0" data-error-link>Character:' in summary, "a choice links to its first option"
+    assert html.index("data-error-summary") < html.index('id="id_photo"'), "the summary comes before the fields"
 
 
 def test_a_shipped_template_renders_steps_gallery_slider_and_select(db):
@@ -72,14 +80,14 @@ def test_a_shipped_template_renders_steps_gallery_slider_and_select(db):
 
     couple_form = build_template_form(SimpleNamespace(prompt=couple["prompt"], params=couple["params"]))
     html = _render(couple_form, couple["params"])
-    assert "上传您的照片</legend>" in html and "STEP" not in html
+    assert re.search(r"上传您的照片\s*</legend>", html) and "STEP" not in html
     assert html.count('<fieldset class="choices gallery"') == 1
     assert html.count('<img src="/static/characters/') == 7
     assert '<textarea name="24.text"' in html
 
     pop_form = build_template_form(SimpleNamespace(prompt=pop["prompt"], params=pop["params"]))
     html = _render(pop_form, pop["params"])
-    assert "风格</legend>" in html
+    assert re.search(r"风格\s*</legend>", html)
     assert '<select name="4.blend_mode"' in html and '<select name="3.color"' in html
     assert 'type="number" name="4.blend_factor"' in html and 'data-slider-for="id_4.blend_factor"' in html
 
@@ -95,3 +103,34 @@ def test_a_bounded_number_is_typed_in_or_slid(db):
     slider = '<input type="range" class="slider" min="0" max="1" step="0.1" value="0.5" data-slider-for="id_strength"'
     assert slider in html
     assert 'aria-label="Strength" hidden>' in html, "the slider has no name and appears only with JavaScript"
+
+
+def test_a_group_inside_a_group_is_a_part_of_its_step_with_its_own_heading(db):
+    class Nested(forms.Form):
+        a = forms.CharField(label="Your photo")
+        b = forms.CharField(label="Strength")
+        c = forms.CharField(label="Caption")
+
+    form = Nested()
+    for old, new in (("a", "1.image"), ("b", "4.blend_factor"), ("c", "6.text")):
+        form.fields[new] = form.fields.pop(old)
+    params = [
+        {
+            "type": "group",
+            "title": "Style",
+            "children": [
+                {"id": "1", "key": "image"},
+                {"type": "group", "title": "Fine tuning", "children": [{"id": "4", "key": "blend_factor"}]},
+                {"id": "6", "key": "text"},
+            ],
+        }
+    ]
+    [step] = _group_fields(form, params)
+    assert [(s["label"], [f.name for f in s["fields"]]) for s in step["sections"]] == [
+        ("", ["1.image"]),
+        ("Fine tuning", ["4.blend_factor"]),
+        ("", ["6.text"]),
+    ]
+    html = " ".join(_render(form, params).split())
+    assert '<fieldset class="substep"> <legend>Fine tuning</legend>' in html
+    assert html.index("Your photo") < html.index("Fine tuning") < html.index("Strength") < html.index("Caption")

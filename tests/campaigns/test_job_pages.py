@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 
 from comfyweb.jobs.models import Job
@@ -9,7 +10,7 @@ def test_running_job_page_shows_progress_and_refreshes_without_javascript(client
     job = Job.objects.create(template_title="T", status=Job.Status.RUNNING, percent=42, session_key=visitor)
     html = client.get(f"/jobs/{job.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'aria-valuenow="42"' in html
-    assert '<noscript><meta http-equiv="refresh"' in html
+    assert re.search(r'<noscript>\s*<meta http-equiv="refresh"', html)
     assert f'data-job-id="{job.id}"' in html
 
 
@@ -18,7 +19,7 @@ def test_finished_job_page_stops_refreshing_and_offers_a_retry(client, visitor):
     html = client.get(f"/jobs/{job.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "http-equiv" not in html
     assert "something went wrong" in html
-    assert f'action="/jobs/{job.id}/retry/" data-retry-form>' in html
+    assert f'action="/jobs/{job.id}/retry/" data-retry-form data-once>' in html
 
 
 def test_another_visitors_job_is_not_shown(client, visitor):
@@ -63,6 +64,43 @@ def test_retry_queues_a_copy_with_the_same_values_and_opens_it(client, visitor):
     again = Job.objects.exclude(pk=failed.pk).get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{again.id}/"
     assert again.status == Job.Status.QUEUED and again.prompt == failed.prompt and again.values == failed.values
+
+
+def test_a_job_is_tried_again_only_once(client, visitor):
+    batch = uuid.uuid4()
+    cancelled = Job.objects.create(
+        template_title="T", status=Job.Status.CANCELLED, session_key=visitor, batch=batch, prompt={"1": {}}
+    )
+    for _ in range(3):  # a double click, a second tab, a reload that posts again
+        response = client.post(f"/jobs/{cancelled.id}/retry/")
+        assert response.status_code == 302 and response["Location"] == f"/batches/{batch}/"
+    [again] = Job.objects.exclude(pk=cancelled.pk)
+    assert again.retry_of == cancelled and again.batch == batch
+    html = client.get(f"/batches/{batch}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert html.count("data-retry-form") == 0, "the cancelled card no longer offers to try again"
+    assert f'href="/jobs/{again.id}/">Tried again: see the new try' in html
+
+
+def test_a_single_job_tried_again_twice_opens_its_one_new_try(client, visitor):
+    failed = Job.objects.create(template_title="T", status=Job.Status.FAILED, session_key=visitor, prompt={"1": {}})
+    first = client.post(f"/jobs/{failed.id}/retry/")
+    second = client.post(f"/jobs/{failed.id}/retry/")
+    again = Job.objects.get(retry_of=failed)
+    assert first["Location"] == second["Location"] == f"/jobs/{again.id}/"
+    assert Job.objects.count() == 2
+
+
+def test_a_card_is_drawn_by_the_server_for_the_page_that_asks(client, visitor):
+    batch = uuid.uuid4()
+    jobs = [Job.objects.create(template_title="T", session_key=visitor, batch=batch) for _ in range(2)]
+    Job.objects.filter(pk=jobs[1].pk).update(status=Job.Status.FAILED)
+    html = client.get(f"/jobs/{jobs[1].id}/card/?next=/me/queue/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert html.lstrip().startswith("<article") and "<html" not in html
+    assert f'data-job-id="{jobs[1].id}"' in html and "Image 2" in html
+    assert 'name="next" value="/me/queue/"' in html and "Try again" in html
+    elsewhere = client.get(f"/jobs/{jobs[1].id}/card/?next=https://evil.example/").content.decode()
+    assert "evil.example" not in elsewhere and f'value="/batches/{batch}/"' in elsewhere
+    assert client.get(f"/jobs/{Job.objects.create(template_title='T', session_key='x').id}/card/").status_code == 404
 
 
 def test_retry_of_a_job_that_did_not_fail_changes_nothing(client, visitor):

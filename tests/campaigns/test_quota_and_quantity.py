@@ -17,8 +17,8 @@ def test_quantity_outside_one_to_eight_is_refused(raw):
         services.parse_quantity(raw)
 
 
-def test_quantity_defaults_to_four():
-    assert services.parse_quantity(None) == 4
+def test_quantity_defaults_to_one():
+    assert services.parse_quantity(None) == 1
     assert services.parse_quantity("8") == 8
 
 

@@ -35,7 +35,7 @@ def test_the_progress_line_reads_painting_ten_of_seventeen():
     with translation.override("en"):
         assert progress_line({"current": {"class_type": "KSampler", "value": 10, "max": 17}}) == "Painting · 10/17"
         assert progress_line({"current": {"class_type": "VAEDecode", "value": 0, "max": 0}}) == "Finishing the picture…"
-        assert progress_line({"current": None, "percent": 41.6}) == "Working · 42%"
+        assert progress_line({"current": None, "percent": 0}) == "Getting ready…", "never a bare 0 %"
     with translation.override("zh-hans"):
         assert progress_line({"current": {"class_type": "KSampler", "value": 10, "max": 17}}) == "绘制中 · 10/17"
         assert json.loads(phase_rules_json())["words"]["painting"] == "绘制中"
@@ -46,7 +46,7 @@ def test_the_running_job_page_says_what_is_happening_not_the_node_name(client, d
     session = client.session
     session.save()
     prompt = {"3": {"class_type": "KSampler", "inputs": {}}}
-    progress = {"": {"node": "3", "value": 10, "max": 17}, "3": {"value": 10, "max": 17}}
+    progress = {"": {"status": "running", "node": "3", "value": 10, "max": 17}, "3": {"value": 10, "max": 17}}
     job = Job.objects.create(
         template_title="T",
         status=Job.Status.RUNNING,

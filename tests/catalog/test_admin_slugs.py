@@ -1,4 +1,4 @@
-"""The slug proposed while an operator types a title (catalog.admin_slugs)."""
+"""The slug proposed while an operator types a title (catalog.admin.slugs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import RequestFactory
 
-from comfyweb.catalog.admin_slugs import slug_preview_view
+from comfyweb.catalog.admin.slugs import slug_preview_view
 from comfyweb.catalog.models import WorkflowTemplate
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from comfyweb.catalog import drafts
-from comfyweb.catalog.editor import apply_operation, build_cards, other_inputs, render_editor
+from comfyweb.catalog.editor import apply_operation, build_cards, iter_cards, other_inputs, render_editor
 from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form
 from comfyweb.catalog.importing import recorded_object_info
 from comfyweb.catalog.models import WorkflowTemplate
@@ -66,12 +66,14 @@ def txt2img() -> dict:
 
 
 def names(cards, *, exposed=None) -> list[str]:
-    return [c.name for c in cards if c.kind == "field" and (exposed is None or c.exposed == exposed)]
+    return [c.name for c in iter_cards(cards) if c.kind == "field" and (exposed is None or c.exposed == exposed)]
 
 
 def test_cards_follow_the_params_then_offer_the_proposals_left(core_prompt, core_params, info):
     cards = build_cards(core_prompt, core_params, info)
     assert [c.kind for c in cards][:3] == ["field", "step", "field"], "a loose field, then the group as a step"
+    in_step = [c.name for c in cards[1].children]
+    assert in_step == ["4.blend_mode", "4.blend_factor", "2.width"], "the step holds its fields"
     assert names(cards, exposed=True) == [
         "1.image",
         "4.blend_mode",
@@ -81,8 +83,33 @@ def test_cards_follow_the_params_then_offer_the_proposals_left(core_prompt, core
         "3.color",
     ]
     assert cards[1].panel["title"] == "Style"
-    untitled = [c for c in cards if c.kind == "step" and not c.panel.get("title")]
-    assert len(untitled) == 1, "loose fields after a step sit under an untitled step"
+    assert cards[2].kind == "field", "a loose field after a step stands on its own"
+
+
+def test_nested_groups_are_steps_inside_steps(core_prompt, core_params, info):
+    style = core_params[1]
+    inner = {"type": "group", "title": "Fine tuning", "children": style["children"][1:]}
+    style["children"][1:] = [inner]
+    cards = build_cards(core_prompt, core_params, info)
+    [nested] = [c for c in cards[1].children if c.kind == "step"]
+    assert nested.panel["title"] == "Fine tuning"
+    assert [c.name for c in nested.children] == ["4.blend_factor", "2.width"]
+    html = render_editor(core_prompt, core_params, info)
+    outer = html.index('value="Style"')
+    assert outer < html.index('value="Fine tuning"') < html.index('data-name="4.blend_factor"')
+    assert html.count('class="studio-items"') >= 3, "the editor's list, the step's, and the nested step's"
+
+
+def test_a_new_field_goes_into_the_step_just_added(txt2img, info):
+    params = [
+        {"type": "group", "title": "Photo", "children": [{"type": "string", "id": "6", "key": "text"}]},
+        {"type": "group", "title": "Finishing", "children": []},
+    ]
+    apply_operation(txt2img, params, "add", "3.steps", "", info)
+    assert params[1]["title"] == "Finishing" and [p["key"] for p in params[1]["children"]] == ["steps"]
+    assert len(params[0]["children"]) == 1, "not into the step above"
+    cards = build_cards(txt2img, params, info)
+    assert cards[1].panel["title"] == "Finishing" and [c.name for c in cards[1].children] == ["3.steps"]
 
 
 def test_proposals_not_used_yet_come_unticked_with_their_reason(txt2img, info):
@@ -213,9 +240,27 @@ def test_the_live_preview_draws_unsaved_content_like_the_visitor_page(operator, 
     assert "Votre photo" in html and "<h1>Draft title</h1>" in html
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     assert "frame-ancestors 'self'" in response["Content-Security-Policy"]
-    assert "请先保存一次草稿，再试运行。" in html and "data-test-run" not in html, "in the content language"
+    assert "生成几张？" in html, "visitor texts in the content language"
+    assert "Save the draft once to run a test of it." in html and "data-test-run" not in html
     english = operator.post(LIVE_PREVIEW_URL, {**data, "_language": "en"}).content.decode()
     assert "How many images?" in english
+
+
+def test_the_preview_speaks_to_the_operator_in_their_language_whatever_it_previews(operator, core_prompt, core_params):
+    """An English operator previewing the Chinese page reads the problems and the test-run controls in English,
+    before and after the draft is saved."""
+    saved = WorkflowTemplate.objects.create(title="t", slug="t", prompt=core_prompt, params=core_params)
+    broken = [{**core_params[0], "id": "99"}, *core_params[1:]]
+    data = {"title": "标题", "prompt": json.dumps(core_prompt), "params": json.dumps(broken)}
+    for url in (LIVE_PREVIEW_URL, f"/admin/catalog/workflowtemplate/{saved.pk}/preview/"):
+        html = operator.post(url, {**data, "_language": "zh-hans"}).content.decode()
+        assert "Visitors could not use this template yet:" in html and "node 99 is not in the prompt" in html
+        assert "访客暂时" not in html
+    data["params"] = json.dumps(core_params)
+    html = operator.post(f"/admin/catalog/workflowtemplate/{saved.pk}/preview/", data).content.decode()
+    assert "生成几张？" in html, "the page previewed is Chinese"
+    assert "Test run" in html and "Run a test" in html and "Any free backend" in html
+    assert "试运行" not in html
 
 
 def test_the_live_preview_uses_the_translations_being_edited(operator, core_prompt, core_params):
@@ -286,6 +331,22 @@ def test_a_refused_test_run_shows_the_preview_again_with_the_reasons(operator, c
     html = response.content.decode()
     assert response.status_code == 400 and "Choose how many images to make" in html
     assert "has-error" in html and not Job.objects.exists()
+
+
+def test_a_test_run_from_the_editor_answers_the_jobs_to_follow_or_why_not(operator, core_prompt, core_params):
+    """The editor follows its test runs itself: it gets each job's page and WebSocket, or the reasons."""
+    template = WorkflowTemplate.objects.create(title="t", slug="t", prompt=core_prompt, params=core_params)
+    url = reverse("admin:catalog_workflowtemplate_preview", args=[template.pk])
+    image = SimpleUploadedFile("me.png", picture("PNG"), "image/png")
+    response = operator.post(url, {"_test_run": "1", "_inline": "1", "quantity": "2", "1.image": image})
+    jobs = list(Job.objects.order_by("created_at"))
+    assert response.status_code == 201 and len(jobs) == 2
+    assert response.json() == {
+        "jobs": [{"id": str(job.id), "page": f"/jobs/{job.id}/", "socket": f"/ws/jobs/{job.id}/"} for job in jobs]
+    }
+    refused = operator.post(url, {"_test_run": "1", "_inline": "1", "_language": "en"})
+    assert refused.status_code == 400 and Job.objects.count() == 2
+    assert any("This field is required" in error for error in refused.json()["errors"])
 
 
 def test_a_staff_member_who_may_only_look_gets_no_test_run(db, core_prompt, core_params):

@@ -150,7 +150,7 @@ def test_numeric_select_options_stay_numbers(core_prompt, core_params):
     [
         ("1.5", "less than or equal to 1"),
         ("-0.1", "greater than or equal to 0"),
-        ("0.25", "step grid"),
+        ("0.25", "Choose 0.2 or 0.3: this value goes up in steps of 0.1."),
         ("abc", "Enter a number"),
         ("nan", "Enter a number"),
     ],

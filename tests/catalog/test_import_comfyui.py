@@ -17,7 +17,7 @@ from comfyweb.catalog.comfyui_files import embed_in_png, embed_in_webp
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.catalog.params import iter_panels, validate_template
 from comfyweb.catalog.services import import_templates, import_upload
-from tests.catalog.ui_cases import muted_and_bypassed, txt2img
+from tests.comfy.workflow.ui_cases import muted_and_bypassed, txt2img
 
 pytestmark = pytest.mark.django_db
 RECORDED_PATH = Path(__file__).resolve().parents[2] / "comfyweb/emulator/object_info.json"
@@ -84,8 +84,8 @@ def test_a_template_file_may_hold_a_ui_workflow_as_its_prompt(couple_template):
 
 def test_a_workflow_that_cannot_be_converted_names_the_template():
     workflow = txt2img().workflow
-    workflow["extra"]["groupNodes"] = {"g": {}}
-    with pytest.raises(ValidationError, match=r"template 1 \(x\): prompt: this workflow uses ComfyUI's old"):
+    workflow["links"] = [link for link in workflow["links"] if link[0] != 1]  # node 3's model link
+    with pytest.raises(ValidationError, match=r"template 1 \(x\): prompt: node 3 \(KSampler\): its input model"):
         import_templates([{"title": "x", "prompt": workflow}], object_info=RECORDED)
     assert not WorkflowTemplate.objects.exists()
 

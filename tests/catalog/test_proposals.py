@@ -12,9 +12,9 @@ from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.object_info_check import check_against_object_info
 from comfyweb.catalog.params import iter_panels, validate_template
 from comfyweb.catalog.proposals import build_params, propose_params, unexposed_images
-from comfyweb.catalog.ui_workflow import convert_workflow
+from comfyweb.comfy.workflow import convert_workflow
 from tests.catalog.conftest import draft
-from tests.catalog.ui_cases import muted_and_bypassed, txt2img
+from tests.comfy.workflow.ui_cases import muted_and_bypassed, txt2img
 
 RECORDED = json.loads((Path(__file__).resolve().parents[2] / "comfyweb/emulator/object_info.json").read_text())
 
@@ -56,6 +56,22 @@ def test_a_txt2img_workflow_gets_the_fields_a_visitor_page_needs():
     assert denoise.panel["max"] == 1.0 and not denoise.recommended
     # ComfyUI groups become steps, in the workflow's order; ungrouped fields come first.
     assert [p.group for p in proposals if p.recommended] == [None, "Describe the picture", "Size", "Size"]
+
+
+def test_groups_inside_a_group_become_steps_inside_its_step():
+    case = txt2img()
+    # One box around both groups (drawn last, as ComfyUI keeps them in drawing order), and a lone field in it.
+    case.workflow["groups"].append({"id": 3, "title": "Your picture", "bounding": [360, -60, 440, 840], "flags": {}})
+    prompt, proposals = proposals_for(case)
+    assert {p.group for p in proposals if p.panel["id"] in ("6", "5")} == {"Describe the picture", "Size"}
+    new_prompt, params = build_params(prompt, proposals)
+    assert [p.get("title") for p in params] == ["Seed", "Your picture"]
+    outer = params[1]
+    assert [c["title"] for c in outer["children"]] == ["Describe the picture", "Size"]
+    assert [c["title"] for c in outer["children"][1]["children"]] == ["Width", "Height"]
+    assert validate_template(new_prompt, params) == [], "nested groups are valid params"
+    form = build_template_form(draft(new_prompt, params))
+    assert {"6.text", "5.width", "5.height"} <= set(form.fields)
 
 
 def test_accepted_proposals_make_a_valid_template_and_the_prompt_they_need():

@@ -178,9 +178,21 @@ def test_a_number_panel_needs_a_number_in_the_prompt(core_prompt):
 
 def test_the_prompt_number_must_fit_the_panel_bounds_and_grid(core_prompt):
     panel = {"type": "number", "id": "4", "key": "blend_factor", "min": 0.6, "max": 1}
-    assert "outside min…max" in reasons(validate_template(core_prompt, [panel]))[0]
+    [reason] = reasons(validate_template(core_prompt, [panel]))
+    assert "the prompt's value 0.5 is below the minimum 0.6" in reason and "min…max" not in reason
+    panel = {"type": "number", "id": "4", "key": "blend_factor", "min": 0, "max": 0.4}
+    assert "0.5 is above the maximum 0.4" in reasons(validate_template(core_prompt, [panel]))[0]
     panel = {"type": "number", "id": "2", "key": "width", "min": 0, "max": 1000, "step": 100}
     assert "not on the step grid" in reasons(validate_template(core_prompt, [panel]))[0]
+
+
+def test_a_random_seed_below_the_minimum_says_what_minus_one_means_and_how_to_fix_it():
+    prompt = {"3": {"class_type": "KSampler", "inputs": {"seed": -1, "steps": 20}}}
+    panel = {"type": "number", "id": "3", "key": "seed", "title": "Seed", "min": 0, "max": 2**32}
+    [reason] = reasons(validate_template(prompt, [panel]))
+    assert "min…max" not in reason
+    assert "-1, which means a new random seed for each picture" in reason
+    assert "Set the minimum to -1 (or leave it empty)" in reason
 
 
 def test_a_string_panel_needs_text_in_the_prompt(core_prompt):

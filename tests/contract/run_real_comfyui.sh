@@ -11,6 +11,8 @@
 # Usage: bash tests/contract/run_real_comfyui.sh [--build-only] [pytest args...]
 #        bash tests/contract/run_real_comfyui.sh --record [--out DIR]   (re-record the sampler transcripts of
 #        tests/fixtures/comfyui/ with tests/contract/record_transcripts.py instead of running the tests)
+#        bash tests/contract/run_real_comfyui.sh --record-prompts   (re-record what ComfyUI's page queues for the
+#        group-node and number-form fixtures, tests/contract/record_frontend_prompts.py)
 # Env:   COMFYUI_CACHE (default <repo>/.comfyui), COMFYUI_PYTHON (a Python 3.11), COMFYUI_START_TIMEOUT
 #        (seconds, default 300), COMFYUI_KEEP_LOG=1 prints the server log at the end even on success.
 set -euo pipefail
@@ -118,11 +120,15 @@ ensure_built() {
 
 BUILD_ONLY=0
 RECORD=0
+RECORD_PROMPTS=0
 if [ "${1:-}" = "--build-only" ]; then
   BUILD_ONLY=1
   shift
 elif [ "${1:-}" = "--record" ]; then
   RECORD=1
+  shift
+elif [ "${1:-}" = "--record-prompts" ]; then
+  RECORD_PROMPTS=1
   shift
 fi
 
@@ -195,6 +201,10 @@ log "ComfyUI answered after $((SECONDS - started)) s"
 
 if [ "$RECORD" = 1 ]; then
   (cd "$ROOT" && "$TEST_PY" -m tests.contract.record_transcripts --url "$URL" "$@")
+  exit 0
+fi
+if [ "$RECORD_PROMPTS" = 1 ]; then
+  (cd "$ROOT" && "$TEST_PY" -m tests.contract.record_frontend_prompts --url "$URL" "$@")
   exit 0
 fi
 

@@ -64,3 +64,10 @@ def test_the_agent_may_not_reach_the_web_settings(tree_copy):
     done = lint_imports(tree_copy)
     assert done.returncode != 0
     assert "The agent and the emulator run without the web app BROKEN" in done.stdout
+
+
+def test_the_workflow_conversion_may_not_import_django(tree_copy):
+    (tree_copy / "comfyweb" / "comfy" / "workflow" / "upward.py").write_text("import django.conf  # noqa: F401\n")
+    done = lint_imports(tree_copy)
+    assert done.returncode != 0
+    assert "The workflow conversion imports no Django BROKEN" in done.stdout

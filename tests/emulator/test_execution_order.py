@@ -8,8 +8,8 @@ import uuid
 
 import aiohttp
 
+from comfyweb.emulator.execution import execution_order
 from comfyweb.emulator.inprocess import running_emulator
-from comfyweb.emulator.server import execution_order
 from tests.conftest import TRANSCRIPTS_DIR
 from tests.emulator.protocol import TIMEOUT, run_prompt, shape, types
 from tests.emulator.test_files import png, upload

@@ -123,6 +123,31 @@ async def test_a_waiting_job_is_told_its_new_place_when_the_queue_moves():
     await socket.disconnect()
 
 
+async def test_a_move_in_the_queue_brings_the_places_of_all_the_visitors_waiting_jobs_from_one_reading():
+    """Each card has its own socket: a page that took each card's place from it would, for a moment, show two
+    cards at one place. Every place message carries the places of all of the visitor's waiting jobs."""
+    session_key = await sync_to_async(new_session)()
+    first, second, third = [await sync_to_async(queued_job)(session_key) for _ in range(3)]
+    socket = communicator(third.pk, session_key)
+    await socket.connect()
+    shown = (await socket.receive_json_from(timeout=5))["job"]
+    assert {key: entry["place"] for key, entry in shown["places"].items()} == {
+        str(first.pk): 1,
+        str(second.pk): 2,
+        str(third.pk): 3,
+    }
+    await Job.objects.filter(pk=first.pk).aupdate(status=Job.Status.DISPATCHED)  # a worker claimed it
+    await sync_to_async(publish_queue_changed)()
+    moved = (await socket.receive_json_from(timeout=5))["job"]
+    assert {key: entry["place"] for key, entry in moved["places"].items()} == {
+        str(first.pk): None,  # it left the line: no longer at place 1, whatever its own card still says
+        str(second.pk): 1,
+        str(third.pk): 2,
+    }
+    assert moved["places_at"] > shown["places_at"]
+    await socket.disconnect()
+
+
 async def test_an_update_published_while_the_snapshot_is_read_reaches_the_page(monkeypatch):
     """The window between joining and reading: the page gets the snapshot, then the newer update."""
     session_key = await sync_to_async(new_session)()

@@ -120,3 +120,31 @@ def test_a_job_back_from_a_dead_worker_keeps_its_fair_place(template, backends, 
     requeue_stale_jobs()
     assert places([first]) == [1], "it goes back to the head of the line, not behind bob"
     assert places(alice[3:]) == sorted(places(alice[3:]))
+
+
+def test_two_sessions_at_one_address_are_two_visitors_in_the_fair_queue(template, backends):
+    """A venue's Wi-Fi: B's single image is not queued behind all 8 of A's."""
+    a = create_jobs(template=template, values={}, quantity=8, session_key="a", client_ip="198.51.100.9")
+    [b] = create_jobs(template=template, values={}, quantity=1, session_key="b", client_ip="198.51.100.9")
+    assert a[0].owner_key != b.owner_key
+    assert places([b]) == [2], "behind A's first image only"
+    assert places(a) == [1, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_a_visitors_waiting_jobs_carry_all_their_places_from_one_reading(template, backends):
+    from comfyweb.jobs.selectors import job_snapshot
+
+    alice = queue(template, "alice", 3)
+    queue(template, "bob", 1)
+    QUEUE_ORDER.forget()
+    snapshot = job_snapshot(Job.objects.get(pk=alice[2].pk))
+    assert snapshot["stage"] == "in_line" and snapshot["places_at"] is not None
+    assert {key: entry["place"] for key, entry in snapshot["places"].items()} == {
+        str(alice[0].pk): 1,
+        str(alice[1].pk): 3,
+        str(alice[2].pk): 4,
+    }
+    claim_jobs(worker="w")  # three slots: alice's first two and bob's start
+    QUEUE_ORDER.forget()
+    snapshot = job_snapshot(Job.objects.get(pk=alice[2].pk))
+    assert {key: entry["place"] for key, entry in snapshot["places"].items()} == {str(alice[2].pk): 1}

@@ -30,9 +30,9 @@ class WorkflowTemplateAdminWithTestRuns(WorkflowTemplateAdmin):
     @admin.action(description=_("Try it: submit a test job with default values and a sample photo"))
     def try_it(self, request, queryset) -> None:
         for template in queryset:
-            job = self.create_test_job(request, template, sample_values(template))
-            if job is not None:
-                url = reverse("campaigns:job", kwargs={"job_id": job.id})
+            jobs = self.create_test_jobs(request, template, sample_values(template))
+            if jobs:
+                url = reverse("campaigns:job", kwargs={"job_id": jobs[0].id})
                 self.message_user(
                     request,
                     format_html('{}: <a href="{}">{}</a>', template.title, url, _("test job submitted")),
@@ -42,11 +42,11 @@ class WorkflowTemplateAdminWithTestRuns(WorkflowTemplateAdmin):
     def test_run_backends(self) -> list[tuple[str, str]]:
         return [(str(backend.pk), backend.name) for backend in GpuBackend.objects.filter(enabled=True).order_by("name")]
 
-    def create_test_job(
+    def create_test_jobs(
         self, request, template: WorkflowTemplate, values: dict, *, content=None, backend: str = "", quantity=1
-    ) -> Job | None:
+    ) -> list[Job]:
         """The operator's job(s) of `template`, or of `content` (its draft: the job records version 0), on
-        `backend` (a GpuBackend pk) when given; the first job is returned, errors become admin messages.
+        `backend` (a GpuBackend pk) when given; none when refused (the reason becomes an admin message).
 
         A chosen backend is set on the queued job before anyone can claim it: the dispatcher then sends
         the job there (as it does with a job going back to its backend), even when its slots are busy.
@@ -68,8 +68,8 @@ class WorkflowTemplateAdminWithTestRuns(WorkflowTemplateAdmin):
                     Job.objects.filter(pk__in=[job.pk for job in jobs], status=Job.Status.QUEUED).update(backend=chosen)
         except ValidationError as exc:
             self.message_user(request, f"{template.title}: {'; '.join(exc.messages)}", messages.ERROR)
-            return None
-        return jobs[0]
+            return []
+        return jobs
 
 
 admin.site.unregister(WorkflowTemplate)

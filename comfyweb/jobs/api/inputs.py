@@ -33,7 +33,7 @@ def image_fetch_policy() -> FetchPolicy:
     return FetchPolicy(
         max_bytes=settings.UPLOAD_MAX_BYTES,
         timeout=IMAGE_FETCH_TIMEOUT,
-        allow_hosts=frozenset(getattr(settings, "API_FETCH_ALLOW_HOSTS", ())),
+        allow_hosts=frozenset(settings.API_FETCH_ALLOW_HOSTS),
     )
 
 

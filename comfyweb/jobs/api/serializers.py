@@ -75,9 +75,20 @@ class JobSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["queued", "dispatched", "running", "succeeded", "failed", "cancelled"])
+    stage = serializers.ChoiceField(
+        choices=["in_line", "waiting_for_gpu", "painting", "succeeded", "failed", "cancelled"],
+        help_text="What it is doing: waiting in line, waiting for a GPU (handed to a backend that has not started "
+        "it yet), painting (the backend started it), or how it ended.",
+    )
     percent = serializers.FloatField()
     queue_position = serializers.IntegerField(allow_null=True, help_text="1 for the next job to start.")
     estimate_seconds = serializers.IntegerField(allow_null=True)
+    places = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField(allow_null=True)),
+        help_text="While it waits in line: {job id: {place, wait}} of each of the visitor's waiting jobs, "
+        "from one reading of the queue.",
+    )
+    places_at = serializers.FloatField(allow_null=True, help_text="When the queue was read for `places` (Unix time).")
     current = CurrentNodeSerializer(allow_null=True, help_text="The node running now.")
     nodes = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
     error = JobErrorSerializer(
@@ -89,6 +100,7 @@ class JobSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     batch = serializers.UUIDField(allow_null=True, help_text="Jobs created by one request share it.")
+    retried_as = serializers.UUIDField(allow_null=True, help_text="The job that tried this one again, if any.")
     seeds = serializers.DictField(child=serializers.IntegerField(), help_text="The random seeds the job used.")
 
     def to_representation(self, job) -> dict:

@@ -21,7 +21,7 @@ class JobCreateThrottle(SimpleRateThrottle):
     rate_setting = "JOB_CREATE_RATE"
 
     def get_rate(self) -> str | None:
-        return getattr(settings, self.rate_setting, None) or None
+        return getattr(settings, self.rate_setting) or None
 
 
 class JobCreateVisitorThrottle(JobCreateThrottle):

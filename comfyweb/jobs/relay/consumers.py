@@ -15,7 +15,7 @@ from comfyweb.jobs.fair_queue import QUEUE_ORDER
 from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.publish import QUEUE_GROUP, job_group
-from comfyweb.jobs.selectors import can_view, job_snapshot, queued_place
+from comfyweb.jobs.selectors import can_view, job_snapshot, places_of, queue_order
 
 REFUSED = 4403
 NOT_FOUND = 4404
@@ -37,8 +37,8 @@ def read_snapshot(job_id) -> dict:
 
 
 @database_sync_to_async
-def place_in_line(job_id, changed_at: float) -> tuple[int | None, int | None]:
-    return queued_place(job_id, changed_at=changed_at)
+def read_queue_order(job_id, changed_at: float):
+    return queue_order(job_id, changed_at=changed_at)
 
 
 class JobConsumer(AsyncJsonWebsocketConsumer):
@@ -84,19 +84,22 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "preview", "image": event["image"]})
 
     async def queue_changed(self, event: dict) -> None:
-        """Jobs joined or left the queue: push this job's place when it moved."""
+        """Jobs joined or left the queue: push this job's place, with the places of the visitor's other
+        waiting jobs from the same reading of the queue, when one of them moved."""
         if self.shown is None or self.shown["status"] != Job.Status.QUEUED:
             return
         order = QUEUE_ORDER.computed_since(event["at"])  # thousands of pages: one computes, the rest read
-        if order is not None:
-            key = str(self.job_id)
-            place, wait = order.places.get(key), order.waits.get(key)
-        else:
-            place, wait = await place_in_line(self.job_id, event["at"])
+        if order is None:
+            order = await read_queue_order(self.job_id, event["at"])
+        key = str(self.job_id)
+        place, wait = order.places.get(key), order.waits.get(key)
         if place is None or self.shown["status"] != Job.Status.QUEUED:
             return  # it left the queue: its own update says what comes next
-        if (place, wait) != (self.shown["queue_position"], self.shown["estimate_seconds"]):
-            await self.show({**self.shown, "queue_position": place, "estimate_seconds": wait})
+        places = places_of(order, self.shown.get("places") or [key])
+        shown = self.shown
+        if (place, wait, places) != (shown["queue_position"], shown["estimate_seconds"], shown.get("places")):
+            moved = {"queue_position": place, "estimate_seconds": wait, "places": places}
+            await self.show({**shown, **moved, "places_at": order.computed_at})
 
     async def show(self, job: dict) -> None:
         self.shown = job
