@@ -92,9 +92,8 @@ async def run(request: Request) -> Response:
         stored_first=background,  # an asynchronous caller may ask any instance about it at once
     )
     if background:
-        return JSONResponse(
-            {"task_id": task.id, "status": task.status}, status_code=202, headers={TASK_ID_HEADER: task.id}
-        )
+        accepted = {"task_id": task.id, "status": task.status} | ({"warnings": task.warnings} if task.warnings else {})
+        return JSONResponse(accepted, status_code=202, headers={TASK_ID_HEADER: task.id})
     await task.done.wait()  # a caller that hangs up does not cancel the task: it stays in the store
     response = final_response(task.published, task.options.results)
     if response.status_code == 200 and task.options.results:

@@ -87,6 +87,7 @@ class TaskRunner:
         wait_for_comfyui: Callable[[], Awaitable[None]] | None = None,
         on_stall: Callable[[], Awaitable[None]] | None = None,
         on_final: Callable[[Task, dict], Awaitable[None]] | None = None,
+        on_unavailable: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -97,6 +98,7 @@ class TaskRunner:
         self.wait_for_comfyui = wait_for_comfyui
         self.on_stall = on_stall
         self.on_final = on_final
+        self.on_unavailable = on_unavailable
         self.last_activity = time.monotonic()
         # One client (one connection pool) for every task: a run opens its own message socket anyway.
         self.comfy = ComfyClient(settings.comfyui_url, timeout=settings.comfyui_request_timeout)
@@ -394,6 +396,8 @@ class TaskRunner:
             return {"kind": "timeout", "limit": "AGENT_COMFYUI_REQUEST_TIMEOUT", "seconds": seconds,
                     "message": f"ComfyUI did not answer a request within {seconds:g} s: {exc}"}  # fmt: skip
         if isinstance(exc, ComfyUnavailable):
+            if self.on_unavailable is not None:
+                self.on_unavailable()
             return {"kind": "unavailable", "message": str(exc)}
         if isinstance(exc, ComfyHTTPError):
             return {"kind": "internal", "message": str(exc), "status": exc.status}

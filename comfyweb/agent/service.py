@@ -31,6 +31,7 @@ from comfyweb.agent.runner import TaskRunner
 from comfyweb.agent.stores import TaskStore, open_store
 from comfyweb.agent.supervisor import ComfySupervisor, comfyui_answers
 from comfyweb.agent.tasks import RunOptions, Task, TaskNotFound
+from comfyweb.agent.ui_workflows import ObjectInfo, ui_workflow_of
 from comfyweb.agent.webhooks import check_callback_url, deliver
 from comfyweb.comfy.progress import is_final
 from comfyweb.comfy.prompt import normalize_prompt
@@ -55,7 +56,7 @@ class Agent:
                 settings.comfyui_cmd,
                 settings.comfyui_url,
                 on_exit=self._comfyui_exited,
-                on_restart=self.metrics.comfyui_restarts.inc,
+                on_restart=self._comfyui_restarted,
                 start_timeout=settings.supervisor_start_timeout,
             )
         self.runner = TaskRunner(
@@ -65,7 +66,9 @@ class Agent:
             wait_for_comfyui=self._wait_for_comfyui if self.supervisor else None,
             on_stall=self.supervisor.restart if self.supervisor else None,
             on_final=self._task_final,
+            on_unavailable=self._comfyui_unreachable,
         )
+        self.object_info = ObjectInfo(lambda: self.runner.comfy.object_info())
         self.proxy = ComfyProxy(settings.comfyui_url, timeout=settings.comfyui_request_timeout)
         self.warm = asyncio.Event()
         self.started = False
@@ -125,7 +128,16 @@ class Agent:
 
     async def _comfyui_exited(self, code: int | None) -> None:
         self.metrics.comfyui_up.set(0)
+        self.object_info.forget()
         self.runner.comfyui_died(f"ComfyUI exited (code {code}) during the run; it is being restarted")
+
+    def _comfyui_restarted(self) -> None:
+        self.metrics.comfyui_restarts.inc()
+        self.object_info.forget()
+
+    def _comfyui_unreachable(self) -> None:
+        """ComfyUI did not answer: it may come back as another one (other custom nodes)."""
+        self.object_info.forget()
 
     async def _task_final(self, task: Task, record: dict) -> None:
         if task.options.callback_url:
@@ -143,18 +155,22 @@ class Agent:
     async def accept(
         self, body: Any, *, task_id: str | None, query: dict, headers: dict, stored_first: bool = True
     ) -> Task:
-        """Validate a request's prompt and options and submit it: `POST /api/run` and the WebSocket.
+        """Validate a request's prompt (API or UI format) and options and submit it: `POST /api/run` and the WebSocket.
 
         Raises RequestError (400, 413), QueueFull (503) or TaskConflict (409).
         """
-        prompt = parse_prompt(body, self.settings)
+        workflow = ui_workflow_of(body)
+        if workflow is None:
+            prompt, warnings = parse_prompt(body, self.settings), []
+        else:
+            prompt, warnings = await self.object_info.convert(workflow, self.settings)
         options = run_options(self.settings, query, headers, body)
         if options.callback_url:
             try:
                 await check_callback_url(options.callback_url, self.runner.policy.fetch_policy)
             except FetchError as exc:
                 raise RequestError(f"callback URL refused: {exc}") from exc
-        return await self.runner.submit(prompt, task_id, options, stored_first=stored_first)
+        return await self.runner.submit(prompt, task_id, options, stored_first=stored_first, warnings=warnings)
 
     async def record(self, task_id: str) -> dict | None:
         """A task's record as the store holds it (adopted as `agent restarted` when its agent is gone)."""
@@ -226,6 +242,8 @@ class Agent:
                 up = False
             else:
                 up = await comfyui_answers(self.settings.comfyui_url, timeout=2.0)
+            if not up:
+                self.object_info.forget()
             self._probe = (time.monotonic(), up)
             self.metrics.comfyui_up.set(1 if up else 0)
         return up

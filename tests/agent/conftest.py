@@ -112,13 +112,13 @@ async def frames_until_closed(socket) -> list[dict]:
 
 
 @contextlib.asynccontextmanager
-async def http_site(routes: list[web.RouteDef]):
-    """A tiny aiohttp server on loopback (an image host, a webhook receiver)."""
+async def http_site(routes: list[web.RouteDef], port: int | None = None):
+    """A tiny aiohttp server on loopback (an image host, a webhook receiver, a scripted ComfyUI)."""
     app = web.Application()
     app.add_routes(routes)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
+    port = port or free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
