@@ -29,9 +29,9 @@ from comfyweb.agent.files import FileJanitor, read_results
 from comfyweb.agent.metrics import AgentMetrics
 from comfyweb.agent.outcomes import outcome_of
 from comfyweb.agent.previews import PreviewListener
+from comfyweb.agent.records import TaskRecords
 from comfyweb.agent.stores import TaskStore, cancel_marker, new_task_id
 from comfyweb.agent.tasks import (
-    Listener,
     Phase,
     QueueFull,
     RunOptions,
@@ -53,7 +53,6 @@ from comfyweb.comfy.inputs import (
 from comfyweb.comfy.progress import (
     CANCELLED,
     DOWNLOADING,
-    FAILED,
     QUEUED,
     SUCCEEDED,
     is_final,
@@ -102,6 +101,7 @@ class TaskRunner:
         self.last_activity = time.monotonic()
         # One client (one connection pool) for every task: a run opens its own message socket anyway.
         self.comfy = ComfyClient(settings.comfyui_url, timeout=settings.comfyui_request_timeout)
+        self.records = TaskRecords(store, settings.instance, self.spawn)
         self.janitor = FileJanitor(
             input_dir=settings.comfyui_input_dir,
             output_dir=settings.comfyui_output_dir,
@@ -111,6 +111,7 @@ class TaskRunner:
         )
         self._watchdog: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
+        self._spare: str | None = None  # a prompt id whose message socket is open, for the next task to run
         self._noting: dict[str, asyncio.Task] = {}  # task id → noting its outputs down, after its answer
         self._stopping = False
 
@@ -125,6 +126,7 @@ class TaskRunner:
             await orphans.recover(self)
         except Exception:
             logger.exception("could not look for the tasks of a previous agent process")
+        self._spare = None  # opened with the first task (ComfyUI may not be up yet)
         self._watchdog = asyncio.create_task(watchdog.watch(self), name="agent-watchdog")
 
     async def stop(self) -> None:
@@ -195,7 +197,7 @@ class TaskRunner:
             raise QueueFull("every ComfyUI slot is busy and the queue is full")
         prompt = copy.deepcopy(prompt)
         seeds = randomize_seeds(prompt)
-        prompt_id = new_task_id()
+        prompt_id = self._prompt_id()
         task = Task(
             id=task_id,
             prompt=prompt,
@@ -210,7 +212,7 @@ class TaskRunner:
         self._update_gauges()
         if stored_first:
             try:
-                await self.save(task, strict=True)
+                await self.records.save(task, strict=True)
             except Exception:
                 self.tasks.pop(task_id, None)
                 self._update_gauges()
@@ -218,22 +220,18 @@ class TaskRunner:
         task.worker = asyncio.create_task(self._run(task, first_save=not stored_first), name=f"agent-task-{task_id}")
         return task
 
-    # --- listening ------------------------------------------------------------------------------
+    def _prompt_id(self) -> str:
+        """The prompt id of a task: one whose message socket is open already, when the task runs at once.
 
-    def subscribe(self, task: Task) -> Listener:
-        """A queue that first holds the current state, then every change, then ("final", record).
-
-        Like `/api/status`, listeners are shown only records already written to the store.
+        A task that waits for a slot gets a new one (its socket opens when it runs).
         """
-        queue: Listener = asyncio.Queue()
-        if task.published is not None:
-            queue.put_nowait(("final" if task.done.is_set() else "progress", task.published))
-        if not task.done.is_set():
-            task.listeners.add(queue)
-        return queue
+        if self._spare is None or self.running >= self.settings.concurrency or self.queue_depth:
+            self._spare = self._spare or self.comfy.open_ahead()
+            return new_task_id()
+        prompt_id, self._spare = self._spare, self.comfy.open_ahead()
+        return prompt_id
 
-    def unsubscribe(self, task: Task, queue: Listener) -> None:
-        task.listeners.discard(queue)
+    # --- listening ------------------------------------------------------------------------------
 
     def watch_previews(self, task: Task, listener: PreviewListener) -> None:
         if not task.done.is_set():
@@ -242,55 +240,6 @@ class TaskRunner:
     def unwatch_previews(self, task: Task, listener: PreviewListener) -> None:
         task.previews.listeners.discard(listener)
 
-    def _announce(self, task: Task, record: dict) -> None:
-        kind = "final" if record["phase"] == Phase.FINAL else "progress"
-        for queue in list(task.listeners):
-            queue.put_nowait((kind, record))
-
-    async def save(self, task: Task, *, change: bool = True, strict: bool = False) -> None:
-        """Write the task's record now (after a write in flight), then show it.
-
-        `/api/status` and listeners see only records already in the store. `strict`: a store failure
-        raises. `change=False` (a heartbeat) rewrites the record without telling listeners anything new.
-        """
-        if change:
-            task.unannounced = True
-        async with task.save_lock:
-            task.dirty = False
-            await self._write(task, strict)
-
-    def save_soon(self, task: Task) -> None:
-        """Write the task's record in the background: changes made meanwhile coalesce into the next write.
-
-        ComfyUI's messages are read on without waiting for the store; the final record waits for this one.
-        """
-        task.unannounced = task.dirty = True
-        if not task.flushing:
-            task.flushing = True
-            self.spawn(self._flush(task), f"agent-save-{task.id}")
-
-    async def _flush(self, task: Task) -> None:
-        async with task.save_lock:
-            while task.dirty and task.phase is not Phase.FINAL:  # the final write supersedes what is pending
-                task.dirty = False
-                await self._write(task)
-            task.flushing = False  # in the step of the last check: a later change starts another flush
-
-    async def _write(self, task: Task, strict: bool = False) -> None:
-        announce, task.unannounced = task.unannounced, False
-        record = task.record(self.settings.instance)  # one snapshot, read-only for every reader
-        task.saved_at = time.monotonic()
-        try:
-            await self.store.put(task.id, record)
-        except Exception:
-            logger.exception("could not store task %s", task.id)
-            if strict:
-                raise
-            return
-        task.published = record
-        if announce:
-            self._announce(task, record)
-
     async def _progress(self, task: Task, progress: dict) -> None:
         if task.phase is Phase.FINAL:
             return
@@ -298,13 +247,13 @@ class TaskRunner:
         task.last_activity = self.last_activity = time.monotonic()
         if is_final(progress):
             return  # the final state is published by _finish, with the results, never before them
-        self.save_soon(task)
+        self.records.save_soon(task)
 
     async def _set_status(self, task: Task, status: str) -> None:
         """A status the agent sets itself (not from ComfyUI), stored and shown."""
         task.progress[""]["status"] = status
         task.last_activity = time.monotonic()
-        await self.save(task)
+        await self.records.save(task)
 
     # --- running --------------------------------------------------------------------------------
 
@@ -312,7 +261,7 @@ class TaskRunner:
         with bind_task(task.id):
             try:
                 if first_save:
-                    self.save_soon(task)
+                    self.records.save_soon(task)
                 if self.wait_for_comfyui is not None:
                     await self.wait_for_comfyui()
                 async with self.slots:
@@ -417,16 +366,16 @@ class TaskRunner:
 
     async def _finish(self, task: Task) -> None:
         """Store the final state (with the results), then answer whoever waits; tidy up afterwards."""
-        self._settle_error(task)
+        task.settle_error()
         task.phase = Phase.FINAL
         outcome = outcome_of(task.progress)
         self.metrics.task_finished(outcome.metric, time.monotonic() - task.accepted)
         try:
-            await self.save(task, strict=True)
+            await self.records.save(task, strict=True)
         except Exception:
             logger.exception("the final state of task %s could not be stored", task.id)
             task.published = task.record(self.settings.instance)  # the caller still gets its answer
-            self._announce(task, task.published)
+            self.records.announce(task, task.published)
         self.tasks.pop(task.id, None)
         self._release_inputs(task)  # synchronously: no task can claim a name between the check and the unlink
         task.listeners.clear()
@@ -439,25 +388,6 @@ class TaskRunner:
         noting.add_done_callback(lambda _: self._noting.pop(task.id, None))
         if self.on_final is not None:
             self.spawn(self.on_final(task, task.published), f"agent-final-{task.id}")
-
-    @staticmethod
-    def _settle_error(task: Task) -> None:
-        """The task's final `""` entry: the agent's own failure, or ComfyUI's error given its kind."""
-        entry = task.progress[""]
-        if task.failure is not None:
-            failure = dict(task.failure)
-            kind, message = failure.pop("kind"), failure.pop("message", task.failure["kind"])
-            if not (kind == "cancelled" and entry.get("status") == CANCELLED):  # else keep ComfyUI's own error
-                fail_progress(task.progress, kind, message, **failure)
-        elif not is_final(task.progress):
-            fail_progress(task.progress, "internal", "the run ended without a final state")
-        elif entry.get("status") == CANCELLED and task.cancel_requested:
-            entry["error"] = entry.get("error") or {"type": "cancelled", "message": "cancelled by the caller"}
-            entry["error"]["kind"] = "cancelled"
-        elif entry.get("status") == FAILED and entry.get("error"):
-            entry["error"].setdefault(
-                "kind", "execution" if entry["error"].get("type") == "execution_error" else "internal"
-            )
 
     async def _tidy_after(self, task: Task) -> None:
         """Once the answer is out: note the outputs for deletion, drop a cancel request."""

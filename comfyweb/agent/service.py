@@ -187,7 +187,7 @@ class Agent:
         """
         task = self.runner.tasks.get(task_id)
         if task is not None:
-            queue = self.runner.subscribe(task)
+            queue = self.runner.records.subscribe(task)
             try:
                 while True:
                     kind, record = await queue.get()
@@ -195,7 +195,7 @@ class Agent:
                     if kind == "final":
                         return
             finally:
-                self.runner.unsubscribe(task, queue)
+                self.runner.records.unsubscribe(task, queue)
         record = await self.store.get(task_id)
         if record is None:
             raise TaskNotFound(task_id)

@@ -22,7 +22,7 @@ from comfyweb.agent.config import HOST_ID
 from comfyweb.agent.errors import AgentError
 from comfyweb.agent.outcomes import status_for_kind
 from comfyweb.agent.previews import PreviewThrottle
-from comfyweb.comfy.progress import FINAL_STATUSES, QUEUED, RUNNING
+from comfyweb.comfy.progress import CANCELLED, FAILED, FINAL_STATUSES, QUEUED, RUNNING, is_final
 
 
 class Phase(enum.StrEnum):
@@ -111,7 +111,7 @@ class Task:
     failure: dict | None = None  # an error the agent decided (crash, stall, shutdown)
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     dirty: bool = False  # changed since the last write
-    flushing: bool = False  # a background write (runner.save_soon) is on its way
+    flushing: bool = False  # a background write (records.save_soon) is on its way
     unannounced: bool = False  # a change listeners have not been told about yet
     published: dict | None = None  # the record last written to the store: all that anyone is shown
 
@@ -123,6 +123,23 @@ class Task:
         """End the task with an agent-decided failure of `kind` (the first one decided wins)."""
         if self.failure is None:
             self.failure = {"kind": kind, "message": message, **extra}
+
+    def settle_error(self) -> None:
+        """The final `""` entry: the agent's own failure, or ComfyUI's error given its kind (outcomes.py)."""
+        entry = self.progress[""]
+        if self.failure is not None:
+            failure = dict(self.failure)
+            kind, message = failure.pop("kind"), failure.pop("message", self.failure["kind"])
+            if not (kind == "cancelled" and entry.get("status") == CANCELLED):  # else keep ComfyUI's own error
+                fail_progress(self.progress, kind, message, **failure)
+        elif not is_final(self.progress):
+            fail_progress(self.progress, "internal", "the run ended without a final state")
+        elif entry.get("status") == CANCELLED and self.cancel_requested:
+            entry["error"] = entry.get("error") or {"type": "cancelled", "message": "cancelled by the caller"}
+            entry["error"]["kind"] = "cancelled"
+        elif entry.get("status") == FAILED and entry.get("error"):
+            kind = "execution" if entry["error"].get("type") == "execution_error" else "internal"
+            entry["error"].setdefault("kind", kind)
 
     def published_progress(self) -> dict:
         """A snapshot (stores serialise it in another thread) that never shows the end before the final write.

@@ -59,7 +59,7 @@ async def heartbeat(runner: TaskRunner) -> None:
     now = time.monotonic()
     for task in list(runner.tasks.values()):
         if task.phase is not Phase.FINAL and now - task.saved_at >= runner.settings.heartbeat_seconds:
-            await runner.save(task, change=False)
+            await runner.records.save(task, change=False)
 
 
 async def check_stalls(runner: TaskRunner) -> None:

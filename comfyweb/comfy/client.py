@@ -17,6 +17,7 @@ socket dropped and was re-attached).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import json
@@ -32,6 +33,7 @@ import certifi
 import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
 
 from comfyweb.comfy.errors import ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
 from comfyweb.comfy.progress import (
@@ -123,6 +125,8 @@ class ComfyClient:
         self.http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, headers=self.headers, trust_env=False, verify=ssl_context()
         )
+        self._ahead: dict[str, asyncio.Task] = {}  # client id → its socket being opened ahead of its run
+        self._draining: dict[str, asyncio.Task] = {}  # client id → reading an idle socket opened ahead
 
     async def __aenter__(self) -> ComfyClient:
         return self
@@ -131,6 +135,12 @@ class ComfyClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        for job in [*self._ahead.values(), *self._draining.values()]:
+            job.cancel()
+        for client_id in list(self._ahead):
+            socket = await self._take_ahead(client_id)
+            if socket is not None:
+                await socket.close()
         await self.http.aclose()
 
     # --- HTTP -------------------------------------------------------------------------------
@@ -239,6 +249,42 @@ class ComfyClient:
         base = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return f"{base}/ws?clientId={client_id}"
 
+    def open_ahead(self) -> str:
+        """A new prompt id whose message socket opens now, in the background: its `run()` finds it open.
+
+        Opening the socket is a good part of a short run's time outside ComfyUI's execution. Until its run
+        takes it, the socket is read and dropped from (only ComfyUI's broadcasts can come before the prompt
+        is submitted), so an idle socket never makes ComfyUI wait.
+        """
+        prompt_id = str(uuid.uuid4())
+        client_id = client_id_for(prompt_id)
+        self._ahead[client_id] = asyncio.get_running_loop().create_task(self._connect_ahead(client_id))
+        return prompt_id
+
+    async def _connect_ahead(self, client_id: str) -> Any | None:
+        socket = await self._connect(client_id)
+        if socket is not None:
+            self._draining[client_id] = asyncio.get_running_loop().create_task(_drain(socket))
+        return socket
+
+    async def _take_ahead(self, client_id: str) -> Any | None:
+        """The socket opened ahead for `client_id`, if it is open; None otherwise."""
+        opening = self._ahead.pop(client_id, None)
+        if opening is None:
+            return None
+        with contextlib.suppress(asyncio.CancelledError):
+            await opening
+        socket = opening.result() if opening.done() and not opening.cancelled() else None
+        draining = self._draining.pop(client_id, None)
+        if draining is not None:
+            draining.cancel()  # websockets' recv() may be cancelled without losing a frame
+            with contextlib.suppress(asyncio.CancelledError):
+                await draining
+        if socket is not None and socket.state is not State.OPEN:  # ComfyUI restarted meanwhile
+            close_in_background(socket)
+            return None
+        return socket
+
     async def _connect(self, client_id: str) -> Any | None:
         """Open the message socket; None when it cannot be opened (the run then relies on /history)."""
         try:
@@ -279,7 +325,7 @@ class ComfyClient:
         """
         prompt_id = prompt_id or str(uuid.uuid4())
         client_id = client_id_for(prompt_id)
-        socket = await self._connect(client_id)
+        socket = await self._take_ahead(client_id) or await self._connect(client_id)
         try:
             answer = await self.submit(prompt, client_id, prompt_id)
         except BaseException:
@@ -453,6 +499,13 @@ class ComfyClient:
 
 
 _closing: set[asyncio.Task] = set()  # sockets being closed, kept referenced until they are
+
+
+async def _drain(socket: Any) -> None:
+    """Read and drop what an idle socket receives until it is taken (cancelled) or closed."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await socket.recv()
 
 
 def close_in_background(socket: Any) -> None:

@@ -22,12 +22,14 @@ PROMPT = {
 IMAGE = {"filename": "fast_00001_.png", "subfolder": "", "type": "output"}
 
 
-def scripted_comfyui(history_calls: list[float], *, reconnect: bool = False):
+def scripted_comfyui(history_calls: list[float], *, reconnect: bool = False, opened: dict | None = None):
     sockets: dict[str, web.WebSocketResponse] = {}
+    opened = {} if opened is None else opened  # client id → when its socket opened
 
     async def ws(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
+        opened[request.query["clientId"]] = time.monotonic()
         sockets[request.query["clientId"]] = socket
         await socket.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}}})
         async for _ in socket:
@@ -98,6 +100,19 @@ async def test_the_agent_answers_as_soon_as_comfyui_reports_success(start_agent)
     assert answer.json()["2"]["images"] == [IMAGE] and answer.json()["2"]["results"]
     assert history_calls == []
     assert elapsed < 10, "no wait for a closing message that never comes"  # a bound, not a target
+
+
+async def test_the_next_run_finds_its_comfyui_socket_open(start_agent):
+    """Opening ComfyUI's message socket is part of a run's time: the agent opens the next one ahead."""
+    opened: dict[str, float] = {}
+    async with scripted_comfyui([], opened=opened) as url, start_agent(comfyui_url=url) as server:
+        async with server.client() as client:
+            first = await client.post("/api/run", json=PROMPT)
+            asked = time.monotonic()
+            second = await client.post("/api/run", json=PROMPT)
+    client_id = f"comfyweb-{second.json()['']['prompt_id']}"
+    assert first.status_code == second.status_code == 200
+    assert opened[client_id] < asked, "the second run's socket was open before it was asked for"
 
 
 async def test_following_a_run_midway_still_reads_history_for_what_it_missed(comfy_url):
