@@ -260,8 +260,8 @@ class TaskRunner:
     async def _run(self, task: Task, first_save: bool = False) -> None:
         with bind_task(task.id):
             try:
-                if first_save:
-                    self.records.save_soon(task)
+                if first_save and (self.slots.locked() or self.wait_for_comfyui is not None):
+                    self.records.save_soon(task)  # it waits: say so now (else once ComfyUI has the prompt)
                 if self.wait_for_comfyui is not None:
                     await self.wait_for_comfyui()
                 async with self.slots:
@@ -285,8 +285,9 @@ class TaskRunner:
     async def _execute(self, task: Task) -> None:
         """Inputs, then the run, within one deadline: the task's timeout counts from its slot on."""
         deadline = asyncio.get_running_loop().time() + task.options.timeout
-        prompt = copy.deepcopy(task.prompt)
-        downloading = has_url_inputs(prompt, self.policy)
+        inline = any(classify_image_value(value) != "name" for _, _, value in image_values(task.prompt, self.policy))
+        prompt = copy.deepcopy(task.prompt) if inline else task.prompt  # inline pictures are replaced by names
+        downloading = inline and has_url_inputs(prompt, self.policy)
         if downloading:
             await self._set_status(task, DOWNLOADING)
         try:
@@ -318,6 +319,7 @@ class TaskRunner:
                     task.prompt_id,
                     on_progress=lambda progress: self._progress(task, progress),
                     on_preview=task.previews.offer,
+                    on_submitted=lambda: self._first_record(task),
                 )
         except PromptValidationError as exc:
             error = {**exc.error, "type": exc.error.get("type", "invalid_prompt"), "node_errors": exc.node_errors}
@@ -338,6 +340,11 @@ class TaskRunner:
             return
         if result.status == SUCCEEDED and task.options.results:
             task.results = await read_results(result.progress, self.janitor, self.comfy)
+
+    def _first_record(self, task: Task) -> None:
+        """ComfyUI has the prompt: a task not yet in the store goes there now (its POST is out of the way)."""
+        if task.published is None:
+            self.records.save_soon(task)
 
     def _comfy_failure(self, exc: ComfyError) -> dict:
         if isinstance(exc, ComfyTimeout):

@@ -276,10 +276,8 @@ class ComfyClient:
             await opening
         socket = opening.result() if opening.done() and not opening.cancelled() else None
         draining = self._draining.pop(client_id, None)
-        if draining is not None:
+        if draining is not None:  # done before the prompt is submitted: nothing of it is read away
             draining.cancel()  # websockets' recv() may be cancelled without losing a frame
-            with contextlib.suppress(asyncio.CancelledError):
-                await draining
         if socket is not None and socket.state is not State.OPEN:  # ComfyUI restarted meanwhile
             close_in_background(socket)
             return None
@@ -314,8 +312,11 @@ class ComfyClient:
         on_preview: PreviewCallback | None = None,
         timeout: float | None = None,
         copy_progress: bool = True,
+        on_submitted: Callable[[], None] | None = None,
     ) -> RunResult:
         """Submit `prompt` and follow it to the end; `on_progress` gets a copy after every change.
+
+        `on_submitted()` is called once ComfyUI has accepted the prompt, before its first message is read.
 
         With `copy_progress=False` it gets the live object instead, valid only during the call: for
         callers that keep a few of many thousand updates and copy only those.
@@ -333,6 +334,8 @@ class ComfyClient:
                 await socket.close()
             raise
         prompt_id = answer.get("prompt_id", prompt_id)
+        if on_submitted is not None:
+            on_submitted()
         progress = new_progress(prompt, prompt_id)
         on_progress = _copying(on_progress) if copy_progress else on_progress
         whole = socket is not None  # attached before submitting: every message of the run comes to us
