@@ -11,6 +11,7 @@ together: the final record supersedes the pending progress one instead of waitin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -61,16 +62,25 @@ class TaskRecords:
             task.dirty = False
             await self._write(task, strict)
 
-    def save_soon(self, task: Task) -> None:
-        """Write the task's record shortly, in the background (module docstring)."""
+    def save_soon(self, task: Task, *, at_once: bool | None = None) -> None:
+        """Write the task's record shortly, in the background (module docstring).
+
+        `at_once`: without the wait (by default only a task's first record, so callers learn of it).
+        """
         task.unannounced = task.dirty = True
+        at_once = task.published is None if at_once is None else at_once
+        if at_once:
+            task.hurry.set()  # a flush waiting out its delay writes now
         if not task.flushing:
             task.flushing = True
             self.spawn(self._flush(task), f"agent-save-{task.id}")
 
     async def _flush(self, task: Task) -> None:
-        if task.published is not None:  # the first record goes out at once: callers learn of the task
-            await asyncio.sleep(PROGRESS_WRITE_SECONDS)
+        if not task.hurry.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PROGRESS_WRITE_SECONDS):
+                    await task.hurry.wait()
+        task.hurry.clear()
         async with task.save_lock:
             task.flushing = False  # a change from now on starts another flush, written after this one
             if task.dirty and task.phase is not Phase.FINAL:

@@ -226,9 +226,8 @@ class TaskRunner:
         A task that waits for a slot gets a new one (its socket opens when it runs).
         """
         if self._spare is None or self.running >= self.settings.concurrency or self.queue_depth:
-            self._spare = self._spare or self.comfy.open_ahead()
             return new_task_id()
-        prompt_id, self._spare = self._spare, self.comfy.open_ahead()
+        prompt_id, self._spare = self._spare, None  # another is opened once this one runs (_progress)
         return prompt_id
 
     # --- listening ------------------------------------------------------------------------------
@@ -243,6 +242,8 @@ class TaskRunner:
     async def _progress(self, task: Task, progress: dict) -> None:
         if task.phase is Phase.FINAL:
             return
+        if self._spare is None and not self._stopping:  # ComfyUI runs this one: open the next one's socket
+            self._spare = self.comfy.open_ahead()
         task.progress = progress
         task.last_activity = self.last_activity = time.monotonic()
         if is_final(progress):
@@ -342,9 +343,9 @@ class TaskRunner:
             task.results = await read_results(result.progress, self.janitor, self.comfy)
 
     def _first_record(self, task: Task) -> None:
-        """ComfyUI has the prompt: a task not yet in the store goes there now (its POST is out of the way)."""
+        """ComfyUI has the prompt: a task not yet in the store goes there shortly, as ComfyUI starts it."""
         if task.published is None:
-            self.records.save_soon(task)
+            self.records.save_soon(task, at_once=False)
 
     def _comfy_failure(self, exc: ComfyError) -> dict:
         if isinstance(exc, ComfyTimeout):

@@ -112,6 +112,7 @@ class Task:
     save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     dirty: bool = False  # changed since the last write
     flushing: bool = False  # a background write (records.save_soon) is on its way
+    hurry: asyncio.Event = field(default_factory=asyncio.Event)  # that write should not wait its delay
     unannounced: bool = False  # a change listeners have not been told about yet
     published: dict | None = None  # the record last written to the store: all that anyone is shown
 
