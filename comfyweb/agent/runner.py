@@ -187,7 +187,8 @@ class TaskRunner:
         """Accept a prompt (already normalised); raises QueueFull or TaskConflict.
 
         `stored_first`: the task is in the store before this returns (an asynchronous caller is told
-        to poll any instance for it). Otherwise its first record is written while it starts to run.
+        to poll any instance for it). Otherwise its first record is written as ComfyUI starts its prompt
+        (at once when it waits for a slot): nothing is written between a run's request and its POST.
         """
         task_id = task_id or new_task_id()
         if task_id in self.tasks:
