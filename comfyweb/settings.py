@@ -229,6 +229,10 @@ JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a
 JOB_LIVE_PREVIEWS = env.bool("JOB_LIVE_PREVIEWS", default=True)  # sampler previews; a template may say otherwise
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- Take-away: share links to a visitor's images (comfyweb/campaigns/sharing.py, docs/security.md).
+SHARE_LINK_DAYS = env.int("SHARE_LINK_DAYS", default=7)  # what the share form offers first
+SHARE_LINK_MAX_DAYS = env.int("SHARE_LINK_MAX_DAYS", default=30)  # the longest a visitor may choose
+
 # --- Limits for user input.
 # One source for the image limits: the protocol layer's defaults, which the agent uses too.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=DEFAULT_MAX_BYTES)

@@ -95,3 +95,32 @@ class CampaignTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} / {self.template}"
+
+
+class ShareLink(models.Model):
+    """A read-only link to a visitor's images (one job's, or a whole batch's) that whoever holds it may open.
+
+    The token is random and stored: the link works while its row exists and has not expired. It dies with
+    the job it names (a batch link names the batch's first job), so deleting the images, by the visitor or
+    by the retention purge, makes every link to them dead; "stop sharing" deletes the row itself.
+    """
+
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="share_links")
+    batch = models.UUIDField(_("batch"), null=True, blank=True, help_text=_("Empty: the link shows one job's images."))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("share link")
+        verbose_name_plural = _("share links")
+
+    def __str__(self) -> str:
+        return f"share link of {'batch ' + str(self.batch) if self.batch else 'job ' + str(self.job_id)}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("campaigns:shared", kwargs={"token": self.token})
+
+    def is_expired(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.expires_at

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,6 +21,7 @@ from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.models import Campaign
 from comfyweb.campaigns.steps import group_fields, visitor_params
+from comfyweb.campaigns.streaming import stored_file_response
 from comfyweb.catalog.backends_check import backends_options_resolver
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
@@ -221,23 +222,24 @@ def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
         "strings": job_strings(),
         "back": request.get_full_path(),
         "all_finished": all(s["final"] for s in snapshots),
+        "any_done": any(s["outputs"] for s in snapshots),  # "download all" and "share all" of a batch
     }
     return render(request, "campaigns/results.html", context)
 
 
-def job_image(request: HttpRequest, job_id, n: int) -> FileResponse:
+def job_image(request: HttpRequest, job_id, n: int) -> HttpResponse:
     """The n-th image of a job as a download named `<template slug>-<date>-<n>.<ext>`."""
     [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
     outputs = list(job.outputs.select_related("job__template"))
     if not 1 <= n <= len(outputs):
         raise Http404("no such image")
     output = outputs[n - 1]
-    try:
-        handle = output.file.open("rb")
+    try:  # streamed a chunk at a time (a FileResponse is read whole into memory by an ASGI server)
+        response = stored_file_response(
+            output.file.name, content_type=output.content_type, filename=download_name(output), as_attachment=True
+        )
     except OSError as exc:
         raise Http404("no such image") from exc
-    name = download_name(output)
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=output.content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["Vary"] = "Cookie"
     return response

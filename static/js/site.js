@@ -62,7 +62,8 @@
           field.parentElement.querySelectorAll('input[type="radio"][name="' + input.name.replace(/__upload$/, "") + '"]').forEach(function (r) { r.checked = false; });
         }
         var shrinking = downscale(file).then(function (smaller) {
-          if (smaller === file || !window.DataTransfer) return;
+          // The photo editor (photo-edit.js) may have put its crop in place meanwhile: it stays.
+          if (smaller === file || !window.DataTransfer || input.files[0] !== file) return;
           var transfer = new DataTransfer();
           transfer.items.add(smaller);
           input.files = transfer.files;
@@ -93,6 +94,13 @@
       });
     });
   }
+
+  // Work a submit must wait for (a photo being made smaller, a crop being drawn): photo-edit.js adds its own.
+  window.comfyweb = window.comfyweb || {};
+  window.comfyweb.beforeSubmit = function (promise) {
+    pendingDownscales.add(promise);
+    promise.then(function () { pendingDownscales.delete(promise); }, function () { pendingDownscales.delete(promise); });
+  };
 
   function initSubmit() {
     document.querySelectorAll("form[data-job-form]").forEach(function (form) {
@@ -239,6 +247,7 @@
         var hadFocus = card.contains(document.activeElement);
         card.replaceWith(fresh);
         initOnce(fresh);
+        showTakeaway();
         if (hadFocus) {
           var target = fresh.querySelector("a[href], button");
           if (target) target.focus();
@@ -263,6 +272,35 @@
     card.querySelector("[data-status-text]").textContent = statusText(card, job, t);
     if (FINAL[job.status]) swapCard(card);
     updateBatchNow();
+  }
+
+  function showTakeaway() {
+    // "Download all" and "share all" of a batch appear once one of its images is done.
+    var takeaway = document.querySelector("[data-takeaway]");
+    if (takeaway && document.querySelector('[data-results] [data-job-id][data-status="succeeded"] [data-download]')) {
+      takeaway.hidden = false;
+    }
+  }
+
+  function initCopy() {
+    // "Copy link" beside a share link (without script the link's box can still be selected and copied).
+    document.querySelectorAll("[data-copy-for]").forEach(function (button) {
+      var field = document.getElementById(button.dataset.copyFor);
+      var status = document.querySelector("[data-copy-status]");
+      if (!field) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var done = function () { if (status) status.textContent = button.dataset.copied; };
+        field.select();
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(field.value).then(done, function () {
+            if (document.execCommand("copy")) done();
+          });
+        } else if (document.execCommand("copy")) {
+          done();
+        }
+      });
+    });
   }
 
   function updateBatchNow() {
@@ -367,5 +405,6 @@
     initErrorSummary();
     initOnce(document);
     initJobs();
+    initCopy();
   });
 })();
