@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from comfyweb.campaigns import archives, sharing
 from comfyweb.campaigns.downloads import download_name
@@ -114,18 +114,21 @@ def _link_context(request: HttpRequest, link: ShareLink) -> dict:
     }
 
 
+@require_safe
 def share_link(request: HttpRequest, link_id: int) -> HttpResponse:
     """The visitor's link: to copy, as a QR code, until when it works, and "stop sharing"."""
     link = _own_link(request, link_id)
     return render(request, "campaigns/share_link.html", _link_context(request, link))
 
 
+@require_safe
 def share_qr(request: HttpRequest, link_id: int) -> HttpResponse:
     """The QR code as large as the screen allows: for a booth screen, scanned from a step away."""
     link = _own_link(request, link_id)
     return render(request, "campaigns/share_qr.html", _link_context(request, link))
 
 
+@require_safe
 def share_qr_image(request: HttpRequest, link_id: int) -> HttpResponse:
     """The link's QR code as an SVG image (only its owner's pages show it)."""
     link = _own_link(request, link_id)
@@ -144,6 +147,7 @@ def share_stop(request: HttpRequest, link_id: int) -> HttpResponse:
     return redirect(back)
 
 
+@require_safe
 def batch_archive(request: HttpRequest, batch_id) -> HttpResponse:
     """Every finished image of the visitor's batch as one ZIP (their own batches only)."""
     jobs = list(_own_jobs(request).filter(batch=batch_id).prefetch_related("outputs").order_by("created_at", "id"))
@@ -173,6 +177,7 @@ def _gone(request: HttpRequest, *, expired: bool) -> HttpResponse:
     return _public(response)
 
 
+@require_safe
 def shared(request: HttpRequest, token: str) -> HttpResponse:
     """The shared images, read-only, with their downloads (and all of them as a ZIP when there are several)."""
     link = sharing.open_link(token)
@@ -188,11 +193,13 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
     return _public(render(request, "campaigns/shared.html", context))
 
 
+@require_safe
 def shared_image(request: HttpRequest, token: str, job_id, n: int) -> HttpResponse:
     """One shared image, to show on the shared page."""
     return _shared_file(token, job_id, n, as_attachment=False)
 
 
+@require_safe
 def shared_image_download(request: HttpRequest, token: str, job_id, n: int) -> HttpResponse:
     """One shared image as a download named like the visitor's own (`<slug>-<date>-<n>.png`)."""
     return _shared_file(token, job_id, n, as_attachment=True)
@@ -212,6 +219,7 @@ def _shared_file(token: str, job_id, n: int, *, as_attachment: bool) -> HttpResp
     return _public(response)
 
 
+@require_safe
 def shared_archive(request: HttpRequest, token: str) -> HttpResponse:
     """Every shared image as one ZIP."""
     link = _live_link(token)
