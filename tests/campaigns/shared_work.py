@@ -26,7 +26,12 @@ def png(colour=(200, 10, 10), size=(16, 12)) -> bytes:
 def poster_template() -> WorkflowTemplate:
     return WorkflowTemplate.objects.get_or_create(
         slug="poster-frame",
-        defaults={"title": "海报相框", "prompt": PROMPT, "params": [], "translations": {"en": {"title": "Poster frame"}}},
+        defaults={
+            "title": "海报相框",
+            "prompt": PROMPT,
+            "params": [],
+            "translations": {"en": {"title": "Poster frame"}},
+        },
     )[0]
 
 
