@@ -1,4 +1,4 @@
-""" "Download all": a batch's images as one ZIP, streamed a chunk at a time, named like the single downloads,
+"""Download all: a batch's images as one ZIP, streamed a chunk at a time, named like the single downloads,
 for the batch's owner and the holders of a live link to it only."""
 
 from __future__ import annotations
