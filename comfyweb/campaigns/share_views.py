@@ -26,9 +26,10 @@ from comfyweb.campaigns.streaming import stored_file_response
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.selectors import visitor_jobs
 
+# The site's Referrer-Policy (same-origin) keeps the token from other sites; "no-referrer" would also make the
+# browser send `Origin: null` with the page's own forms (the language switch), which CSRF rightly refuses.
 PUBLIC_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow, noarchive",  # a shared page is no page of the site's to list
-    "Referrer-Policy": "no-referrer",  # the token never leaves in a Referer, not even to this site
     "Cache-Control": "private, no-cache",  # asked again each time: a stopped link stops at once
 }
 

@@ -102,7 +102,7 @@ def test_shared_answers_are_read_only_not_indexed_and_keep_the_token_to_themselv
     for path in (f"/s/{link.token}/", f"/s/{link.token}/images/{job.pk}/1/", "/s/not-a-real-token-at-all/"):
         response = stranger.get(path)
         assert response["X-Robots-Tag"] == "noindex, nofollow, noarchive", path
-        assert response["Referrer-Policy"] == "no-referrer", path
+        assert response["Referrer-Policy"] == "same-origin", path
         assert "no-cache" in response["Cache-Control"] and "private" in response["Cache-Control"], path
     page = stranger.get(f"/s/{link.token}/")
     assert "default-src 'self'" in page["Content-Security-Policy"]
