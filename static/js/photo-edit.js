@@ -26,7 +26,10 @@
     this.mount = mount;
     this.input = input;
     this.shape = parseShape(mount.dataset.shape);
-    this.root = template.content.firstElementChild.cloneNode(true);
+    this.holder = template.content.firstElementChild.cloneNode(true);
+    this.root = this.holder.querySelector("[data-photo-edit]");
+    this.opener = this.holder.querySelector("[data-pe-open]");
+    this.preview = document.querySelector('img[data-preview-for="' + input.id + '"]');
     this.canvas = this.root.querySelector("[data-pe-canvas]");
     this.stage = this.root.querySelector("[data-pe-stage]");
     this.result = this.root.querySelector("[data-pe-result]");
@@ -52,7 +55,9 @@
     } else {
       templateButton.remove();
     }
-    mount.appendChild(this.root);
+    this.root.id = "pe-" + input.id;
+    this.opener.setAttribute("aria-controls", this.root.id);
+    mount.appendChild(this.holder);
     this.bind();
   }
 
@@ -160,6 +165,11 @@
         transfer.items.add(new File([blob], name, { type: type }));
         editor.input.files = transfer.files;
         editor.input.dataset.edited = size.w + "x" + size.h;
+        if (editor.preview) {
+          if (editor.previewUrl) URL.revokeObjectURL(editor.previewUrl);
+          editor.previewUrl = URL.createObjectURL(blob);
+          editor.preview.src = editor.previewUrl; // the photo as it will be sent
+        }
       }
       var resolve = editor.resolvePending;
       editor.pending = null;
@@ -176,9 +186,18 @@
       editor.bitmap = bitmap;
       editor.reset();
       editor.mount.hidden = false;
-      editor.mount.closest(".field").classList.add("editing");
+      editor.show(false);
       editor.draw();
     }, function () { /* a picture the browser cannot draw: sent as it is */ });
+  };
+
+  Editor.prototype.show = function (open) {
+    // The editor in place of the preview while it is open; "Done" shows the photo as it will be sent.
+    this.root.hidden = !open;
+    this.opener.hidden = open;
+    this.opener.setAttribute("aria-expanded", open ? "true" : "false");
+    var field = this.mount.closest(".field");
+    if (field) field.classList.toggle("editing", open);
   };
 
   Editor.prototype.close = function () {
@@ -186,8 +205,7 @@
     if (this.bitmap && this.bitmap.close) this.bitmap.close();
     this.bitmap = null;
     this.mount.hidden = true;
-    var field = this.mount.closest(".field");
-    if (field) field.classList.remove("editing");
+    this.show(false);
     delete this.input.dataset.edited;
   };
 
@@ -219,6 +237,15 @@
     this.sliders.size.addEventListener("input", function () { editor.size = editor.sliders.size.value / 100; editor.changed(); });
     this.sliders.width.addEventListener("input", function () { editor.fw = editor.sliders.width.value / 100; editor.changed(); });
     this.sliders.height.addEventListener("input", function () { editor.fh = editor.sliders.height.value / 100; editor.changed(); });
+    this.opener.addEventListener("click", function () {
+      editor.show(true);
+      editor.draw();
+      editor.stage.focus();
+    });
+    this.root.querySelector("[data-pe-done]").addEventListener("click", function () {
+      editor.show(false);
+      editor.opener.focus();
+    });
     this.root.querySelector("[data-pe-reset]").addEventListener("click", function () { editor.reset(); editor.changed(); });
     this.stage.addEventListener("keydown", function (event) {
       var moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };

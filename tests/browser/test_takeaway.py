@@ -206,8 +206,15 @@ def test_a_photo_turned_and_cropped_by_keyboard_arrives_at_that_size(
     page = context.new_page()
     page.goto("/t/poster-frame/")
     page.locator('input[type="file"]').first.set_input_files(str(photo))
+    opener = page.locator("[data-pe-open]")
+    opener.wait_for(state="visible")
+    assert page.locator("img.preview").is_visible(), "the photo is shown as chosen until the visitor edits it"
+    opener.focus()
+    page.keyboard.press("Enter")
     editor = page.locator("[data-photo-edit]")
     editor.wait_for(state="visible")
+    assert opener.get_attribute("aria-expanded") == "true" and not page.locator("img.preview").is_visible()
+    assert page.evaluate("document.activeElement.matches('[data-pe-stage]')"), "focus goes to the photo"
     result = editor.locator("[data-pe-result]")
     assert re.search(r"640 × 800", result.text_content())
     page.locator('[data-pe-rotate="1"]').focus()
@@ -228,6 +235,10 @@ def test_a_photo_turned_and_cropped_by_keyboard_arrives_at_that_size(
     page.screenshot(path=str(ARTIFACTS / f"photo-edit-{language}-390x844.png"), full_page=True)
     assert_no_serious_violations(page, f"photo editor ({language})")
     page.wait_for_function("() => document.querySelector('input[type=file]').dataset.edited === '512x640'")
+    page.locator("[data-pe-done]").click()
+    assert page.evaluate("document.activeElement.matches('[data-pe-open]')"), "focus back on the opener"
+    page.wait_for_function("() => document.querySelector('img.preview').naturalWidth === 512")
+    assert page.locator("img.preview").is_visible(), "the preview shows the photo as it will be sent"
     page.locator("[data-submit]").click()
     page.wait_for_url(re.compile(r"/(jobs|batches)/"))
     job = Job.objects.order_by("-created_at").first()
@@ -242,6 +253,7 @@ def test_a_free_crop_set_with_the_sliders_keys_arrives_at_that_size(browser, liv
     page = context.new_page()
     page.goto("/t/poster-frame/")
     page.locator('input[type="file"]').first.set_input_files(str(photo))
+    page.locator("[data-pe-open]").click()
     page.locator("[data-photo-edit]").wait_for(state="visible")
     page.locator('[data-pe-shape="free"]').click()
     page.locator("[data-pe-width]").focus()
