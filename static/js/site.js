@@ -192,8 +192,15 @@
     return errorData[job.error.code] || job.error.message || t.failed;
   }
 
+  function showWithheld(card, job) {
+    // Pictures the moderation withheld are never sent here; the card only says that some were.
+    var note = card.querySelector("[data-withheld]");
+    if (note) note.hidden = !(job.status === "succeeded" && job.withheld > 0);
+  }
+
   function render(card, job) {
     var t = strings();
+    showWithheld(card, job);
     announce(card, job, t);
     card.className = "job job-" + job.status;
     card.dataset.status = job.status;
