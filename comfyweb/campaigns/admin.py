@@ -70,6 +70,19 @@ class CampaignForm(TranslationsFormMixin, forms.ModelForm):
             raise forms.ValidationError(_("Enter a colour as #rrggbb."), code="colour")
         return value
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("label_position", "label_size"):  # left out: the default (a form from before these fields)
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean_label_position(self) -> str:
+        return self.cleaned_data.get("label_position") or Campaign._meta.get_field("label_position").default
+
+    def clean_label_size(self) -> int:
+        size = self.cleaned_data.get("label_size")
+        return Campaign._meta.get_field("label_size").default if size is None else size
+
     def clean_primary_color(self) -> str:
         return self._colour("primary_color")
 

@@ -100,7 +100,9 @@ class Campaign(models.Model):
         _("label size (%)"),
         default=5,
         validators=[MinValueValidator(2), MaxValueValidator(30)],
-        help_text=_("Height of the label in % of the image's shorter side (at least 5 % for GB 45438-2025)."),
+        help_text=_(
+            "Height of the label as a percentage of the image's shorter side (GB 45438-2025 asks for at least 5)."
+        ),
     )
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

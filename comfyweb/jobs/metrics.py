@@ -114,4 +114,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Forbidden: staff or a METRICS_TOKEN bearer token only.\n", status=403,
                             content_type="text/plain")  # fmt: skip
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
 REGISTRY.register(ModerationCollector())  # jobs.trust: checks, blocks, time spent, the review queue

@@ -93,7 +93,8 @@ def refusal(exc: DjangoValidationError) -> Response:
     detail = " ".join(exc.messages)
     if code:
         return Response({"detail": detail, "code": code}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-    return Response({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)
+    codes = [error.code for error in exc.error_list if error.code]
+    return Response({"detail": detail, **({"code": codes[0]} if codes else {})}, status=status.HTTP_400_BAD_REQUEST)
 
 
 @extend_schema(tags=["jobs"])
