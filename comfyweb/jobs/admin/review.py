@@ -33,10 +33,8 @@ class WithheldOutputAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # nothing to edit: release and delete are actions
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # "delete for good" removes the files too
-        return actions
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # rows stay (the visitor's card says why): "delete for good" removes the files
 
     @admin.display(description=_("image"))
     def preview(self, output: JobOutput) -> str:

@@ -45,10 +45,13 @@ def _pixels(image: UploadedImage) -> Image.Image:
 
 def photo_verdict(image: UploadedImage, threshold: float) -> Verdict:
     remembered = _verdicts.get(image, {})
-    if threshold not in remembered:
-        remembered[threshold] = moderate_image(_pixels(image), stage=INPUT, threshold=threshold)
+    if threshold in remembered:
+        return remembered[threshold]
+    verdict = moderate_image(_pixels(image), stage=INPUT, threshold=threshold)
+    if not verdict.error:  # a check that failed is asked again next time
+        remembered[threshold] = verdict
         _verdicts[image] = remembered
-    return remembered[threshold]
+    return verdict
 
 
 def refusal_for(value: object, threshold: float) -> str:
