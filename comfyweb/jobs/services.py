@@ -184,8 +184,14 @@ def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
     """Queue a fresh copy of a finished job (same prompt and values, in the same batch).
 
     A visitor's retry counts like a new submission (queue cap, the daily quota of every campaign
-    offering the template); operators retrying from the admin pass `enforce_limits=False`.
+    offering the template); operators retrying from the admin pass `enforce_limits=False`. A job whose
+    photos the retention purge deleted cannot run again (code "refused").
     """
+    if job.inputs_purged_at is not None:
+        raise ValidationError(
+            _("The photos of this job have been deleted (see the privacy statement): make it again with new ones."),
+            code="refused",
+        )
     owner_key = job.owner_key or visitor_identity(
         owner=job.owner if job.owner_id else None, session_key=job.session_key, client_ip=job.client_ip
     )

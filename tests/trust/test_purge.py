@@ -154,3 +154,28 @@ def test_the_admin_shows_what_will_be_purged_when(admin_client, photo_template):
     html = page.content.decode()
     assert "Photos are deleted 1 day(s) after they are sent, jobs and images after 5." in html
     assert "within 24 hours: photos of 1 job(s), 0 job(s) with their images" in html
+
+
+def test_a_job_whose_photos_are_gone_cannot_run_again(photo_template):
+    from django.core.exceptions import ValidationError
+
+    from comfyweb.jobs.services import retry_job
+
+    with time_machine.travel(START, tick=False) as clock:
+        job = finished_job(photo_template, picture(), status=Job.Status.FAILED)
+        clock.move_to(START + datetime.timedelta(days=8))
+        purge()
+        job.refresh_from_db()
+        with pytest.raises(ValidationError) as refused:
+            retry_job(job=job)
+        assert refused.value.error_list[0].code == "refused"
+
+
+def test_the_system_checks_name_a_missing_font_and_half_a_c2pa_setup(settings, tmp_path):
+    from comfyweb.jobs.trust.checks import check_trust_settings
+
+    settings.LABEL_FONT = str(tmp_path / "missing.ttc")
+    settings.C2PA_CERT_FILE = str(tmp_path / "chain.pem")
+    settings.MODERATION_CHECKS = ["comfyweb.jobs.trust.nudity.NoSuchCheck"]
+    ids = {problem.id for problem in check_trust_settings()}
+    assert ids == {"comfyweb.W201", "comfyweb.E202", "comfyweb.E203", "comfyweb.E204"}

@@ -181,7 +181,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Retry the selected jobs (a new job with the same prompt)"))
     def retry_jobs(self, request, queryset) -> None:
-        finished = list(queryset.filter(status__in=Job.FINAL_STATUSES))
+        finished = list(queryset.filter(status__in=Job.FINAL_STATUSES, inputs_purged_at__isnull=True))
         created = [copy for job in finished for copy in retry_job(job=job, enforce_limits=False)]
         skipped = queryset.count() - len(finished)
         self.message_user(
