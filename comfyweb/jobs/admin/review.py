@@ -17,6 +17,9 @@ from comfyweb.jobs.trust.review import delete_outputs, release_outputs
 class WithheldOutputAdmin(admin.ModelAdmin):
     """Operators look at each withheld image, then release it to its visitor or delete it."""
 
+    class Media:
+        css = {"all": ["css/admin-jobs.css"]}  # the thumbnails' size (the admin's CSP allows no inline style)
+
     list_display = ["preview", "job_link", "score", "reasons", "created_at"]
     list_filter = ["created_at"]
     ordering = ["created_at"]
