@@ -53,7 +53,7 @@ from comfyweb.comfy.prompt import InvalidPrompt, normalize_prompt
 MAX_SHOWN_PROBLEMS = 20
 BACKEND_PROBLEMS = _("A GPU backend cannot run this template. Fix it, or tick “Publish despite backend problems”:")
 # What the change form saves at once (the rest, CONTENT_FIELDS, goes into the draft).
-SETTINGS_FIELDS = ("slug", "notes", "enabled", "live_previews", "ordering")
+SETTINGS_FIELDS = ("slug", "notes", "enabled", "live_previews", "requires_consent", "ordering")
 
 
 class ImportForm(forms.Form):
@@ -90,7 +90,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
         model = WorkflowTemplate
         fields = [
             "title", "slug", "description", "translations", "notes", "cover", "prompt", "params", "enabled",
-            "live_previews", "ordering",
+            "live_previews", "requires_consent", "ordering",
         ]  # fmt: skip
         widgets = {"params": ParamsEditorWidget}
         labels = {"params": _("Fields visitors fill")}
@@ -254,7 +254,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         (_("Workflow (ComfyUI API prompt)"), {"fields": ["prompt"], "classes": ["collapse"]}),
         (_("Translations"), {"fields": ["translations"], "classes": ["collapse"]}),
         (_("Backend check"), {"fields": ["backend_report"]}),
-        (_("Settings"), {"fields": ["enabled", "live_previews", "ordering", "notes", "version"]}),
+        (_("Settings"), {"fields": ["enabled", "live_previews", "requires_consent", "ordering", "notes", "version"]}),
         (_("Publishing"), {"fields": ["publish_anyway"]}),
     ]
     change_list_template = "admin/catalog/workflowtemplate/change_list.html"
@@ -283,7 +283,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             workflow,
             self.fieldsets[1],
             self.fieldsets[3],
-            (_("Settings"), {"fields": ["enabled", "live_previews", "ordering", "notes"]}),
+            (_("Settings"), {"fields": ["enabled", "live_previews", "requires_consent", "ordering", "notes"]}),
             self.fieldsets[6],
         ]
 

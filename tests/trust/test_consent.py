@@ -119,3 +119,13 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+def test_operators_find_the_settings_in_the_admin(admin_client, consent_campaign, photo_template):
+    template_page = admin_client.get(f"/admin/catalog/workflowtemplate/{photo_template.pk}/change/").content.decode()
+    assert 'name="requires_consent"' in template_page
+    campaign_page = admin_client.get(f"/admin/campaigns/campaign/{consent_campaign.pk}/change/").content.decode()
+    for name in ("consent_required", "consent_text", "privacy_purpose", "keep_uploads_days", "keep_outputs_days",
+                 "input_threshold", "output_threshold", "label_visible", "label_text", "label_badge",
+                 "label_position", "label_size", "translations.en.consent_text"):  # fmt: skip
+        assert f'name="{name}"' in campaign_page, name

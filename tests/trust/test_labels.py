@@ -141,3 +141,16 @@ def test_a_failed_signature_keeps_the_labelled_image(db, settings, tmp_path):
     job = Job.objects.create(prompt={}, session_key="s")
     _, data, _ = prepare_one(job, {"filename": "o.png"}, encoded("PNG"), site_policy())
     assert read_aigc(data)["Label"] == "1"
+
+
+def test_an_output_that_cannot_be_labelled_is_kept_for_review_not_run_again(db, settings):
+    from comfyweb.jobs.trust.outputs import prepare_outputs
+
+    settings.MODERATION_CHECKS = []
+    settings.LABEL_SERVICE_NAME = None  # a broken setting: the implicit label cannot be written
+    job = Job.objects.create(prompt={}, session_key="s")
+    images = [({"filename": "o.png"}, encoded("PNG"))]
+    original = images[0][1]
+    [reviewed] = prepare_outputs(job, images)
+    assert reviewed.review == JobOutput.Review.WITHHELD and reviewed.detail["error"]
+    assert images[0][1] == original

@@ -13,14 +13,9 @@ from django.utils.module_loading import import_string
 def check_trust_settings(app_configs=None, **kwargs) -> list:
     problems = []
     if settings.LABEL_VISIBLE and not Path(settings.LABEL_FONT or "").is_file():
-        problems.append(
-            Warning(
-                f"LABEL_FONT {settings.LABEL_FONT!r} is not a file: the visible AI label falls back to Pillow's font, "
-                "which has no Chinese glyphs.",
-                hint="Install Debian's fonts-wqy-microhei (make browser; deploy/web.Dockerfile) or set LABEL_FONT.",
-                id="comfyweb.W201",
-            )
-        )
+        message = f"LABEL_FONT {settings.LABEL_FONT!r} is not a file: the visible AI label has no Chinese glyphs."
+        hint = "Install Debian's fonts-wqy-microhei (make browser; deploy/web.Dockerfile) or set LABEL_FONT."
+        problems.append(Warning(message, hint=hint, id="comfyweb.W201"))
     cert, key = settings.C2PA_CERT_FILE, settings.C2PA_KEY_FILE
     if bool(cert) != bool(key):
         problems.append(Error("Set both C2PA_CERT_FILE and C2PA_KEY_FILE, or neither.", id="comfyweb.E202"))
@@ -31,7 +26,6 @@ def check_trust_settings(app_configs=None, **kwargs) -> list:
         try:
             import_string(path)
         except ImportError as exc:
-            problems.append(
-                Error(f"MODERATION_CHECKS names {path!r}, which cannot be imported: {exc}", id="comfyweb.E204")
-            )
+            message = f"MODERATION_CHECKS names {path!r}, which cannot be imported: {exc}"
+            problems.append(Error(message, id="comfyweb.E204"))
     return problems

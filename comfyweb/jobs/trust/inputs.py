@@ -2,7 +2,7 @@
 
 A refusal names the fields (a ValidationError keyed by field name, code "moderation"), so the page
 shows it beside the photo and does not keep that photo. Verdicts are remembered for the life of the
-uploaded photo: the page's "keep valid photos" after a refusal does not check a photo twice.
+uploaded photo object (one request): the page's "keep valid photos" after a refusal does not check it twice.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import weakref
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from PIL import Image
@@ -17,7 +18,7 @@ from PIL import Image
 from comfyweb.catalog.forms import UploadedImage
 from comfyweb.jobs.trust.moderation import INPUT, Verdict, moderate_image, moderate_text
 
-_verdicts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_verdicts: dict[int, dict] = {}  # id(photo) -> {(threshold, checks): verdict}, while that photo object lives
 
 
 def photo_refused_message() -> str:
@@ -44,13 +45,15 @@ def _pixels(image: UploadedImage) -> Image.Image:
 
 
 def photo_verdict(image: UploadedImage, threshold: float) -> Verdict:
-    remembered = _verdicts.get(image, {})
-    if threshold in remembered:
-        return remembered[threshold]
+    key = (threshold, tuple(settings.MODERATION_CHECKS))
+    remembered = _verdicts.get(id(image), {})
+    if key in remembered:
+        return remembered[key]
     verdict = moderate_image(_pixels(image), stage=INPUT, threshold=threshold)
     if not verdict.error:  # a check that failed is asked again next time
-        remembered[threshold] = verdict
-        _verdicts[image] = remembered
+        if id(image) not in _verdicts:
+            weakref.finalize(image, _verdicts.pop, id(image), None)
+        _verdicts.setdefault(id(image), {})[key] = verdict
     return verdict
 
 

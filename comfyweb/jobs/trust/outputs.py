@@ -40,7 +40,13 @@ def prepare_outputs(job: Job, images: list[tuple[dict, bytes]]) -> list[Reviewed
     policy = policy_for(job.campaign)
     reviews = []
     for index, (ref, data) in enumerate(images):
-        new_ref, new_data, reviewed = prepare_one(job, ref, data, policy)
+        try:
+            new_ref, new_data, reviewed = prepare_one(job, ref, data, policy)
+        except Exception:
+            # Never a reason to run the job again on a GPU: the image is kept, unlabelled, for an operator to look at.
+            logger.exception("output %s of job %s could not be checked or labelled", ref.get("filename"), job.pk)
+            detail = Verdict(blocked=True, reasons=("could not be checked or labelled",), error=True).as_detail()
+            new_ref, new_data, reviewed = ref, data, Reviewed(JobOutput.Review.WITHHELD, detail)
         images[index] = (new_ref, new_data)
         reviews.append(reviewed)
     return reviews
