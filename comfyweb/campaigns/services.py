@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from comfyweb.campaigns.models import Campaign
-from comfyweb.campaigns.trust import consent_terms
+from comfyweb.campaigns.trust import asking_campaign, consent_terms
 from comfyweb.jobs.limits import DailyQuota, SubmissionRules
 from comfyweb.jobs.services import quantity_message
 
@@ -62,11 +62,8 @@ def submission_rules(template, campaign: Campaign | None) -> SubmissionRules:
     limiting = quota_campaigns(template, campaign)
     charged = campaign or (limiting[0] if limiting else None)
     terms = consent_terms(template, campaign)
-    if campaign is None and template is not None:
-        asking = Campaign.objects.filter(enabled=True, consent_required=True, entries__template=template)
-        first = asking.distinct().order_by("pk").first()
-        terms = consent_terms(template, first) if first is not None else terms
-        charged = charged or first
+    if campaign is None:
+        charged = charged or asking_campaign(template)  # the jobs count under the terms they were sent with
     return SubmissionRules(
         campaign=charged.slug if charged is not None else "",
         refusal=window_refusal(campaign),

@@ -37,9 +37,20 @@ def policy_by_slug(slug: str) -> TrustPolicy:
     return campaign_policy(campaign) if campaign is not None else site_policy()
 
 
+def asking_campaign(template) -> Campaign | None:
+    """Outside a campaign (the template's own page, the REST API): the first enabled campaign offering the
+    template that asks for consent. Its terms apply, so its consent cannot be got around."""
+    if template is None or getattr(template, "pk", None) is None:
+        return None
+    asking = Campaign.objects.filter(enabled=True, consent_required=True, entries__template=template)
+    return asking.distinct().order_by("pk").first()
+
+
 def consent_terms(template, campaign: Campaign | None) -> ConsentTerms | None:
     """The consent a submission with photos needs: the campaign's text (when it or the template asks for
-    consent), else the site's text for a template that asks; None when nobody asks."""
+    consent; outside a campaign, the asking campaign's), else the site's text for a template that asks;
+    None when nobody asks."""
+    campaign = campaign or asking_campaign(template)
     if campaign is not None and (campaign.consent_required or getattr(template, "requires_consent", False)):
         return ConsentTerms(version=f"{campaign.slug}/{campaign.consent_version}")
     if getattr(template, "requires_consent", False):
@@ -73,6 +84,7 @@ def consent_box(template, campaign: Campaign | None) -> ConsentBox | None:
     terms = consent_terms(template, campaign)
     if terms is None:
         return None
+    campaign = campaign or (asking_campaign(template) if terms.version != SITE_CONSENT_VERSION else None)
     if campaign is not None:
         text = campaign.i18n.consent_text or default_consent_text()
         return ConsentBox(text=text, version=terms.version, privacy_url=campaign.privacy_url)

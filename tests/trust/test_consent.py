@@ -129,3 +129,14 @@ def test_operators_find_the_settings_in_the_admin(admin_client, consent_campaign
                  "input_threshold", "output_threshold", "label_visible", "label_text", "label_badge",
                  "label_position", "label_size", "translations.en.consent_text"):  # fmt: skip
         assert f'name="{name}"' in campaign_page, name
+
+
+def test_the_templates_own_page_asks_for_the_consent_of_a_campaign_offering_it(client, consent_campaign, plain_photo):
+    page = client.get("/t/portrait/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "I agree my photos are used." in page and f'href="{consent_campaign.privacy_url}"' in page
+    data = {"1.image": SimpleUploadedFile("me.jpg", plain_photo, content_type="image/jpeg"), "quantity": "1"}
+    assert client.post("/t/portrait/", data).status_code == 400
+    data["1.image"].seek(0)
+    assert client.post("/t/portrait/", {**data, "consent": "yes"}).status_code == 302
+    job = Job.objects.get()
+    assert (job.consent_version, job.campaign) == ("wedding/1", "wedding")

@@ -74,16 +74,17 @@ async def test_the_worker_purges_on_its_own(settings, photo_template, emulator_t
     month_ago = timezone.now() - datetime.timedelta(days=31)
     await Job.objects.filter(pk=job.pk).aupdate(created_at=month_ago)
     await StoredInput.objects.aupdate(stored_at=month_ago)
+    files = [*photos, *outputs]
     worker = fast_worker()
     task = asyncio.create_task(worker.run())
     try:
-        async with asyncio.timeout(30):
-            while await Job.objects.filter(pk=job.pk).aexists():
+        async with asyncio.timeout(30):  # the rows go first, then the files
+            while await Job.objects.filter(pk=job.pk).aexists() or any(map(default_storage.exists, files)):
                 await asyncio.sleep(0.05)
     finally:
         worker.stop()
         await task
-    assert not any(default_storage.exists(name) for name in [*photos, *outputs])
+    assert not await JobOutput.objects.aexists()
 
 
 @pytest.mark.django_db
