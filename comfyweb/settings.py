@@ -229,6 +229,32 @@ JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a
 JOB_LIVE_PREVIEWS = env.bool("JOB_LIVE_PREVIEWS", default=True)  # sampler previews; a template may say otherwise
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- Trust (docs/privacy.md): retention, moderation and AI-generated labels. Campaigns override most of these
+# in the admin; these are the site's defaults.
+PURGE_KEEP_UPLOADS_DAYS = env.int("PURGE_KEEP_UPLOADS_DAYS", default=7)  # visitors' photos, from sending
+PURGE_KEEP_OUTPUTS_DAYS = env.int("PURGE_KEEP_OUTPUTS_DAYS", default=30)  # images made (and the job), from sending
+PURGE_KEPT_PHOTOS_HOURS = env.int("PURGE_KEPT_PHOTOS_HOURS", default=24)  # photos kept after a refused form
+PURGE_INTERVAL = env.float("PURGE_INTERVAL", default=600)  # seconds between a worker's purge rounds (0: never)
+# Checks of photos, text and images made: dotted paths of jobs.trust.moderation.Check classes, in order.
+MODERATION_CHECKS = env.list(
+    "MODERATION_CHECKS",
+    default=["comfyweb.jobs.trust.nudity.NudeNetCheck", "comfyweb.jobs.trust.words.WordListCheck"],
+)
+MODERATION_INPUT_THRESHOLD = env.float("MODERATION_INPUT_THRESHOLD", default=0.5)
+MODERATION_OUTPUT_THRESHOLD = env.float("MODERATION_OUTPUT_THRESHOLD", default=0.5)
+MODERATION_FAIL_CLOSED = env.bool("MODERATION_FAIL_CLOSED", default=True)  # a check that fails blocks
+LABEL_VISIBLE = env.bool("LABEL_VISIBLE", default=True)
+LABEL_TEXT = env.str("LABEL_TEXT", default="AI生成")
+# A font with CJK glyphs for the visible label (Debian: fonts-wqy-microhei, installed by `make browser` and the image).
+LABEL_FONT = env.str("LABEL_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+LABEL_SERVICE_NAME = env.str("LABEL_SERVICE_NAME", default="comfyweb")  # who made it, in the implicit label
+LABEL_SERVICE_ID = env.str("LABEL_SERVICE_ID", default="")  # e.g. the service's filing number
+# C2PA content credentials: signed with the operator's certificate chain and private key (PEM files) when set.
+C2PA_CERT_FILE = env.str("C2PA_CERT_FILE", default="")
+C2PA_KEY_FILE = env.str("C2PA_KEY_FILE", default="")
+C2PA_SIGNING_ALG = env.str("C2PA_SIGNING_ALG", default="es256")
+C2PA_TSA_URL = env.str("C2PA_TSA_URL", default="")
+
 # --- Limits for user input.
 # One source for the image limits: the protocol layer's defaults, which the agent uses too.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=DEFAULT_MAX_BYTES)

@@ -23,6 +23,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=comfyweb.settings \
     STATIC_ROOT=/app/staticfiles \
     MEDIA_ROOT=/data/media
+# A font with Chinese glyphs for the visible AI-generated label on images (LABEL_FONT, docs/privacy.md).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 comfyweb \
     && useradd --system --uid 10001 --gid comfyweb --home-dir /app --no-create-home --shell /usr/sbin/nologin comfyweb
 COPY --from=build /opt/venv /opt/venv

@@ -15,14 +15,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from comfyweb.campaigns import creations, held, services
+from comfyweb.campaigns import creations, held, services, trust
 from comfyweb.campaigns.cards import batch_index, card_snapshot, job_strings, queue_label
 from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.models import Campaign
 from comfyweb.campaigns.steps import group_fields, visitor_params
 from comfyweb.catalog.backends_check import backends_options_resolver
-from comfyweb.catalog.forms import build_template_form
+from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.core.clientip import client_ip
 from comfyweb.core.visitors import visitor_session_key
@@ -30,6 +30,8 @@ from comfyweb.jobs.api.throttles import RATE_LIMITED, allow_job_creation
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.selectors import can_view, visitor_jobs
 from comfyweb.jobs.services import cancel_all, cancel_job, retry_job, submit_jobs
+from comfyweb.jobs.trust.consent import consent_message
+from comfyweb.jobs.trust.purge import forget_visitor
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -65,6 +67,8 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
     resolver = backends_options_resolver()
     # The form in the visitor's language (only texts differ from the template: the values map the same).
     shown = SimpleNamespace(prompt=template.prompt, params=visitor_params(template))
+    consent = trust.consent_box(template, campaign_obj)
+    consent_error = ""
     if request.method == "POST":
         form = build_template_form(shown, data=request.POST, files=request.FILES.copy(), options_resolver=resolver)
         held.attach_held_files(request, form)
@@ -72,11 +76,19 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
             quantity = services.parse_quantity(request.POST.get("quantity"))
         except ValidationError as exc:
             errors.extend(exc.messages)
-        if form.is_valid() and not errors:
-            batch_url = _submit(request, template, campaign_obj, form.cleaned_data, quantity, errors)
+        consented = request.POST.get("consent") == "yes"
+        if consent is not None and not consented and held.photos_sent(form):
+            consent_error = str(consent_message())
+        if form.is_valid() and not errors and not consent_error:
+            try:
+                batch_url = _submit(request, template, campaign_obj, form, quantity, errors, consented=consented)
+            except ValidationError:  # consent_required: the photos came in a way the page did not see
+                batch_url, consent_error = None, str(consent_message())
             if batch_url:
                 return redirect(batch_url)
-        held.keep_valid_photos(request, form)  # nothing chosen is lost: valid photos stay chosen
+        if not consent_error:  # without consent, no photo of the visitor is kept
+            policy = trust.campaign_policy(campaign_obj) if campaign_obj else trust.policy_for("")
+            held.keep_valid_photos(request, form, threshold=policy.input_threshold)  # valid photos stay chosen
         status = 400
     else:
         form = build_template_form(shown, options_resolver=resolver)
@@ -91,15 +103,26 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
         "window": campaign_obj.window_state() if campaign_obj else "open",
         "form": form,
         "groups": group_fields(form, shown.params),
-        "problems": error_summary(form, errors),
+        "problems": error_summary(form, errors, consent_error=consent_error),
         "quantity": quantity,
         "quantities": range(services.MIN_QUANTITY, settings.JOB_MAX_QUANTITY + 1),
+        "consent": consent,
+        "consent_error": consent_error,
+        "consent_given": request.method == "POST" and request.POST.get("consent") == "yes",
     }
     return render(request, "campaigns/template.html", context, status=status)
 
 
-def _submit(request, template, campaign, values: dict, quantity: int, errors: list[str]) -> str | None:
-    """Check window and quota, create the jobs; return the results URL or append the reasons to `errors`."""
+def _field_of(form, name: str) -> str | None:
+    """The form field a value's name stands for (a gallery's photo is its upload field)."""
+    upload = name + UPLOAD_SUFFIX
+    return upload if upload in form.fields else name if name in form.fields else None
+
+
+def _submit(request, template, campaign, form, quantity: int, errors: list[str], *, consented: bool) -> str | None:
+    """Check window and quota, create the jobs; return the results URL or append the reasons to `errors`
+    (a value the moderation refuses: to its field). A missing consent is raised (code "consent_required")."""
+    values = form.cleaned_data
     if not allow_job_creation(request):
         errors.append(str(RATE_LIMITED))
         return None
@@ -114,9 +137,16 @@ def _submit(request, template, campaign, values: dict, quantity: int, errors: li
             session_key=session_key,
             client_ip=client_ip(request),
             rules=services.submission_rules(template, campaign),
+            consented=consented,
         )
     except ValidationError as exc:
-        errors.extend(exc.messages)
+        if hasattr(exc, "error_dict"):
+            for name, messages_ in exc.message_dict.items():
+                form.add_error(_field_of(form, name), messages_)
+        elif any(error.code == "consent_required" for error in exc.error_list):
+            raise
+        else:
+            errors.extend(exc.messages)
         return None
     if len(jobs) == 1 or not jobs[0].batch:
         return reverse("campaigns:job", kwargs={"job_id": jobs[0].id})
@@ -228,7 +258,7 @@ def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
 def job_image(request: HttpRequest, job_id, n: int) -> FileResponse:
     """The n-th image of a job as a download named `<template slug>-<date>-<n>.<ext>`."""
     [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
-    outputs = list(job.outputs.select_related("job__template"))
+    outputs = [output for output in job.outputs.select_related("job__template") if not output.is_withheld]
     if not 1 <= n <= len(outputs):
         raise Http404("no such image")
     output = outputs[n - 1]
@@ -292,3 +322,27 @@ def delete_creation(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Deleted, with its images and your photos."))
     page = request.POST.get("page") or ""
     return redirect(reverse("campaigns:me") + (f"?page={page}" if page.isdigit() else ""))
+
+
+def privacy_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """The privacy statement: a campaign's (its purpose, retention and consent), or the site's."""
+    campaign = get_object_or_404(Campaign, slug=slug, enabled=True) if slug is not None else None
+    context = {"campaign": campaign, **trust.privacy_facts(campaign)}
+    return render(request, "campaigns/privacy.html", context)
+
+
+@require_POST
+def delete_everything(request: HttpRequest) -> HttpResponse:
+    """ "Delete everything of mine": every job of the visitor with its images and photos, and their kept photos."""
+    result = forget_visitor(
+        _visitor_jobs(request), kept_photos=held.forget_held(request), cancel=lambda job: cancel_job(job=job)
+    )
+    if result.stopping:
+        messages.warning(
+            request,
+            _("Deleted. %(n)d image(s) were still being made: they are stopped now; delete again in a moment.")
+            % {"n": result.stopping},
+        )
+    else:
+        messages.success(request, _("Everything you made here and every photo you sent is deleted."))
+    return redirect("campaigns:me")

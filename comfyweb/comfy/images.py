@@ -159,6 +159,19 @@ def normalize_image(
     Only the pixels and a matching ICC colour profile survive: EXIF (GPS, camera, dates), XMP,
     JPEG comments and PNG text chunks are all dropped.
     """
+    encoded, info, _pixels = normalize_image_pixels(data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats)
+    return encoded, info
+
+
+def normalize_image_pixels(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: frozenset[str] | set[str] = DEFAULT_FORMATS,
+) -> tuple[bytes, ImageInfo, Image.Image]:
+    """`normalize_image`, and the decoded upright pixels (RGB or RGBA): checks of the picture's content
+    (moderation) look at them instead of decoding the photo again."""
     with _open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats) as source:
         _decode(source)
         upright = ImageOps.exif_transpose(source)
@@ -178,7 +191,7 @@ def normalize_image(
         fmt = "JPEG"
     width, height = pixels.size
     encoded = out.getvalue()
-    return encoded, ImageInfo(format=fmt, width=width, height=height, size=len(encoded))
+    return encoded, ImageInfo(format=fmt, width=width, height=height, size=len(encoded)), pixels
 
 
 def _icc_colour_space(profile: bytes) -> str:

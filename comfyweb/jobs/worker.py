@@ -19,6 +19,7 @@ from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
 from comfyweb.jobs.relay.publish import apublish_queue_changed, publish_quietly
 from comfyweb.jobs.runners.run import retry_or_fail, run_job
+from comfyweb.jobs.trust.periodic import purge_periodically
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class JobWorker:
             # In the background: a backend that does not answer must not hold up the first claims.
             self.background.add(asyncio.create_task(sync_to_async(probe_all_emulated, thread_sensitive=False)()))
         logger.info("job worker %s started", self.name)
+        self.background.add(asyncio.create_task(purge_periodically(self.stopping)))  # retention (jobs.trust.purge)
         beat = asyncio.create_task(self._heartbeats())
         watch = asyncio.create_task(self._watch_cancellations())
         try:

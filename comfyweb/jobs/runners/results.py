@@ -16,6 +16,7 @@ from comfyweb.jobs.errors import NO_OUTPUT, classify, error_record, operator_sum
 from comfyweb.jobs.models import Job, JobOutput
 from comfyweb.jobs.relay.publish import publish_quietly
 from comfyweb.jobs.runners.outcome import Outcome
+from comfyweb.jobs.trust.outputs import Reviewed, aprepare_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +24,16 @@ THUMBNAIL_SIZE = (384, 384)
 
 
 async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
-    """Store outputs and the final state in one transaction, then tell the watchers."""
-    await sync_to_async(_store_final)(job, worker, outcome)
+    """Check and label the images (off the loop), store them and the final state in one transaction, then tell."""
+    reviews = await aprepare_outputs(job, outcome.images)
+    await sync_to_async(_store_final)(job, worker, outcome, reviews)
     await sync_to_async(job.refresh_from_db)()
     logger.info("job %s: %s", job.status, job.error or f"{len(outcome.images)} image(s)")
     await publish_quietly(job)
     return job
 
 
-def _store_final(job: Job, worker: str, outcome: Outcome) -> None:
+def _store_final(job: Job, worker: str, outcome: Outcome, reviews: list[Reviewed]) -> None:
     status = outcome.status if outcome.status in Job.Status.values else Job.Status.FAILED
     if status == Job.Status.SUCCEEDED and not outcome.images:
         status, outcome.error = Job.Status.FAILED, error_record(NO_OUTPUT)
@@ -40,7 +42,7 @@ def _store_final(job: Job, worker: str, outcome: Outcome) -> None:
         if locked is None or locked.is_finished:
             return
         for index, (ref, data) in enumerate(outcome.images):
-            _save_output(locked, ref, index, data)
+            _save_output(locked, ref, index, data, reviews[index] if index < len(reviews) else Reviewed())
         locked.status = status
         locked.progress = outcome.progress or locked.progress
         locked.percent = 100.0 if status == Job.Status.SUCCEEDED else locked.percent
@@ -52,9 +54,10 @@ def _store_final(job: Job, worker: str, outcome: Outcome) -> None:
         locked.save()
 
 
-def _save_output(job: Job, ref: dict, index: int, data: bytes) -> None:
+def _save_output(job: Job, ref: dict, index: int, data: bytes, reviewed: Reviewed) -> None:
     filename = ref.get("filename") or f"output_{index}.png"
     output = JobOutput(job=job, node_id=str(ref.get("node", "")), index=index, filename=filename)
+    output.review, output.review_detail = reviewed.review, reviewed.detail
     try:
         with Image.open(io.BytesIO(data)) as img:
             output.width, output.height = img.size
