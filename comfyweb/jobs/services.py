@@ -89,8 +89,11 @@ def create_jobs(
     if not 1 <= quantity <= settings.JOB_MAX_QUANTITY:
         raise ValidationError(quantity_message(), code="quantity")
     consent_version = check_consent(rules.consent, values, consented)
-    check_inputs(values, threshold=policy_for(rules.campaign).input_threshold)
     owner_key = visitor_identity(owner=owner, session_key=session_key, client_ip=client_ip)
+    # The moderation costs a detector run per photo: a visitor already at a cap is refused before it
+    # (the checks that count are the ones under the lock below).
+    check_queue_cap(owner_key, adding=quantity, client_ip=client_ip)
+    check_inputs(values, threshold=policy_for(rules.campaign).input_threshold)
     recorded = recordable_values(values)
     batch = uuid.uuid4() if quantity > 1 else None
     image_to_input = image_input_from_settings(store=stored_image_path)
