@@ -30,13 +30,13 @@ DEV_SECRET_KEY = "dev-insecure-comfyweb-secret-key-change-me"  # noqa: S105 - re
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-# DEV_SECRET_KEY is refused in production by comfyweb.asgi at start (daphne) and by the system check
+# DEV_SECRET_KEY is refused in production by comfyweb.asgi at start (any ASGI server) and by the system check
 # comfyweb.E001 (management commands): see comfyweb/core/startup.py.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "daphne",
+    "daphne",  # `runserver` only (development); the site is served by uvicorn: comfyweb.core.webserver
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -232,6 +232,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=DEFAULT_MAX_BYTES)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=DEFAULT_MAX_PIXELS)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 5 * 1024 * 1024
+# Any request body, to any URL: refused from Content-Length (or a running count) before it is read, by
+# the outermost ASGI layer (comfyweb.core.bodylimit). Two photos at the limit plus the rest of the form.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=2 * UPLOAD_MAX_BYTES + 5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security headers (docs/security.md).
