@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE
 from comfyweb.core.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "comfyweb.core.middleware.InternalEndpointsMiddleware",  # probes and scrapers by pod IP
+    "comfyweb.core.middleware.BusyMiddleware",  # ServerBusy (all image decode slots taken): 503 + Retry-After
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "comfyweb.core.headers.PermissionsPolicyMiddleware",
@@ -231,6 +232,13 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # One source for the image limits: the protocol layer's defaults, which the agent uses too.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=DEFAULT_MAX_BYTES)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=DEFAULT_MAX_PIXELS)
+# Photos are kept at most this many pixels on their long side (the browser already sends them so): a JPEG
+# is decoded at a fraction of its size, other formats are shrunk as soon as they are decoded.
+UPLOAD_MAX_SIDE = env.int("UPLOAD_MAX_SIDE", default=DEFAULT_MAX_SIDE)
+# Decoding is what an upload costs (a 40-megapixel PNG: ~160 MB while it decodes): at most this many at
+# once per web process; the others wait up to IMAGE_DECODE_WAIT seconds, then get 503 with Retry-After.
+IMAGE_DECODES_AT_ONCE = env.int("IMAGE_DECODES_AT_ONCE", default=2)
+IMAGE_DECODE_WAIT = env.float("IMAGE_DECODE_WAIT", default=10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 5 * 1024 * 1024
 # Any request body, to any URL: refused from Content-Length (or a running count) before it is read, by
 # the outermost ASGI layer (comfyweb.core.bodylimit). Two photos at the limit plus the rest of the form.

@@ -84,6 +84,15 @@ def attach_held_files(request: HttpRequest, form) -> None:
         form.files[name] = SimpleUploadedFile(PurePosixPath(stored).name, data, content_type=content_type)
 
 
+def show_posted_photos(request: HttpRequest, form) -> None:
+    """A form refused before its checks: show again the kept photos the submission still named."""
+    for name in image_field_names(form):
+        token = request.POST.get(name + HELD_SUFFIX)
+        stored = held_name(request, token)
+        if stored is not None:
+            show_held(form.fields[name], token, stored)
+
+
 def keep_valid_photos(request: HttpRequest, form) -> None:
     """After a refusal (a faulty field, the quota, the queue cap): keep every photo that passed its checks."""
     cleaned = getattr(form, "cleaned_data", None) or {}

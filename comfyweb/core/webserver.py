@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,24 @@ import uvicorn
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 # Seconds a stopping server waits for requests in flight (WebSockets are closed with 1012: pages reconnect).
 GRACEFUL_SHUTDOWN_SECONDS = 10
+# Allocations from this size up get a mapping of their own, given back to the system when freed.
+OWN_MAPPING_FROM_BYTES = 1024 * 1024
+M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter
+
+
+def give_large_buffers_back() -> bool:
+    """Make freed image buffers leave the process (glibc): False where the C library has no mallopt().
+
+    A decoded photo is a few 16 MB blocks (Pillow's). glibc serves the first ones with their own mapping,
+    then raises its threshold and takes later ones from the decoding thread's arena, where they stay once
+    freed: every request thread that ever decoded would keep its photo's worth (measured: 8 uploads of a
+    40-megapixel PNG, 2 decodes at a time, +666 MB instead of +410 MB). A fixed threshold keeps them mapped.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, OWN_MAPPING_FROM_BYTES))
 
 
 def web_server_config(application: Any, *, host: str, port: int, **overrides: Any) -> uvicorn.Config:
@@ -53,6 +72,7 @@ async def serve_web(
 ) -> None:
     """Serve until SIGINT/SIGTERM; `beside`: a coroutine function run in the same event loop (the dispatcher),
     cancelled when the server stops."""
+    give_large_buffers_back()
     server = uvicorn.Server(web_server_config(application, host=host, port=port))
     companion = asyncio.create_task(beside()) if beside is not None else None
     try:

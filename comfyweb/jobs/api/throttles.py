@@ -6,6 +6,8 @@ the cache (Redis when scaled out) keeps the counts for every process.
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework.throttling import SimpleRateThrottle
@@ -47,8 +49,14 @@ class JobCreateIPThrottle(JobCreateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-def allow_job_creation(request) -> bool:
-    """The API's creation limits, applied to the template page's form as well (a plain HttpRequest)."""
-    return all(
-        throttle.allow_request(request, None) for throttle in (JobCreateVisitorThrottle(), JobCreateIPThrottle())
-    )
+def job_creation_wait(request) -> int | None:
+    """The API's creation limits, applied to the template page's form as well (a plain HttpRequest):
+    None when the request may create jobs, else the seconds to wait (for Retry-After)."""
+    refused = [
+        throttle
+        for throttle in (JobCreateVisitorThrottle(), JobCreateIPThrottle())
+        if not throttle.allow_request(request, None)
+    ]
+    if not refused:
+        return None
+    return max(1, math.ceil(max(throttle.wait() or 1 for throttle in refused)))
