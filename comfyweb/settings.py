@@ -98,6 +98,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+# A persistent connection is checked before a request reuses it: a database restart costs no failed request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
@@ -112,11 +114,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # fire-and-forget (a browser that misses one gets the next, and the stored snapshot on reconnect),
 # so the pub/sub layer fits: pushed to each process, no per-message round trip or queue on Redis.
 REDIS_URL = env.str("REDIS_URL", default="")
+# The backend is channels_redis's pub/sub layer that also tells the relay when its subscription came back
+# after a Redis blink (comfyweb.jobs.relay.layer): the open job pages then re-read their jobs.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_keepalive": True}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": "comfyweb.jobs.relay.layer.ReconnectAwarePubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_TIMEOUTS}]},
         }
     }
 else:
@@ -125,7 +130,11 @@ else:
 # --- Cache: local memory embedded, Redis when REDIS_URL is set (rate limits, object_info).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {**REDIS_TIMEOUTS, "socket_timeout": 2},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

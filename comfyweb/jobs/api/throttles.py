@@ -6,6 +6,7 @@ the cache (Redis when scaled out) keeps the counts for every process.
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.conf import settings
@@ -14,16 +15,29 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from comfyweb.core.visitors import visitor_session_key
 
+logger = logging.getLogger(__name__)
+
 RATE_LIMITED = _("Too many new jobs in a short time. Please wait a moment and try again.")
 
 
 class JobCreateThrottle(SimpleRateThrottle):
-    """Base of the job creation limits (the view answers 429 with RATE_LIMITED)."""
+    """Base of the job creation limits (the view answers 429 with RATE_LIMITED).
+
+    The counts live in the cache: while it (Redis) is away the limits are not applied, rather than
+    refusing every visitor (the waiting-jobs cap and the daily quotas, in the database, still hold).
+    """
 
     rate_setting = "JOB_CREATE_RATE"
 
     def get_rate(self) -> str | None:
         return getattr(settings, self.rate_setting, None) or None
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # the cache backend's own errors (redis-py's)
+            logger.warning("job creation limits not applied: the cache is unavailable", exc_info=True)
+            return True
 
 
 class JobCreateVisitorThrottle(JobCreateThrottle):
