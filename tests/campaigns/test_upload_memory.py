@@ -3,9 +3,10 @@
 A real web process of each entry point (`manage.py web`, `manage.py serve`) on a migrated SQLite database
 with the shipped templates; four visitors post the poster template's page (with its CSRF token), four
 post the jobs API, all at once, each a 8000×5000 PNG (≈130 kB, 160 MB once decoded: PNG has no reduced
-decode). At most IMAGE_DECODES_AT_ONCE decode at a time, each shrunk at once to UPLOAD_MAX_SIDE; the
-peak of the process's resident memory (the kernel's high-water mark) stays within the bound. Every
-visitor gets their jobs, or a 503 with Retry-After when no decode slot freed up in time.
+decode). At most IMAGE_DECODES_AT_ONCE (2) decode at a time, each shrunk at once to UPLOAD_MAX_SIDE; the
+peak of the process's resident memory (the kernel's high-water mark) stays within the bound. The wait
+for a decode slot is long here (on a busy machine eight such decodes take a while), so every visitor
+must get their job: the bound holds without refusing anyone.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def database(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
         "MEDIA_ROOT": str(folder / "media"),
         "GPU_BACKENDS": "comfyui+http://127.0.0.1:9#1",  # jobs wait in the queue: only the uploads are measured
+        "IMAGE_DECODES_AT_ONCE": "2",
+        "IMAGE_DECODE_WAIT": "240",
         "LOG_LEVEL": "WARNING",
     }
     assert manage("migrate", "--noinput", env=env, stdout=subprocess.DEVNULL).wait(180) == 0
@@ -93,9 +96,7 @@ def test_eight_40_megapixel_uploads_at_once_stay_within_600_mb(server, big_photo
             visitor.join(300)
     assert len(answers) == VISITORS
     statuses = sorted(answer.status_code for answer in answers)
-    assert set(statuses) <= {201, 302, 503}, statuses
-    assert all(answer.headers.get("Retry-After") for answer in answers if answer.status_code == 503)
-    assert any(status != 503 for status in statuses), "the photos that got a slot made jobs"
+    assert statuses == [201] * (VISITORS // 2) + [302] * (VISITORS // 2), statuses
     print(f"peak +{growth.peak_mb:.0f} MB; answers {statuses}")
     assert growth.peak_mb <= BOUND_MB, f"+{growth.peak_mb:.0f} MB for {statuses}"
     assert process.poll() is None
