@@ -93,6 +93,18 @@ async def test_a_page_that_saw_a_gap_gets_the_stored_state_at_most_every_two_sec
     await socket.disconnect()
 
 
+async def test_what_a_page_sends_besides_is_ignored_and_the_socket_stays():
+    job, socket = await watched_job()
+    for junk in ("not json", "[1, 2]", '"snapshot"'):
+        await socket.send_to(text_data=junk)
+    await socket.send_to(bytes_data=b"\x00\xff")
+    assert await socket.receive_nothing(timeout=0.3)
+    await store_silently(job, status=Job.Status.RUNNING, percent=15.0)
+    await apublish_snapshot(job.pk, await snapshot_of(job))
+    assert (await socket.receive_json_from(timeout=5))["job"]["percent"] == 15.0, "still open and following"
+    await socket.disconnect()
+
+
 async def test_when_the_layer_subscription_is_back_every_open_socket_re_reads_its_job():
     (first, first_socket), (second, second_socket) = await watched_job(), await watched_job()
     assert len(WATCHERS) >= 2

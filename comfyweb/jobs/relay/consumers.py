@@ -13,6 +13,7 @@ an update this consumer never heard, and when the page, seeing a gap in the numb
 
 from __future__ import annotations
 
+import json
 import time
 
 from channels.db import database_sync_to_async
@@ -101,6 +102,14 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             return
         self.heard = delivered
         await self.resync()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """What a page sends: only a snapshot request means something; anything else is ignored, not an error."""
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs) -> None:
         """The page saw a gap in the numbers: it asks for the stored state (answered at most every 2 s)."""
