@@ -24,6 +24,7 @@ from comfyweb.jobs.backends import probe_all_emulated, sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
+from comfyweb.jobs.relay.delivery import REDELIVERY
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
 from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_queue_changed, publish_quietly
 from comfyweb.jobs.runners.run import retry_or_fail, run_job
@@ -94,6 +95,7 @@ class JobWorker:
             beat.cancel()
             watch.cancel()
             announce.cancel()
+            REDELIVERY.stop()
             for task in self.background:
                 task.cancel()
             for task in list(self.tasks.values()):

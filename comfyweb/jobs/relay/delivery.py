@@ -130,6 +130,12 @@ class Redelivery:
     def forget(self, job_id) -> None:
         self.pending.pop(job_id, None)
 
+    def stop(self) -> None:
+        """Give up on what is still undelivered (the process stops; the watchers re-read the stored jobs)."""
+        self.pending.clear()
+        if self._task is not None:
+            self._task.cancel()
+
     async def _send_again(self) -> None:
         delay = RETRY_FIRST
         while self.pending:
