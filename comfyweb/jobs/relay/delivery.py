@@ -118,8 +118,9 @@ class Redelivery:
     def keep(self, layer, group: str, job_id, event: dict) -> None:
         since = self.pending.get(job_id, (None, None, None, time.monotonic()))[3]
         self.pending[job_id] = (layer, group, event, since)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._send_again())
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._send_again())
 
     def superseded(self, job_id, seq: int) -> None:
         """A newer update of the job got through: the older undelivered one is not needed any more."""
