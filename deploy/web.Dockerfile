@@ -47,4 +47,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "deploy/probe.py", "tcp://127.0.0.1:8000"]
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "comfyweb.asgi:application"]
+CMD ["python", "manage.py", "web", "--host", "0.0.0.0", "--port", "8000"]

@@ -92,6 +92,15 @@ def attach_held_files(request: HttpRequest, form) -> None:
         form.files[name] = SimpleUploadedFile(PurePosixPath(stored).name, data, content_type=content_type)
 
 
+def show_posted_photos(request: HttpRequest, form) -> None:
+    """A form refused before its checks: show again the kept photos the submission still named."""
+    for name in image_field_names(form):
+        token = request.POST.get(name + HELD_SUFFIX)
+        stored = held_name(request, token)
+        if stored is not None:
+            show_held(form.fields[name], token, stored)
+
+
 def photos_sent(form) -> bool:
     """Whether the submission carries a photo of the visitor's (a file, or a kept photo put back)."""
     return any(form.files.get(name) for name in image_field_names(form))

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from comfyweb.catalog.params import field_name, iter_panels, on_step_grid
-from comfyweb.comfy.images import ImageInfo, ImageRejected, normalize_image_pixels
+from comfyweb.comfy.images import ImageInfo, ImageRejected, decode_slots, normalize_image_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,19 @@ OptionsResolver = Callable[[dict], list[str]]
 
 
 def check_image_bytes(data: bytes, name: str = "") -> UploadedImage:
-    """Normalise an uploaded image or raise a ValidationError with a visitor-friendly message."""
+    """Normalise an uploaded image or raise a ValidationError with a visitor-friendly message.
+
+    The cheap checks come first and take no slot; the decode waits for one of the process's decode slots
+    (IMAGE_DECODES_AT_ONCE) and raises DecodersBusy (a 503) when none frees up in IMAGE_DECODE_WAIT.
+    """
     try:
         encoded, info, pixels = normalize_image_pixels(
-            data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+            data,
+            max_bytes=settings.UPLOAD_MAX_BYTES,
+            max_pixels=settings.UPLOAD_MAX_PIXELS,
+            max_side=settings.UPLOAD_MAX_SIDE,
+            slots=decode_slots(settings.IMAGE_DECODES_AT_ONCE),
+            wait=settings.IMAGE_DECODE_WAIT,
         )
     except ImageRejected as exc:
         message = IMAGE_ERRORS.get(exc.code, IMAGE_ERRORS["not_image"])

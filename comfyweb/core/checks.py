@@ -12,7 +12,7 @@ from comfyweb.core.startup import DEV_KEY_HINT, DEV_KEY_MESSAGE, uses_developmen
 
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs) -> list[Error]:
-    """Production (DEBUG off) must not run with the development secret key (daphne: see core.startup)."""
+    """Production (DEBUG off) must not run with the development secret key (a bare ASGI server: see core.startup)."""
     if uses_development_key_in_production():
         return [Error(DEV_KEY_MESSAGE, hint=DEV_KEY_HINT, id="comfyweb.E001")]
     return []

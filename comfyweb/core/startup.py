@@ -1,7 +1,7 @@
 """Refusals that must happen when a process starts, not only when someone runs the system checks.
 
-daphne never runs Django's system checks, so `comfyweb.asgi` calls `refuse_unsafe_start()` before it
-builds the application; management commands that run the checks (`runjobs`, `serve`) get the same
+An ASGI server loading `comfyweb.asgi` by itself runs no system checks, so it calls `refuse_unsafe_start()` before it
+builds the application; management commands that run the checks (`web`, `serve`, `runjobs`) get the same
 refusal from `comfyweb.core.checks` (comfyweb.E001), with the same words.
 """
 

@@ -1,16 +1,14 @@
 """The scaled-out topology: PostgreSQL row claims, Redis channel layer, several worker and web processes.
 
 Everything runs as real processes on loopback: three emulated GPU backends with two slots each,
-two `runjobs` workers and a daphne web process, against a fresh PostgreSQL database and Redis.
+two `runjobs` workers and a web process (`manage.py web`), against a fresh PostgreSQL database and Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 
 import psycopg
@@ -18,7 +16,7 @@ import pytest
 import websockets
 
 from tests.conftest import free_port
-from tests.processes import BASE_DIR, EmulatorProcess, manage, stop, wait_for_http
+from tests.processes import EmulatorProcess, manage, stop, wait_for_http
 from tests.prompts import sampler_workflow
 from tests.services import clean_redis, redis_url
 
@@ -83,11 +81,8 @@ def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postg
         assert len(batch["jobs"]) == JOBS
 
         port = free_port()
-        web = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "comfyweb.asgi:application"],
-            cwd=BASE_DIR, env={**os.environ, "EMBEDDED_DEV": "1", **env},
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "web.log").open("w"),
-        )  # fmt: skip
+        web = manage("web", "--host", "127.0.0.1", "--port", str(port), env=env, stdout=subprocess.DEVNULL,
+                     stderr=(tmp_path / "web.log").open("w"))  # fmt: skip
         processes.append(web)
         wait_for_http(f"http://127.0.0.1:{port}/", process=web)
 

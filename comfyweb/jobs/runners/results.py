@@ -1,10 +1,16 @@
-"""A run's end: its images copied into Django storage and its final state stored, in one transaction."""
+"""A run's end: its images copied into Django storage and its final state stored, in one transaction.
+
+The outcome exists only in this worker's memory until it is stored: a database that is briefly away
+(a PostgreSQL restart) is waited for, so the job is neither lost nor run a second time.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import mimetypes
+import time
 
 from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
@@ -12,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from comfyweb.core.db import DISCONNECTED, drop_broken_connections
 from comfyweb.jobs.errors import NO_OUTPUT, classify, error_record, operator_summary
 from comfyweb.jobs.models import Job, JobOutput
 from comfyweb.jobs.relay.publish import publish_quietly
@@ -21,16 +28,38 @@ from comfyweb.jobs.trust.outputs import Reviewed, aprepare_outputs
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = (384, 384)
+STORE_RETRY_FOR = 300.0  # seconds a finished run waits for the database before it gives up
+STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.5, 5.0
 
 
 async def finish(job: Job, worker: str, outcome: Outcome) -> Job:
     """Check and label the images (off the loop), store them and the final state in one transaction, then tell."""
     reviews = await aprepare_outputs(job, outcome.images)
-    await sync_to_async(_store_final)(job, worker, outcome, reviews)
-    await sync_to_async(job.refresh_from_db)()
+    await store_final(job, worker, outcome, reviews)
     logger.info("job %s: %s", job.status, job.error or f"{len(outcome.images)} image(s)")
     await publish_quietly(job)
     return job
+
+
+async def store_final(job: Job, worker: str, outcome: Outcome, reviews: list[Reviewed]) -> None:
+    """`_store_final` and a fresh read of the job, tried again with back-off while the database is away.
+
+    Meanwhile the job stays this worker's (its heartbeat goes on once the database answers), so nobody
+    else takes it over; after STORE_RETRY_FOR the error is raised (the job is then retried).
+    """
+    deadline, retry = time.monotonic() + STORE_RETRY_FOR, STORE_RETRY_FIRST
+    while True:
+        try:
+            await sync_to_async(_store_final)(job, worker, outcome, reviews)
+            await sync_to_async(job.refresh_from_db)()
+            return
+        except DISCONNECTED:
+            await sync_to_async(drop_broken_connections)()
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("job %s: the database is away; storing its result again in %.1f s", job.pk, retry)
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, STORE_RETRY_MAX)
 
 
 def _store_final(job: Job, worker: str, outcome: Outcome, reviews: list[Reviewed]) -> None:
