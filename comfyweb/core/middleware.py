@@ -7,12 +7,12 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.urls import resolve
 
-HOST_FREE_PATHS = frozenset({"/healthz"})
+HOST_FREE_PATHS = frozenset({"/healthz", "/readyz"})
 HOST_FREE_WITH_CREDENTIALS = frozenset({"/metrics"})
 
 
 class InternalEndpointsMiddleware:
-    """Answer `/healthz`, and `/metrics` for a request with credentials, before the host name is checked.
+    """Answer `/healthz` and `/readyz`, and `/metrics` for a request with credentials, before the host name is checked.
 
     Kubernetes probes and Prometheus scrape each pod at `<pod-ip>:8000`; Django would refuse that
     Host with a 400. Neither answer depends on the host. The views come from the URLconf, and
