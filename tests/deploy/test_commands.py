@@ -29,6 +29,8 @@ def _invocations() -> list[tuple[str, list[str]]]:
         for workload in k8s_by_kind(kind):
             for container in containers(workload):
                 command = [*container.get("command", []), *container.get("args", [])]
+                if not command:
+                    continue  # the image's CMD, checked below
                 found += [(f"k8s:{workload['metadata']['name']}", cmd) for cmd in shell_commands(command)]
     for name in ("web.Dockerfile", "agent.Dockerfile"):
         (cmd,) = [i for i in dockerfile(name) if i.keyword == "CMD"]
