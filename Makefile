@@ -58,7 +58,7 @@ images: deploy-tools
 	bash deploy/images/build.sh
 
 # The compose topology started from the images and tested from outside (tests/deploy/containers/).
-test-deploy: install deploy-tools images
+test-deploy: install browser deploy-tools images
 	$(PY) -m pytest -m containers tests/deploy/containers
 
 run: install

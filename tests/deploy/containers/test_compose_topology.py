@@ -17,7 +17,8 @@ import pytest
 
 from tests.deploy.containers.stack import podman
 
-pytestmark = [pytest.mark.containers, pytest.mark.slow]
+# The first test also waits for the stack to come up (minutes on a busy machine).
+pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
