@@ -26,7 +26,7 @@ from tests.services import clean_redis, fresh_postgres_database, redis_url
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 # Long enough for a busy machine to load the page's images, short enough to wait for in a test.
-EXPIRE_SECONDS = 20
+EXPIRE_SECONDS = 30
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def scaled_out_site(tmp_path, s3):
     bucket = s3.create_bucket()
     emulator = EmulatorProcess(tmp_path, step_ms=20)
     processes: list[subprocess.Popen] = []
-    with fresh_postgres_database("comfyweb_s3") as database, clean_redis(redis_url(9)) as redis:
+    with fresh_postgres_database("comfyweb_s3") as database, clean_redis(redis_url(11)) as redis:
         env = {
             "DATABASE_URL": database,
             "REDIS_URL": redis,
