@@ -26,7 +26,7 @@
 
 # The image that holds ComfyUI. Default: the `comfyui` stage below (ComfyUI with no model).
 ARG COMFYUI_IMAGE=comfyui
-ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+ARG CUDA_IMAGE=docker.io/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 ARG AGENT_PYTHON_FROM=uv
 

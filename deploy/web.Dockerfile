@@ -9,7 +9,7 @@
 # PYTHON_IMAGE is any image with Python >= 3.12 as `python` (with venv): the public python image by default;
 # `make images` passes a Debian base it makes itself when no registry is within reach (deploy/images/build.sh).
 
-ARG PYTHON_IMAGE=python:3.13-slim-trixie
+ARG PYTHON_IMAGE=docker.io/library/python:3.13-slim-trixie
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -6,9 +6,9 @@
 #   IMAGE_BASE=public deploy/images/build.sh   # force the public base images (docker.io)
 #   IMAGE_BASE=debian deploy/images/build.sh   # force a Debian base made here
 #
-# With a registry within reach the Dockerfiles start from their public defaults (python:3.13-slim-trixie,
-# postgres, redis, nginx and moto's images). Without one (a closed network), a base image is made here from
-# Debian's packages: `debootstrap --variant=minbase` of a release whose Python is >= 3.12, from the mirror in
+# With a registry within reach the Dockerfiles start from their public defaults (docker.io's python
+# 3.13-slim-trixie; the compose file's postgres, redis, nginx and moto images). Without one (a closed
+# network), a base image is made here from Debian's packages: `debootstrap --variant=minbase` of a release whose Python is >= 3.12, from the mirror in
 # apt's sources, turned into an image by `podman import`; the web and agent images are built on it, and the
 # service images install Debian's postgresql, redis-server and nginx, and moto from PyPI.
 #
@@ -113,7 +113,7 @@ main() {
   if [ "$base" = public ]; then
     build web deploy/web.Dockerfile
     # The agent in front of the emulator: no ComfyUI inside (the GPU image is built with COMFYUI_IMAGE).
-    build agent deploy/agent.Dockerfile --build-arg COMFYUI_IMAGE=python:3.13-slim-trixie \
+    build agent deploy/agent.Dockerfile --build-arg COMFYUI_IMAGE=docker.io/library/python:3.13-slim-trixie \
       --build-arg AGENT_PYTHON_FROM=system --build-arg COMFYUI_CMD=
     echo public >"$WORK/base"
     return
