@@ -9,8 +9,9 @@
 # With a registry within reach the Dockerfiles start from their public defaults (docker.io's python
 # 3.13-slim-trixie; the compose file's postgres, redis, nginx and moto images). Without one (a closed
 # network), a base image is made here from Debian's packages: `debootstrap --variant=minbase` of a release
-# whose Python is >= 3.12, from the mirror in apt's sources, turned into an image by `podman import`; the web and agent images are built on it, and the
-# service images install Debian's postgresql, redis-server and nginx, and moto from PyPI.
+# whose Python is >= 3.12, from the mirror in apt's sources, turned into an image by `podman import`; the
+# web and agent images are built on it, and the service images install Debian's postgresql, redis-server
+# and nginx, and moto from PyPI.
 #
 # Every build is cached: the Debian base is made again only when its recipe changes (a label records it),
 # podman's layer cache keeps the installed requirements until requirements.txt changes, and pip's downloads
