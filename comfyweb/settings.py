@@ -291,7 +291,11 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY el
 if HTTPS:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers speak plain HTTP to the pod
+    SECURE_REDIRECT_EXEMPT = [
+        r"^healthz$",
+        r"^readyz$",
+        r"^metrics$",
+    ]  # probes and scrapers speak plain HTTP to the pod
 SECURE_REFERRER_POLICY = "same-origin"  # job and result URLs never leave the site in a Referer
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -382,6 +386,7 @@ try:
             "django.channels.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING"},
             "axes": {"level": "WARNING"},  # lockouts (WARNING) stay; one INFO line per log-in does not
+            "botocore": {"level": "WARNING"},  # S3 media: no INFO line about where the endpoint came from
         },
     )
 except ValueError as exc:

@@ -90,6 +90,16 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture
+def s3():
+    """moto's S3 API on a free loopback port (tests/s3.py): create buckets, read what landed in them."""
+    from tests.s3 import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 async def emulator(tmp_path):
     """A ComfyUI emulator on this test's event loop (fast steps, files under tmp_path)."""
     from comfyweb.emulator.inprocess import running_emulator

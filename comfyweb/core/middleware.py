@@ -11,13 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from comfyweb.core.busy import ServerBusy
 
-HOST_FREE_PATHS = frozenset({"/healthz"})
+HOST_FREE_PATHS = frozenset({"/healthz", "/readyz"})
 HOST_FREE_WITH_CREDENTIALS = frozenset({"/metrics"})
 BUSY_MESSAGE = _("Many photos are being checked right now. Please try again in a moment.")
 
 
 class InternalEndpointsMiddleware:
-    """Answer `/healthz`, and `/metrics` for a request with credentials, before the host name is checked.
+    """Answer `/healthz` and `/readyz`, and `/metrics` for a request with credentials, before the host name is checked.
 
     Kubernetes probes and Prometheus scrape each pod at `<pod-ip>:8000`; Django would refuse that
     Host with a 400. Neither answer depends on the host. The views come from the URLconf, and
