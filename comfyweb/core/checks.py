@@ -21,7 +21,7 @@ def check_secret_key(app_configs, **kwargs) -> list[Error]:
 
 @register("media")
 def check_media_bucket(app_configs, **kwargs) -> list[Error]:
-    """With S3 media, the bucket must exist and open with the credentials given (daphne: see core.startup)."""
+    """With S3 media, the bucket must exist and open with the credentials given (ASGI servers: core.startup)."""
     problem = bucket_problem()
     if problem:
         message, hint = problem

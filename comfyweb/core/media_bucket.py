@@ -1,7 +1,7 @@
 """S3 media: is the bucket there and do the credentials open it? Asked once when a process starts.
 
 Without this a wrong bucket name or key shows up only when the first visitor uploads a photo, as a 500. The
-system check comfyweb.E002 (management commands: runjobs, migrate, serve…) and `comfyweb.asgi` (daphne runs
+system check comfyweb.E002 (management commands: web, runjobs, migrate, serve…) and `comfyweb.asgi` (an ASGI server runs
 no system checks) both refuse to start with the message of `bucket_problem()`.
 """
 
