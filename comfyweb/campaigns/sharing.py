@@ -25,17 +25,15 @@ from django.utils.translation import ngettext
 
 from comfyweb.campaigns.models import ShareLink
 from comfyweb.jobs.models import Job, JobOutput
+from comfyweb.jobs.trust.purge import due_dates
 
 TOKEN_BYTES = 18  # 144 random bits: 24 URL-safe characters
 
 
 def output_may_be_shown(output: JobOutput) -> bool:
-    """Whether an image may leave the site through a share link or an archive.
-
-    Outputs held back for the operators' review (moderation) must never be shown: when JobOutput learns
-    that state, this is the one place that honours it.
-    """
-    return not getattr(output, "is_withheld", False)
+    """Whether an image may leave the site through a share link or an archive: never one the moderation
+    withheld for the operators' review (or one they deleted); one they released may."""
+    return not output.is_withheld
 
 
 def shown_outputs(job: Job) -> list[JobOutput]:
@@ -54,12 +52,9 @@ def link_jobs(link: ShareLink) -> list[Job]:
 
 
 def retention_deadline(jobs: list[Job]) -> datetime | None:
-    """When the first of these jobs' images is due to be deleted by a retention period (None: no such period).
-
-    A link never outlives the images it shows; with no retention period they stay until the visitor
-    deletes them, and the link's own expiry is the only bound.
-    """
-    return None
+    """When the first of these jobs is due to be deleted with its images (its campaign's retention,
+    jobs.trust.purge): a link never outlives the images it shows. None when there are no jobs."""
+    return min((due_dates(job)[1] for job in jobs), default=None)
 
 
 def day_choices() -> list[int]:

@@ -10,6 +10,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("c/<str:slug>/", views.campaign_page, name="campaign"),
     path("c/<str:slug>/theme.css", theme.campaign_theme, name="campaign_theme"),
+    path("c/<str:slug>/privacy/", views.privacy_page, name="campaign_privacy"),
+    path("privacy/", views.privacy_page, name="privacy"),
     path("c/<str:campaign>/t/<str:slug>/", views.template_page, name="campaign_template"),
     path("t/<str:slug>/", views.template_page, name="template"),
     path("jobs/<uuid:job_id>/", views.job_page, name="job"),
@@ -38,4 +40,5 @@ urlpatterns = [
     path("me/delete/", views.delete_creation, name="delete_creation"),
     path("me/queue/", views.my_queue, name="queue"),
     path("me/queue/cancel/", views.cancel_my_queue, name="cancel_queue"),
+    path("me/delete-everything/", views.delete_everything, name="delete_everything"),
 ]

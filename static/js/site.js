@@ -332,10 +332,21 @@
 
   var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };
 
+  function askOnGap(socket, heard, frame) {
+    // Updates are numbered by their sender: a number skipped means one was lost on the way (a Redis blink),
+    // so ask for the stored state. A frame without a number (a snapshot) starts the count again.
+    if (typeof frame.seq !== "number") return null;
+    if (heard && heard.stream === frame.stream && frame.seq > heard.seq + 1) {
+      socket.send(JSON.stringify({ type: "snapshot" }));
+    }
+    return { stream: frame.stream, seq: frame.seq };
+  }
+
   function follow(card, prefix, attempt) {
     if (FINAL[card.dataset.status]) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + prefix + card.dataset.jobId + "/");
+    var heard = null; // {stream, seq} of the last numbered update
     socket.onmessage = function (event) {
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
@@ -343,6 +354,7 @@
       if (frame && frame.type === "preview") { showPreview(current, frame.url || frame.image); return; }
       if (frame && frame.type === "job" && frame.job) {
         attempt = 0;
+        heard = askOnGap(socket, heard, frame);
         render(current, frame.job);
         if (FINAL[frame.job.status]) socket.close();
       }

@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from comfyweb.campaigns import sharing
-from comfyweb.campaigns.models import ShareLink
+from comfyweb.campaigns.models import Campaign, ShareLink
 from comfyweb.campaigns.qr import qr_svg
 from comfyweb.jobs.models import Job, JobOutput
 from tests.campaigns.shared_work import SECRET_PHOTO, SECRET_TEXT, finished_batch, finished_job, png
@@ -212,36 +210,34 @@ def test_the_qr_code_is_the_links_own_url_as_an_svg_image(client, visitor):
     assert 'class="qr-big"' in big and "Scan to take your image with you" in big
 
 
-def test_a_link_never_outlives_the_images_retention(client, visitor, monkeypatch):
+def test_a_link_never_outlives_the_campaigns_retention_of_the_images(client, visitor):
+    Campaign.objects.create(slug="fair", title="庙会", keep_outputs_days=2)
     job = finished_job(visitor)
-    deadline = timezone.now() + timedelta(days=2)
-    monkeypatch.setattr(sharing, "retention_deadline", lambda jobs: deadline)
+    Job.objects.filter(pk=job.pk).update(campaign="fair")
     link = share(client, f"/jobs/{job.pk}/share/", days=30)
-    assert link.expires_at == deadline
-    monkeypatch.setattr(sharing, "retention_deadline", lambda jobs: timezone.now() - timedelta(seconds=1))
-    other = finished_job(visitor)
-    response = client.post(f"/jobs/{other.pk}/share/", {"days": "7"}, **EN)
+    assert link.expires_at == job.created_at + timedelta(days=2), "the images are deleted after 2 days"
+    old = finished_job(visitor)
+    Job.objects.filter(pk=old.pk).update(campaign="fair", created_at=timezone.now() - timedelta(days=3))
+    response = client.post(f"/jobs/{old.pk}/share/", {"days": "7"}, **EN)
     assert response.status_code == 400 and "can no longer be shared" in response.content.decode()
+    plain = finished_job(visitor)  # no campaign: the site's retention (PURGE_KEEP_OUTPUTS_DAYS, 30 days)
+    assert share(client, f"/jobs/{plain.pk}/share/", days=7).expires_at > timezone.now() + timedelta(days=6)
 
 
-@pytest.fixture
-def withheld_outputs(monkeypatch):
-    """Outputs the operators hold back (moderation), as JobOutput marks them: here, those named "held"."""
-    monkeypatch.setattr(JobOutput, "is_withheld", property(lambda output: "held" in output.filename), raising=False)
-
-
-def test_an_image_held_back_is_never_shown_through_a_link(client, visitor, withheld_outputs):
+def test_an_image_held_back_is_never_shown_through_a_link(client, visitor):
     batch, jobs = finished_batch(visitor, jobs=2)
-    JobOutput.objects.filter(job=jobs[1]).update(filename="held-for-review.png")
+    JobOutput.objects.filter(job=jobs[1]).update(review=JobOutput.Review.WITHHELD)
     link = share(client, f"/batches/{batch}/share/")
     stranger = Client()
     html = stranger.get(f"/s/{link.token}/", **EN).content.decode()
     assert html.count("data-shared-image") == 1 and str(jobs[1].pk) not in html
     assert stranger.get(f"/s/{link.token}/images/{jobs[1].pk}/1/").status_code == 404
     assert stranger.get(f"/s/{link.token}/images/{jobs[1].pk}/1/download/").status_code == 404
-    JobOutput.objects.filter(job=jobs[0]).update(filename="held-too.png")
+    JobOutput.objects.filter(job=jobs[0]).update(review=JobOutput.Review.REMOVED)
     assert stranger.get(f"/s/{link.token}/").status_code == 404, "nothing left to show"
     assert client.post(f"/jobs/{jobs[1].pk}/share/", {"days": "7"}).status_code == 400
+    JobOutput.objects.filter(job=jobs[1]).update(review=JobOutput.Review.RELEASED)
+    assert stranger.get(f"/s/{link.token}/images/{jobs[1].pk}/1/").status_code == 200, "released by an operator"
 
 
 def test_a_missing_file_is_a_clean_404(client, visitor):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0002_translations'),
+        ('campaigns', '0003_campaign_trust_settings'),
         ('jobs', '0004_job_retry_of_and_address_index'),
     ]
 
