@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import time_machine
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
@@ -109,32 +110,34 @@ def test_shared_answers_are_read_only_not_indexed_and_keep_the_token_to_themselv
     assert stranger.post(f"/s/{link.token}/").status_code in (403, 405), "nothing to send to a shared page"
 
 
-def test_a_link_expires_when_the_clock_passes_its_time_with_a_page_that_says_so(client, visitor, monkeypatch):
+def test_a_link_expires_when_the_clock_passes_its_time_with_a_page_that_says_so(client, visitor):
     batch, jobs = finished_batch(visitor, jobs=2)
     link = share(client, f"/batches/{batch}/share/", days=1)
     stranger = Client()
     assert stranger.get(f"/s/{link.token}/").status_code == 200
-    later = link.expires_at + timedelta(seconds=1)
-    monkeypatch.setattr(timezone, "now", lambda: later)
-    page = stranger.get(f"/s/{link.token}/", **EN)
-    assert page.status_code == 410
-    html = page.content.decode()
-    assert "This link has expired" in html and "Ask them for a new link." in html
-    assert 'data-share-gone="expired"' in html and "data-shared-image" not in html
-    assert stranger.get(f"/s/{link.token}/images/{jobs[0].pk}/1/").status_code == 404
-    assert stranger.get(f"/s/{link.token}/download.zip").status_code == 404
-    # The owner's page says it too, and a new link can be made.
-    assert "This link has expired" in client.get(f"/me/shares/{link.pk}/", **EN).content.decode()
-    assert client.get(f"/batches/{batch}/share/", **EN).status_code == 200
-    # In Chinese as well.
-    assert "链接已过期" in stranger.get(f"/s/{link.token}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    with time_machine.travel(link.expires_at + timedelta(seconds=1), tick=False):
+        page = stranger.get(f"/s/{link.token}/", **EN)
+        assert page.status_code == 410
+        html = page.content.decode()
+        assert "This link has expired" in html and "Ask them for a new link." in html
+        assert 'data-share-gone="expired"' in html and "data-shared-image" not in html
+        assert stranger.get(f"/s/{link.token}/images/{jobs[0].pk}/1/").status_code == 404
+        assert stranger.get(f"/s/{link.token}/download.zip").status_code == 404
+        # The owner's page says it too, and a new link can be made.
+        assert "This link has expired" in client.get(f"/me/shares/{link.pk}/", **EN).content.decode()
+        assert client.get(f"/batches/{batch}/share/", **EN).status_code == 200
+        # In Chinese as well.
+        chinese = stranger.get(f"/s/{link.token}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert "链接已过期" in chinese
 
 
-def test_a_link_just_before_its_time_still_works(client, visitor, monkeypatch):
+def test_a_link_just_before_its_time_still_works(client, visitor):
     job = finished_job(visitor)
     link = share(client, f"/jobs/{job.pk}/share/", days=1)
-    monkeypatch.setattr(timezone, "now", lambda: link.expires_at - timedelta(seconds=1))
-    assert Client().get(f"/s/{link.token}/").status_code == 200
+    with time_machine.travel(link.expires_at - timedelta(seconds=1), tick=False):
+        assert Client().get(f"/s/{link.token}/").status_code == 200
+    with time_machine.travel(link.expires_at, tick=False):
+        assert Client().get(f"/s/{link.token}/").status_code == 410
 
 
 def test_stop_sharing_kills_the_link_at_once(client, visitor):
