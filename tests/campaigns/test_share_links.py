@@ -248,3 +248,21 @@ def test_a_missing_file_is_a_clean_404(client, visitor):
     link = share(client, f"/jobs/{job.pk}/share/")
     job.outputs.first().file.delete(save=False)
     assert Client().get(f"/s/{link.token}/images/{job.pk}/1/").status_code == 404
+
+
+def test_delete_everything_of_mine_and_the_retention_purge_kill_links(client, visitor):
+    from comfyweb.jobs.trust.purge import purge
+
+    mine = finished_job(visitor)
+    mine_link = share(client, f"/jobs/{mine.pk}/share/")
+    assert client.post("/me/delete-everything/").status_code == 302
+    assert Client().get(f"/s/{mine_link.token}/").status_code == 404
+    other = Client()
+    other.get("/")
+    kept = finished_job(other.session.session_key)
+    kept_link = share(other, f"/jobs/{kept.pk}/share/", days=30)
+    assert kept_link.expires_at <= kept.created_at + timedelta(days=30), "the site keeps images 30 days"
+    with time_machine.travel(kept.created_at + timedelta(days=30, seconds=1), tick=False):
+        assert purge().jobs == 1
+    assert not ShareLink.objects.exists()
+    assert Client().get(f"/s/{kept_link.token}/").status_code == 404
