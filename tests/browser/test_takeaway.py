@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
+import zipfile
 
 import pytest
 import zxingcpp
@@ -129,13 +130,13 @@ def test_a_batch_downloads_as_one_zip_from_its_page(browser, live_server, transa
     add_session_cookie(context, live_server.url, key)
     page = context.new_page()
     page.goto(f"/batches/{batch}/")
+    assert page.locator("[data-takeaway]").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "batch-takeaway-en-1280x720.png"), full_page=True)
     with page.expect_download() as download:
         page.locator("[data-takeaway] [data-download-all]").click()
     assert re.fullmatch(r"couple-photo-\d{4}-\d\d-\d\d\.zip", download.value.suggested_filename)
     saved = tmp_path / "all.zip"
     download.value.save_as(saved)
-    import zipfile
-
     with zipfile.ZipFile(saved) as archive:
         assert len(archive.namelist()) == 3 and archive.testzip() is None
     context.close()
