@@ -76,6 +76,25 @@ def unreachable_bucket_check() -> str:
 
 
 @cache
+def careless_trust_check() -> str:
+    """`manage.py check` with a retired variable, a label font that is not there, half a C2PA key pair and a
+    moderation check that cannot be imported."""
+    env = {
+        "JOB_ANONYMOUS_IDENTITY": "address",
+        "LABEL_FONT": "/nonexistent/font.ttc",
+        "C2PA_CERT_FILE": "/nonexistent/chain.pem",
+        "C2PA_KEY_FILE": "",
+        "MODERATION_CHECKS": "comfyweb.nowhere.Check",
+    }
+    return _run("check", env=env)
+
+
+@cache
+def unreadable_c2pa_files_check() -> str:
+    return _run("check", env={"C2PA_CERT_FILE": "/nonexistent/chain.pem", "C2PA_KEY_FILE": "/nonexistent/key.pem"})
+
+
+@cache
 def bad_log_format() -> str:
     return _run("check", env={"LOG_FORMAT": "xml"})
 
@@ -121,6 +140,13 @@ TRIGGERS = {
     ),
     "WEB_PROCESSES > 1 with SQLite: job claims need PostgreSQL's row locks.": lambda f: production_check(),
     "S3 media bucket <name>: the endpoint <url> cannot be reached (<error>).": lambda f: unreachable_bucket_check(),
+    "JOB_ANONYMOUS_IDENTITY is no longer read: visitors are counted by account or session.": (
+        lambda f: careless_trust_check()
+    ),
+    "LABEL_FONT <path> is not a file: the visible AI label has no Chinese glyphs.": lambda f: careless_trust_check(),
+    "Set both C2PA_CERT_FILE and C2PA_KEY_FILE, or neither.": lambda f: careless_trust_check(),
+    "<name> <path> is not a readable file.": lambda f: unreadable_c2pa_files_check(),
+    "MODERATION_CHECKS names <path>, which cannot be imported: <error>": lambda f: careless_trust_check(),
     "LOG_FORMAT must be text or json, not <value>": lambda f: bad_log_format(),
     "GPU_BACKENDS: unknown kind <kind> (use agent or comfyui)": lambda f: _parser_error("gopher+http://gpu:1#1"),
     "GPU_BACKENDS: <entry> must be an http(s) URL with #slots >= 1": lambda f: _parser_error("agent+http://gpu:1#0"),
@@ -180,7 +206,12 @@ def test_fault_message_is_in_the_product(message):
 
 def test_every_system_check_id_is_explained_and_raised():
     """The ids the checks print in the configurations above (and test_media_bucket.py's) are the documented ones."""
-    printed = set(re.findall(r"comfyweb\.[EW]\d{3}", production_check() + unreachable_bucket_check()))
+    printed = set(
+        re.findall(
+            r"comfyweb\.[EW]\d{3}",
+            production_check() + unreachable_bucket_check() + careless_trust_check() + unreadable_c2pa_files_check(),
+        )
+    )
     documented = set(re.findall(r"comfyweb\.[EW]\d{3}", (DOCS / "troubleshooting.md").read_text(encoding="utf-8")))
     assert printed == documented
 
