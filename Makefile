@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export EMBEDDED_DEV ?= 1
 
-.PHONY: help install browser run test test-fast test-comfyui test-stress bench bench-comfyui lint format migrations-check ci clean
+.PHONY: help install browser deploy-tools images run test test-fast test-comfyui test-stress test-deploy bench bench-comfyui lint format migrations-check ci clean
 
 help:
 	@echo "make run    - install what is missing and serve http://$(HOST):$(PORT) (embedded topology)"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench  - measure the product's performance figures (bench/RESULTS.md)"
 	@echo "make bench-comfyui - the agent's added time on a real CPU ComfyUI (appended to bench/RESULTS.md)"
 	@echo "make lint   - ruff check, format check and the layer contract (import-linter)"
+	@echo "make images - build the web, agent and service images with podman (deploy/images/build.sh)"
+	@echo "make test-deploy - build the images, run deploy/compose.yaml with podman-compose and test it from outside"
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(BOOT_PYTHON)" || { echo "Python >= 3.12 is required (Django 6)"; exit 1; }
@@ -40,6 +42,25 @@ browser:
 		($$SUDO apt-get update -qq || true) && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
 	fi
+
+# Containers without a Docker engine: podman (run as root with runc, see deploy/images/podman.sh), its
+# network stack with DNS between containers, and debootstrap for a Debian base when no registry is reachable.
+DEPLOY_PACKAGES := podman runc netavark aardvark-dns debootstrap curl
+deploy-tools:
+	@if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 \
+		|| ! command -v debootstrap >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 \
+		|| [ ! -x /usr/lib/podman/aardvark-dns ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		($$SUDO apt-get update -qq || true) && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPLOY_PACKAGES) >/dev/null; \
+	fi
+
+images: deploy-tools
+	bash deploy/images/build.sh
+
+# The compose topology started from the images and tested from outside (tests/deploy/containers/).
+test-deploy: install browser deploy-tools images
+	$(PY) -m pytest -m containers tests/deploy/containers
 
 run: install
 	$(PY) manage.py migrate --noinput

@@ -1,7 +1,7 @@
 """`python -m bench` (what `make bench` runs): measure every figure, print the table, write RESULTS.md.
 
 Options: --scale / BENCH_SCALE (1.0 = the counts of the product's goals; lower for a quick look),
---only relay,dispatch,watchers,agent,inputs, --topology embedded|scaled|auto, --profile (rerun a
+--only relay,dispatch,watchers,agent,inputs,moderation, --topology embedded|scaled|auto, --profile (rerun a
 missed relay figure under py-spy and add where the dispatcher spends its time), --selftest (check
 the staleness computation on hand-worked examples). Missed targets are reported, never an error.
 """
@@ -23,7 +23,7 @@ from bench.part import RESULT_PREFIX
 from bench.procs import BASE_DIR
 from bench.report import Figure, render_markdown, render_table
 
-PARTS = ("relay", "dispatch", "watchers", "agent", "inputs")
+PARTS = ("relay", "dispatch", "watchers", "agent", "inputs", "moderation")
 RELAY_LEVELS = (1, 100, 500)
 
 
@@ -142,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"{name}")
         results[name] = result = run_part(name, {"scale": scale})
         figures += module.figures(result)
+    if "moderation" in wanted:
+        from bench import moderation
+
+        progress("moderation: the picture check and the labels, per image")
+        results["moderation"] = result = run_part("moderation", {"scale": scale})
+        figures += moderation.figures(result)
     elapsed = time.monotonic() - started
     notes.append(
         f"Total run time {elapsed:.0f} s; load average (1/5/15 min) at the start {load_at_start}, at the end "

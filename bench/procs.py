@@ -108,7 +108,7 @@ class AgentProcess:
 
 
 class WebProcess:
-    """`manage.py serve` (daphne + dispatcher in one process) or plain daphne (`worker=False`)."""
+    """`manage.py serve` (web server + dispatcher in one process) or the web command alone (`worker=False`)."""
 
     def __init__(self, env: dict, log: Path, worker: bool = True, wrap: list[str] | None = None) -> None:
         self.port = free_port()
@@ -116,7 +116,7 @@ class WebProcess:
         if worker:
             args = ["manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         else:
-            args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "comfyweb.asgi:application"]
+            args = ["manage.py", "web", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = python(*args, env=env, log=log, wrap=wrap, stdout=subprocess.DEVNULL)
         wait_for_http(f"{self.url}/", process=self.process)
 

@@ -1,4 +1,8 @@
-"""ASGI entry point of the web role: Django over HTTP, the job relay over WebSocket."""
+"""ASGI entry point of the web role: Django over HTTP, the job relay over WebSocket.
+
+Served by uvicorn (`manage.py web`, `manage.py serve`: comfyweb.core.webserver); any ASGI server can load
+it, and every one gets the request body limit, the outermost layer.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,24 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comfyweb.settings")
 
 from comfyweb.core.startup import refuse_unsafe_start
 
-# daphne runs no system checks: refuse the development secret key here, before anything is served.
+# A bare ASGI server runs no system checks: refuse the development secret key here, before anything is served.
 refuse_unsafe_start()
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from comfyweb.core.bodylimit import BodyLimitMiddleware  # noqa: E402
 from comfyweb.jobs.relay.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+application = BodyLimitMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    ),
+    max_bytes=lambda: settings.REQUEST_MAX_BYTES,
 )

@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE
 from comfyweb.core.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,13 +30,13 @@ DEV_SECRET_KEY = "dev-insecure-comfyweb-secret-key-change-me"  # noqa: S105 - re
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-# DEV_SECRET_KEY is refused in production by comfyweb.asgi at start (daphne) and by the system check
+# DEV_SECRET_KEY is refused in production by comfyweb.asgi at start (any ASGI server) and by the system check
 # comfyweb.E001 (management commands): see comfyweb/core/startup.py.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "daphne",
+    "daphne",  # `runserver` only (development); the site is served by uvicorn: comfyweb.core.webserver
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "comfyweb.core.middleware.InternalEndpointsMiddleware",  # probes and scrapers by pod IP
+    "comfyweb.core.middleware.BusyMiddleware",  # ServerBusy (all image decode slots taken): 503 + Retry-After
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "comfyweb.core.headers.PermissionsPolicyMiddleware",
@@ -97,6 +98,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+# A persistent connection is checked before a request reuses it: a database restart costs no failed request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
@@ -111,11 +114,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # fire-and-forget (a browser that misses one gets the next, and the stored snapshot on reconnect),
 # so the pub/sub layer fits: pushed to each process, no per-message round trip or queue on Redis.
 REDIS_URL = env.str("REDIS_URL", default="")
+# The backend is channels_redis's pub/sub layer that also tells the relay when its subscription came back
+# after a Redis blink (comfyweb.jobs.relay.layer): the open job pages then re-read their jobs.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_keepalive": True}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": "comfyweb.jobs.relay.layer.ReconnectAwarePubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_TIMEOUTS}]},
         }
     }
 else:
@@ -124,7 +130,11 @@ else:
 # --- Cache: local memory embedded, Redis when REDIS_URL is set (rate limits, object_info).
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {**REDIS_TIMEOUTS, "socket_timeout": 2},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -229,11 +239,50 @@ JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a
 JOB_LIVE_PREVIEWS = env.bool("JOB_LIVE_PREVIEWS", default=True)  # sampler previews; a template may say otherwise
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- Trust (docs/privacy.md): retention, moderation and AI-generated labels. Campaigns override most of these
+# in the admin; these are the site's defaults.
+PURGE_KEEP_UPLOADS_DAYS = env.int("PURGE_KEEP_UPLOADS_DAYS", default=7)  # visitors' photos, from sending
+PURGE_KEEP_OUTPUTS_DAYS = env.int("PURGE_KEEP_OUTPUTS_DAYS", default=30)  # images made (and the job), from sending
+PURGE_KEPT_PHOTOS_HOURS = env.int("PURGE_KEPT_PHOTOS_HOURS", default=24)  # photos kept after a refused form
+PURGE_INTERVAL = env.float("PURGE_INTERVAL", default=600)  # seconds between a worker's purge rounds (0: never)
+# Checks of photos, text and images made: dotted paths of jobs.trust.moderation.Check classes, in order.
+MODERATION_CHECKS = env.list(
+    "MODERATION_CHECKS",
+    default=["comfyweb.jobs.trust.nudity.NudeNetCheck", "comfyweb.jobs.trust.words.WordListCheck"],
+)
+MODERATION_INPUT_THRESHOLD = env.float("MODERATION_INPUT_THRESHOLD", default=0.5)
+MODERATION_OUTPUT_THRESHOLD = env.float("MODERATION_OUTPUT_THRESHOLD", default=0.5)
+MODERATION_FAIL_CLOSED = env.bool("MODERATION_FAIL_CLOSED", default=True)  # a check that fails blocks
+LABEL_VISIBLE = env.bool("LABEL_VISIBLE", default=True)
+LABEL_TEXT = env.str("LABEL_TEXT", default="AI生成")
+# A font with CJK glyphs for the visible label (Debian: fonts-wqy-microhei, installed by `make browser` and the image).
+LABEL_FONT = env.str("LABEL_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+LABEL_SERVICE_NAME = env.str("LABEL_SERVICE_NAME", default="comfyweb")  # who made it, in the implicit label
+LABEL_SERVICE_ID = env.str("LABEL_SERVICE_ID", default="")  # e.g. the service's filing number
+# C2PA content credentials: signed with the operator's certificate chain and private key (PEM files) when set.
+C2PA_CERT_FILE = env.str("C2PA_CERT_FILE", default="")
+C2PA_KEY_FILE = env.str("C2PA_KEY_FILE", default="")
+C2PA_SIGNING_ALG = env.str("C2PA_SIGNING_ALG", default="es256")
+C2PA_TSA_URL = env.str("C2PA_TSA_URL", default="")
+# --- Take-away: share links to a visitor's images (comfyweb/campaigns/sharing.py, docs/security.md).
+SHARE_LINK_DAYS = env.int("SHARE_LINK_DAYS", default=7)  # what the share form offers first
+SHARE_LINK_MAX_DAYS = env.int("SHARE_LINK_MAX_DAYS", default=30)  # the longest a visitor may choose
+
 # --- Limits for user input.
 # One source for the image limits: the protocol layer's defaults, which the agent uses too.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=DEFAULT_MAX_BYTES)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=DEFAULT_MAX_PIXELS)
+# Photos are kept at most this many pixels on their long side (the browser already sends them so): a JPEG
+# is decoded at a fraction of its size, other formats are shrunk as soon as they are decoded.
+UPLOAD_MAX_SIDE = env.int("UPLOAD_MAX_SIDE", default=DEFAULT_MAX_SIDE)
+# Decoding is what an upload costs (a 40-megapixel PNG: ~160 MB while it decodes): at most this many at
+# once per web process; the others wait up to IMAGE_DECODE_WAIT seconds, then get 503 with Retry-After.
+IMAGE_DECODES_AT_ONCE = env.int("IMAGE_DECODES_AT_ONCE", default=2)
+IMAGE_DECODE_WAIT = env.float("IMAGE_DECODE_WAIT", default=10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 5 * 1024 * 1024
+# Any request body, to any URL: refused from Content-Length (or a running count) before it is read, by
+# the outermost ASGI layer (comfyweb.core.bodylimit). Two photos at the limit plus the rest of the form.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=2 * UPLOAD_MAX_BYTES + 5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security headers (docs/security.md).
@@ -245,7 +294,11 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY el
 if HTTPS:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers speak plain HTTP to the pod
+    SECURE_REDIRECT_EXEMPT = [
+        r"^healthz$",
+        r"^readyz$",
+        r"^metrics$",
+    ]  # probes and scrapers speak plain HTTP to the pod
 SECURE_REFERRER_POLICY = "same-origin"  # job and result URLs never leave the site in a Referer
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -336,6 +389,7 @@ try:
             "django.channels.server": {"level": "WARNING"},
             "daphne": {"level": "WARNING"},
             "axes": {"level": "WARNING"},  # lockouts (WARNING) stay; one INFO line per log-in does not
+            "botocore": {"level": "WARNING"},  # S3 media: no INFO line about where the endpoint came from
         },
     )
 except ValueError as exc:

@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from comfyweb.campaigns.media import media_file
-from comfyweb.core.views import healthz
+from comfyweb.core.views import healthz, readyz
 from comfyweb.jobs.metrics import metrics_view
 
 urlpatterns = [
@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("comfyweb.api_urls")),
     path("metrics", metrics_view, name="metrics"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("", include("comfyweb.campaigns.urls")),
 ]

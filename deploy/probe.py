@@ -2,7 +2,7 @@
 
     python probe.py /api/health                      # the agent on 127.0.0.1:$AGENT_PORT (default 8189)
     python probe.py http://127.0.0.1:8188/system_stats
-    python probe.py tcp://127.0.0.1:8000             # the web role: daphne accepts connections
+    python probe.py tcp://127.0.0.1:8000             # the web role accepts connections
 
 HTTP targets succeed on a 2xx answer. When AGENT_TOKEN is set it is sent as a bearer token, so the
 probe works whether or not the agent asks for it on its health routes. Images run it from HEALTHCHECK,

@@ -19,6 +19,13 @@ if "EMBEDDED_DEV" not in os.environ:
     os.environ["EMBEDDED_DEV"] = "1"
     settings.EMBEDDED_DEV = True
 
+# The picture check (NudeNet, ~0.3 s of CPU per image here) stays out of the suite's many jobs and of the
+# processes it starts; tests/trust/ turns it on where it is what they test. The word list check stays on.
+SUITE_CHECKS = "comfyweb.jobs.trust.words.WordListCheck"
+if "MODERATION_CHECKS" not in os.environ:
+    os.environ["MODERATION_CHECKS"] = SUITE_CHECKS
+    settings.MODERATION_CHECKS = [SUITE_CHECKS]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_DIR = FIXTURES / "seed"
 TRANSCRIPTS_DIR = FIXTURES / "comfyui"
@@ -80,6 +87,16 @@ def _fresh_cache():
 def _media_in_tmp(settings, tmp_path):
     """Every test writes media into its own temporary folder."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def s3():
+    """moto's S3 API on a free loopback port (tests/s3.py): create buckets, read what landed in them."""
+    from tests.s3 import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -3,19 +3,22 @@
 PostgreSQL is the machine's (`.ci/run` starts it when down); each test gets a database of its own. Redis is a
 `redis-server` of the test session's own on a free port (`RedisServer`, started by `tests/conftest.py`): Redis
 pub/sub channels are shared by every database number of a server, so two test runs on one server would hear
-each other's job updates, and a fault test must be free to kill it.
+each other's job updates, and a fault test must be free to kill it. A test that restarts PostgreSQL runs a
+cluster of its own (`PostgresCluster`): the machine's is shared and never stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -74,6 +77,60 @@ class RedisServer:
 
     def stop(self) -> None:
         self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster (Debian's initdb and pg_ctl) on a free loopback port, owned by one test.
+
+    `crash()` stops it the way a crash does (`pg_ctl -m immediate`: every process quits at once, the next
+    start recovers from the WAL), `start()` brings it back on the same port. As root, the server runs as
+    the `postgres` system user (PostgreSQL refuses to run as root).
+    """
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+        if not found:
+            pytest.fail("PostgreSQL's server binaries are needed here (Debian package postgresql)")
+        self.bin = found[-1].parent
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="comfyweb-pg-"))
+        self.data = self.directory / "data"
+        self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._owner = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        if self._owner is not None:
+            os.chown(self.directory, self._owner.pw_uid, self._owner.pw_gid)
+
+    def _run(self, program: str, *args: str, timeout: float = 120) -> None:
+        command = [str(self.bin / program), *args]
+        if self._owner is not None:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
+
+    def init(self) -> PostgresCluster:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        return self
+
+    def start(self) -> PostgresCluster:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-o", options, "-w",
+                  "-t", "120", "start")  # fmt: skip
+        return self
+
+    def crash(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def database(self, name: str) -> str:
+        """A new database in this cluster; its URL."""
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+    def stop(self) -> None:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -121,7 +121,7 @@ def creations_page(jobs: QuerySet[Job], number: object) -> tuple[Page, list[Crea
         for job in group:
             if job.status != Job.Status.SUCCEEDED:
                 continue
-            for n, output in enumerate(job.outputs.all(), start=1):
+            for n, output in enumerate((o for o in job.outputs.all() if not o.is_withheld), start=1):
                 creation.outputs.append(
                     {
                         "url": output.file.url,

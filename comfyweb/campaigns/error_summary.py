@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django import forms
+from django.utils.translation import gettext as _
 
 from comfyweb.catalog.forms import UPLOAD_SUFFIX
+
+CONSENT_ANCHOR = "id_consent"
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,17 @@ def field_anchor(bound: forms.BoundField) -> str:
     return bound.id_for_label or bound.auto_id
 
 
-def error_summary(form: forms.Form | None, errors: list[str]) -> list[Problem]:
-    """The page's own refusals (quantity, quota, rate), the form's, then each field's in the form's order."""
+def error_summary(form: forms.Form | None, errors: list[str], *, consent_error: str = "") -> list[Problem]:
+    """The page's own refusals (quantity, quota, rate), the form's, each field's in the form's order, then
+    a missing consent (its box sits below the fields, in `campaigns/_consent.html`)."""
     problems = [Problem(str(message)) for message in errors]
+    consent = [Problem(consent_error, str(_("Consent")), CONSENT_ANCHOR)] if consent_error else []
     if form is None or not form.is_bound:
-        return problems
+        return problems + consent
     problems += [Problem(str(message)) for message in form.non_field_errors()]
     labels = {bound.name: str(bound.label) for bound in form.visible_fields()}
     for bound in form.visible_fields():
         # A gallery's "…or upload your own picture" is named after its gallery in the summary.
         label = labels.get(bound.name.removesuffix(UPLOAD_SUFFIX), str(bound.label))
         problems += [Problem(str(message), label, field_anchor(bound)) for message in bound.errors]
-    return problems
+    return problems + consent

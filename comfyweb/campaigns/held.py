@@ -20,6 +20,7 @@ from django.http import HttpRequest
 
 from comfyweb.catalog.forms import UPLOAD_SUFFIX, TemplateImageField, UploadedImage
 from comfyweb.jobs.services import store_input_image
+from comfyweb.jobs.trust.inputs import refusal_for
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,13 @@ def hold(request: HttpRequest, name: str) -> str:
         held.pop(next(iter(held)))
     request.session[SESSION_KEY] = held
     return token
+
+
+def forget_held(request: HttpRequest) -> list[str]:
+    """Drop every kept photo of this session; the storage names it held."""
+    names = list(_held(request).values())
+    request.session.pop(SESSION_KEY, None)
+    return names
 
 
 def held_name(request: HttpRequest, token: object) -> str | None:
@@ -84,14 +92,35 @@ def attach_held_files(request: HttpRequest, form) -> None:
         form.files[name] = SimpleUploadedFile(PurePosixPath(stored).name, data, content_type=content_type)
 
 
-def keep_valid_photos(request: HttpRequest, form) -> None:
-    """After a refusal (a faulty field, the quota, the queue cap): keep every photo that passed its checks."""
+def show_posted_photos(request: HttpRequest, form) -> None:
+    """A form refused before its checks: show again the kept photos the submission still named."""
+    for name in image_field_names(form):
+        token = request.POST.get(name + HELD_SUFFIX)
+        stored = held_name(request, token)
+        if stored is not None:
+            show_held(form.fields[name], token, stored)
+
+
+def photos_sent(form) -> bool:
+    """Whether the submission carries a photo of the visitor's (a file, or a kept photo put back)."""
+    return any(form.files.get(name) for name in image_field_names(form))
+
+
+def keep_valid_photos(request: HttpRequest, form, *, threshold: float) -> None:
+    """After a refusal (a faulty field, the quota, the queue cap): keep every photo that passed its checks.
+
+    Its checks include the moderation (at the campaign's `threshold`): a photo it refuses is never kept.
+    """
     cleaned = getattr(form, "cleaned_data", None) or {}
     for name in image_field_names(form):
         if name in form.errors:
             continue
         value = cleaned.get(name.removesuffix(UPLOAD_SUFFIX))
         if isinstance(value, UploadedImage):
+            refused = refusal_for(value, threshold)
+            if refused:
+                form.add_error(name, refused)
+                continue
             stored = store_input_image(value)
             show_held(form.fields[name], hold(request, stored), stored)
 

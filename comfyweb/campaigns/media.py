@@ -2,7 +2,8 @@
 
 Who may read what:
 
-* `outputs/…` and `thumbnails/…`: the job's owner (account or session) and staff, like the job page;
+* `outputs/…` and `thumbnails/…`: the job's owner (account or session) and staff, like the job page; an
+  output withheld by the moderation: staff only;
 * `inputs/…`: anyone who has the exact name. Inputs are stored under the SHA-256 of their bytes, so the
   name cannot be guessed, and GPU agents fetch them by URL when CATALOG_IMAGE_INPUT is "url";
 * anything else: nobody (404).
@@ -55,6 +56,9 @@ def may_read(request: HttpRequest, name: str) -> bool:
             output = JobOutput.objects.select_related("job").filter(**{field: name}).first()
             if output is None:
                 return False
+            user = getattr(request, "user", None)
+            if output.is_withheld and not getattr(user, "is_staff", False):
+                return False  # withheld for the operators' review: not even its owner sees it
             session_key = (request.session.session_key or "") if hasattr(request, "session") else ""
             return can_view(output.job, user=getattr(request, "user", None), session_key=session_key)
     return False

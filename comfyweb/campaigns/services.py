@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from comfyweb.campaigns.models import Campaign
+from comfyweb.campaigns.trust import asking_campaign, consent_terms
 from comfyweb.jobs.limits import DailyQuota, SubmissionRules
 from comfyweb.jobs.services import quantity_message
 
@@ -51,17 +52,23 @@ def window_refusal(campaign: Campaign | None) -> str:
 
 
 def submission_rules(template, campaign: Campaign | None) -> SubmissionRules:
-    """What jobs must enforce for this submission: the campaign's window and the quotas that apply.
+    """What jobs must enforce for this submission: the campaign's window, the quotas and the consent that apply.
 
     The jobs count for the campaign visited; without one (the plain template page, the REST API, a
     retry), for the first campaign offering the template, and every such campaign's quota applies.
+    Without a campaign visited, consent is asked when the template or any enabled campaign offering it
+    asks for it (the first such campaign's terms).
     """
     limiting = quota_campaigns(template, campaign)
     charged = campaign or (limiting[0] if limiting else None)
+    terms = consent_terms(template, campaign)
+    if campaign is None:
+        charged = charged or asking_campaign(template)  # the jobs count under the terms they were sent with
     return SubmissionRules(
         campaign=charged.slug if charged is not None else "",
         refusal=window_refusal(campaign),
         daily_quotas=tuple(DailyQuota(campaign=c.slug, limit=c.daily_quota) for c in limiting),
+        consent=terms,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,21 +16,26 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from comfyweb.campaigns import creations, held, services
+from comfyweb.campaigns import creations, held, services, trust
 from comfyweb.campaigns.cards import batch_index, card_snapshot, job_strings, queue_label
 from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.models import Campaign
 from comfyweb.campaigns.steps import group_fields, visitor_params
+from comfyweb.campaigns.streaming import stored_file_response
 from comfyweb.catalog.backends_check import backends_options_resolver
-from comfyweb.catalog.forms import build_template_form
+from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form
 from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.comfy.images import DecodersBusy
 from comfyweb.core.clientip import client_ip
+from comfyweb.core.middleware import BUSY_MESSAGE
 from comfyweb.core.visitors import visitor_session_key
-from comfyweb.jobs.api.throttles import RATE_LIMITED, allow_job_creation
+from comfyweb.jobs.api.throttles import RATE_LIMITED, job_creation_wait
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.selectors import can_view, visitor_jobs
 from comfyweb.jobs.services import cancel_all, cancel_job, retry_job, submit_jobs
+from comfyweb.jobs.trust.consent import consent_message
+from comfyweb.jobs.trust.purge import forget_visitor
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -60,49 +66,107 @@ def template_page(request: HttpRequest, slug: str, campaign: str | None = None) 
         campaign_obj = get_object_or_404(Campaign, slug=campaign, enabled=True)
         if not campaign_obj.entries.filter(template=template).exists():
             raise Http404("template not in campaign")
-    errors: list[str] = []
-    quantity = settings.JOB_DEFAULT_QUANTITY
     resolver = backends_options_resolver()
     # The form in the visitor's language (only texts differ from the template: the values map the same).
     shown = SimpleNamespace(prompt=template.prompt, params=visitor_params(template))
+    consent = trust.consent_box(template, campaign_obj)
     if request.method == "POST":
-        form = build_template_form(shown, data=request.POST, files=request.FILES.copy(), options_resolver=resolver)
-        held.attach_held_files(request, form)
-        try:
-            quantity = services.parse_quantity(request.POST.get("quantity"))
-        except ValidationError as exc:
-            errors.extend(exc.messages)
-        if form.is_valid() and not errors:
-            batch_url = _submit(request, template, campaign_obj, form.cleaned_data, quantity, errors)
-            if batch_url:
-                return redirect(batch_url)
-        held.keep_valid_photos(request, form)  # nothing chosen is lost: valid photos stay chosen
-        status = 400
+        page = _take_submission(request, template, campaign_obj, shown, resolver, consent=consent)
+        if page.results_url:
+            return redirect(page.results_url)
     else:
-        form = build_template_form(shown, options_resolver=resolver)
+        page = Submission(build_template_form(shown, options_resolver=resolver), status=200)
         again = _job_to_make_again(request, template)
         if again is not None:
-            held.prefill_from_values(request, form, again.values or {})
-            quantity = _batch_size(again)
-        status = 200
+            held.prefill_from_values(request, page.form, again.values or {})
+            page.quantity = _batch_size(again)
     context = {
         "workflow_template": template,
         "campaign": campaign_obj,
         "window": campaign_obj.window_state() if campaign_obj else "open",
-        "form": form,
-        "groups": group_fields(form, shown.params),
-        "problems": error_summary(form, errors),
-        "quantity": quantity,
+        "form": page.form,
+        "groups": group_fields(page.form, shown.params),
+        "problems": error_summary(page.form, page.errors, consent_error=page.consent_error),
+        "quantity": page.quantity or settings.JOB_DEFAULT_QUANTITY,
         "quantities": range(services.MIN_QUANTITY, settings.JOB_MAX_QUANTITY + 1),
+        "consent": consent,
+        "consent_error": page.consent_error,
+        "consent_given": request.method == "POST" and request.POST.get("consent") == "yes",
     }
-    return render(request, "campaigns/template.html", context, status=status)
+    response = render(request, "campaigns/template.html", context, status=page.status)
+    if page.retry_after is not None:
+        response["Retry-After"] = str(page.retry_after)
+    return response
 
 
-def _submit(request, template, campaign, values: dict, quantity: int, errors: list[str]) -> str | None:
-    """Check window and quota, create the jobs; return the results URL or append the reasons to `errors`."""
-    if not allow_job_creation(request):
-        errors.append(str(RATE_LIMITED))
-        return None
+@dataclass
+class Submission:
+    """The template's form to show (again) and why; or, after a valid POST, the results' URL."""
+
+    form: object = None
+    status: int = 400
+    errors: list[str] = field(default_factory=list)
+    quantity: int | None = None
+    results_url: str | None = None
+    retry_after: int | None = None
+    consent_error: str = ""
+
+
+def _take_submission(request: HttpRequest, template, campaign, shown, resolver, *, consent) -> Submission:
+    """Cheapest checks first: the rate limit before the form (whose photos are decoded last), then consent,
+    then the jobs (whose moderation looks at the decoded photos)."""
+    wait = job_creation_wait(request)
+    if wait is not None:  # a refused submission costs no decode
+        return Submission(_form_as_posted(request, shown, resolver), 429, [str(RATE_LIMITED)], retry_after=wait)
+    form = build_template_form(shown, data=request.POST, files=request.FILES.copy(), options_resolver=resolver)
+    held.attach_held_files(request, form)
+    submission = Submission(form)
+    try:
+        submission.quantity = services.parse_quantity(request.POST.get("quantity"))
+    except ValidationError as exc:
+        submission.errors.extend(exc.messages)
+    consented = request.POST.get("consent") == "yes"
+    if consent is not None and not consented and held.photos_sent(form):
+        submission.consent_error = str(consent_message())
+    try:
+        valid = form.is_valid()
+    except DecodersBusy as busy:  # every decode slot stayed taken: come back shortly
+        form = _form_as_posted(request, shown, resolver)
+        return Submission(form, 503, [str(BUSY_MESSAGE)], submission.quantity, retry_after=busy.retry_after)
+    if valid and not submission.errors and not submission.consent_error:
+        try:
+            submission.results_url = _submit(
+                request, template, campaign, form, submission.quantity, submission.errors, consented=consented
+            )
+        except ValidationError:  # consent_required: the photos came in a way the page did not see
+            submission.consent_error = str(consent_message())
+    if not submission.results_url and not submission.consent_error:  # without consent, no photo is kept
+        policy = trust.campaign_policy(campaign) if campaign else trust.policy_for("")
+        held.keep_valid_photos(request, form, threshold=policy.input_threshold)  # valid photos stay chosen
+    return submission
+
+
+def _form_as_posted(request: HttpRequest, shown, resolver):
+    """The form refused before its checks ran: unbound (validating it would decode the photos), showing the
+    values typed and the photos kept from an earlier try; photos chosen in this try must be chosen again."""
+    form = build_template_form(shown, options_resolver=resolver)
+    held.show_posted_photos(request, form)
+    for name in form.fields:
+        if name in request.POST and name not in held.image_field_names(form):
+            form.initial[name] = request.POST.get(name)
+    return form
+
+
+def _field_of(form, name: str) -> str | None:
+    """The form field a value's name stands for (a gallery's photo is its upload field)."""
+    upload = name + UPLOAD_SUFFIX
+    return upload if upload in form.fields else name if name in form.fields else None
+
+
+def _submit(request, template, campaign, form, quantity: int, errors: list[str], *, consented: bool) -> str | None:
+    """Check window and quota, create the jobs; return the results URL or append the reasons to `errors`
+    (a value the moderation refuses: to its field). A missing consent is raised (code "consent_required")."""
+    values = form.cleaned_data
     session_key = visitor_session_key(request)
     user = request.user if request.user.is_authenticated else None
     try:
@@ -114,9 +178,16 @@ def _submit(request, template, campaign, values: dict, quantity: int, errors: li
             session_key=session_key,
             client_ip=client_ip(request),
             rules=services.submission_rules(template, campaign),
+            consented=consented,
         )
     except ValidationError as exc:
-        errors.extend(exc.messages)
+        if hasattr(exc, "error_dict"):
+            for name, messages_ in exc.message_dict.items():
+                form.add_error(_field_of(form, name), messages_)
+        elif any(error.code == "consent_required" for error in exc.error_list):
+            raise
+        else:
+            errors.extend(exc.messages)
         return None
     if len(jobs) == 1 or not jobs[0].batch:
         return reverse("campaigns:job", kwargs={"job_id": jobs[0].id})
@@ -221,23 +292,24 @@ def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
         "strings": job_strings(),
         "back": request.get_full_path(),
         "all_finished": all(s["final"] for s in snapshots),
+        "any_done": any(s["outputs"] for s in snapshots),  # "download all" and "share all" of a batch
     }
     return render(request, "campaigns/results.html", context)
 
 
-def job_image(request: HttpRequest, job_id, n: int) -> FileResponse:
+def job_image(request: HttpRequest, job_id, n: int) -> HttpResponse:
     """The n-th image of a job as a download named `<template slug>-<date>-<n>.<ext>`."""
     [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
-    outputs = list(job.outputs.select_related("job__template"))
+    outputs = [output for output in job.outputs.select_related("job__template") if not output.is_withheld]
     if not 1 <= n <= len(outputs):
         raise Http404("no such image")
     output = outputs[n - 1]
-    try:
-        handle = output.file.open("rb")
+    try:  # streamed a chunk at a time (a FileResponse is read whole into memory by an ASGI server)
+        response = stored_file_response(
+            output.file.name, content_type=output.content_type, filename=download_name(output), as_attachment=True
+        )
     except OSError as exc:
         raise Http404("no such image") from exc
-    name = download_name(output)
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=output.content_type)
     response["Cache-Control"] = "private, max-age=3600"
     response["Vary"] = "Cookie"
     return response
@@ -292,3 +364,27 @@ def delete_creation(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Deleted, with its images and your photos."))
     page = request.POST.get("page") or ""
     return redirect(reverse("campaigns:me") + (f"?page={page}" if page.isdigit() else ""))
+
+
+def privacy_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """The privacy statement: a campaign's (its purpose, retention and consent), or the site's."""
+    campaign = get_object_or_404(Campaign, slug=slug, enabled=True) if slug is not None else None
+    context = {"campaign": campaign, **trust.privacy_facts(campaign)}
+    return render(request, "campaigns/privacy.html", context)
+
+
+@require_POST
+def delete_everything(request: HttpRequest) -> HttpResponse:
+    """ "Delete everything of mine": every job of the visitor with its images and photos, and their kept photos."""
+    result = forget_visitor(
+        _visitor_jobs(request), kept_photos=held.forget_held(request), cancel=lambda job: cancel_job(job=job)
+    )
+    if result.stopping:
+        messages.warning(
+            request,
+            _("Deleted. %(n)d image(s) were still being made: they are stopped now; delete again in a moment.")
+            % {"n": result.stopping},
+        )
+    else:
+        messages.success(request, _("Everything you made here and every photo you sent is deleted."))
+    return redirect("campaigns:me")

@@ -7,6 +7,7 @@ field is an `UploadedImage` (re-encoded, metadata stripped) or a chosen gallery 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -18,9 +19,10 @@ from django import forms
 from django.conf import settings
 from django.utils.html import escape, format_html
 from django.utils.translation import gettext_lazy as _
+from PIL import Image
 
 from comfyweb.catalog.params import field_name, iter_panels, on_step_grid
-from comfyweb.comfy.images import ImageInfo, ImageRejected, normalize_image
+from comfyweb.comfy.images import ImageInfo, ImageRejected, decode_slots, normalize_image_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -45,21 +47,32 @@ class UploadedImage:
     data: bytes
     info: ImageInfo
     name: str = ""
+    # The decoded pixels, for checks of what the photo shows (jobs.trust.inputs): never decoded twice.
+    pixels: Image.Image | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 OptionsResolver = Callable[[dict], list[str]]
 
 
 def check_image_bytes(data: bytes, name: str = "") -> UploadedImage:
-    """Normalise an uploaded image or raise a ValidationError with a visitor-friendly message."""
+    """Normalise an uploaded image or raise a ValidationError with a visitor-friendly message.
+
+    The cheap checks come first and take no slot; the decode waits for one of the process's decode slots
+    (IMAGE_DECODES_AT_ONCE) and raises DecodersBusy (a 503) when none frees up in IMAGE_DECODE_WAIT.
+    """
     try:
-        encoded, info = normalize_image(
-            data, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+        encoded, info, pixels = normalize_image_pixels(
+            data,
+            max_bytes=settings.UPLOAD_MAX_BYTES,
+            max_pixels=settings.UPLOAD_MAX_PIXELS,
+            max_side=settings.UPLOAD_MAX_SIDE,
+            slots=decode_slots(settings.IMAGE_DECODES_AT_ONCE),
+            wait=settings.IMAGE_DECODE_WAIT,
         )
     except ImageRejected as exc:
         message = IMAGE_ERRORS.get(exc.code, IMAGE_ERRORS["not_image"])
         raise forms.ValidationError(message, code=exc.code, params={"mb": settings.UPLOAD_MAX_BYTES // 2**20}) from exc
-    return UploadedImage(data=encoded, info=info, name=name)
+    return UploadedImage(data=encoded, info=info, name=name, pixels=pixels)
 
 
 class TemplateImageField(forms.FileField):

@@ -63,6 +63,14 @@ class WorkflowTemplate(models.Model):
         blank=True,
         help_text=_("Show visitors the picture forming while the sampler runs. Empty: the site's default."),
     )
+    requires_consent = models.BooleanField(
+        _("photos of people: ask for consent"),
+        default=False,
+        help_text=_(
+            "Visitors must tick the consent box before their photos are used (the campaign's consent text, "
+            "else the site's). Campaigns can ask for it too."
+        ),
+    )
     ordering = models.IntegerField(_("ordering"), default=0)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     published_at = models.DateTimeField(

@@ -1,15 +1,25 @@
 """Safe image inspection shared by the agent (input URLs/base64) and the web forms (uploads).
 
-Images from strangers are checked before anything else touches them: the byte size, the
-real format (not the file name), the pixel count read from the header (decompression bombs),
-and then a full decode. Nothing here changes process-wide state (no warnings filters, no
-change to Pillow's global limit), so concurrent checks never disturb one another: the pixel
-limit is the caller's, checked on the header's size before a single pixel is decoded.
+Images from strangers are checked before anything else touches them, cheapest first: the byte size,
+the real format (not the file name), the pixel count read from the header (decompression bombs), and
+only then a decode. Nothing here changes process-wide state (no warnings filters, no change to Pillow's
+global limit), so concurrent checks never disturb one another: the pixel limit is the caller's, checked
+on the header's size before a single pixel is decoded.
+
+Decoding is what costs: a 40-megapixel PNG takes ~160 MB while it decodes. So a decode asks for no
+more pixels than will be kept (`max_side`: a JPEG decodes at 1/2 to 1/8 of its size, `draft`; other
+formats are shrunk right after decoding, `thumbnail`'s `reduce`, before anything copies them), and the
+web takes at most a few decodes at once per process (`DecodeSlots`): the others wait briefly, then
+are told to come back (`DecodersBusy`, a 503 with Retry-After).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import (
@@ -23,9 +33,13 @@ from PIL import (
     WebPImagePlugin,
 )
 
+from comfyweb.core.busy import ServerBusy
+
 DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_SIDE = 2048  # pixels on the long side a photo is kept at (the browser sends them so already)
+CHECK_SIDE = 1024  # an integrity check decodes a JPEG at most this small (every byte is still decoded)
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
@@ -63,6 +77,50 @@ class ImageInfo:
     @property
     def extension(self) -> str:
         return EXTENSIONS.get(self.format, "bin")
+
+
+class DecodersBusy(ServerBusy):
+    """Every decode slot of this process stayed taken for the whole wait."""
+
+
+class DecodeSlots:
+    """At most `size` image decodes at once in this process; the others wait up to `wait` seconds for a slot.
+
+    Threads, not tasks: the web decodes in its views' threads. `decoded` and `refused` count what happened,
+    `most_in_use` the most slots ever taken at once.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._semaphore = threading.BoundedSemaphore(self.size)
+        self._lock = threading.Lock()
+        self.in_use = 0
+        self.most_in_use = 0
+        self.decoded = 0
+        self.refused = 0
+
+    @contextlib.contextmanager
+    def slot(self, wait: float) -> Iterator[None]:
+        if not self._semaphore.acquire(timeout=max(0.0, wait)):
+            with self._lock:
+                self.refused += 1
+            raise DecodersBusy("Too many images are being checked at once; try again shortly.", retry_after=wait or 1)
+        with self._lock:
+            self.decoded += 1
+            self.in_use += 1
+            self.most_in_use = max(self.most_in_use, self.in_use)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_use -= 1
+            self._semaphore.release()
+
+
+@functools.cache
+def decode_slots(size: int) -> DecodeSlots:
+    """The process's decode slots for a configured size (one semaphore per size, so a setting may change)."""
+    return DecodeSlots(size)
 
 
 def _too_many_pixels(width: int, height: int, max_pixels: int) -> ImageRejected:
@@ -123,8 +181,11 @@ def _open_checked(
     return image
 
 
-def _decode(image: ImageFile.ImageFile) -> None:
-    """Decode every pixel of the (already size-checked) first frame; a damaged file is refused."""
+def _decode(image: ImageFile.ImageFile, max_side: int | None = None) -> None:
+    """Decode the (already size-checked) first frame, no larger than `max_side` where the format allows
+    (JPEG); a damaged file is refused. Other formats decode whole: shrink them with `_shrink` at once."""
+    if max_side:
+        image.draft(None, (max_side, max_side))  # JPEG: decode at 1/2..1/8 scale; no-op for other formats
     try:
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -133,17 +194,34 @@ def _decode(image: ImageFile.ImageFile) -> None:
         raise ImageRejected("The image is truncated or damaged.", "damaged") from exc
 
 
+def _shrink(image: Image.Image, max_side: int | None) -> None:
+    """Make a decoded image fit `max_side` in place (integer `reduce` first, then a resample)."""
+    if max_side and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _decode_slot(slots: DecodeSlots | None, wait: float) -> contextlib.AbstractContextManager:
+    return slots.slot(wait) if slots is not None else contextlib.nullcontext()
+
+
 def inspect_image(
     data: bytes,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     formats: frozenset[str] | set[str] = DEFAULT_FORMATS,
+    slots: DecodeSlots | None = None,
+    wait: float = 0.0,
 ) -> ImageInfo:
-    """Check that `data` is a whole, decodable image within the limits; raise ImageRejected if not."""
+    """Check that `data` is a whole, decodable image within the limits; raise ImageRejected if not.
+
+    The size reported is the header's. A JPEG is decoded at a reduced scale (every byte is still read).
+    With `slots`, the decode waits up to `wait` seconds for one (DecodersBusy if none frees up).
+    """
     with _open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats) as image:
-        _decode(image)
         width, height = image.size
+        with _decode_slot(slots, wait):
+            _decode(image, CHECK_SIDE)
         return ImageInfo(format=image.format or "", width=width, height=height, size=len(data))
 
 
@@ -153,18 +231,46 @@ def normalize_image(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     formats: frozenset[str] | set[str] = DEFAULT_FORMATS,
+    max_side: int | None = DEFAULT_MAX_SIDE,
+    slots: DecodeSlots | None = None,
+    wait: float = 0.0,
 ) -> tuple[bytes, ImageInfo]:
-    """Inspect, apply EXIF orientation and re-encode (PNG keeps alpha, else JPEG).
+    """Inspect, shrink to `max_side` on the long side, apply EXIF orientation and re-encode (PNG keeps
+    alpha, else JPEG).
 
     Only the pixels and a matching ICC colour profile survive: EXIF (GPS, camera, dates), XMP,
-    JPEG comments and PNG text chunks are all dropped.
+    JPEG comments and PNG text chunks are all dropped. With `slots`, the decode and everything after it
+    wait up to `wait` seconds for a slot (DecodersBusy if none frees up); the checks before take none.
     """
-    with _open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats) as source:
-        _decode(source)
+    encoded, info, _pixels = normalize_image_pixels(
+        data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats, max_side=max_side, slots=slots, wait=wait
+    )
+    return encoded, info
+
+
+def normalize_image_pixels(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: frozenset[str] | set[str] = DEFAULT_FORMATS,
+    max_side: int | None = DEFAULT_MAX_SIDE,
+    slots: DecodeSlots | None = None,
+    wait: float = 0.0,
+) -> tuple[bytes, ImageInfo, Image.Image]:
+    """`normalize_image`, and the decoded upright pixels (RGB or RGBA): checks of the picture's content
+    (moderation) look at them instead of decoding the photo again."""
+    with (
+        _open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats) as source,
+        _decode_slot(slots, wait),
+    ):
+        _decode(source, max_side)
+        _shrink(source, max_side)
         upright = ImageOps.exif_transpose(source)
         has_alpha = upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info)
         icc_profile = upright.info.get("icc_profile")
         pixels = upright.convert("RGBA" if has_alpha else "RGB")
+        del upright
     pixels.info = {}  # Pillow's encoders copy some metadata (comments, ICC) from here unless told otherwise
     extra = {}
     if icc_profile and _icc_colour_space(icc_profile) == ICC_SPACE_FOR_MODE[pixels.mode]:
@@ -178,7 +284,7 @@ def normalize_image(
         fmt = "JPEG"
     width, height = pixels.size
     encoded = out.getvalue()
-    return encoded, ImageInfo(format=fmt, width=width, height=height, size=len(encoded))
+    return encoded, ImageInfo(format=fmt, width=width, height=height, size=len(encoded)), pixels
 
 
 def _icc_colour_space(profile: bytes) -> str:

@@ -63,3 +63,21 @@ def randomize_seeds(prompt: dict, *, rng: random.Random | None = None) -> dict[s
                 inputs[key] = rng.randint(0, MAX_SEED)
                 used[f"{node_id}.{key}"] = inputs[key]
     return used
+
+
+def image_input_shape(prompt: dict, node_id: str) -> tuple[int, int] | None:
+    """The width and height a workflow scales or crops an image input to, when a node it feeds says so.
+
+    The first node (in id order) taking the image output of `node_id` that has integer `width` and
+    `height` inputs (ImageScale, ImageCrop, …): a visitor can crop their photo to that shape before upload.
+    None when no node names one.
+    """
+    for other_id in sorted(prompt, key=str):
+        inputs = (prompt[other_id] or {}).get("inputs") or {} if isinstance(prompt[other_id], dict) else {}
+        fed = any(is_link(value) and str(value[0]) == str(node_id) and value[1] == 0 for value in inputs.values())
+        if not fed:
+            continue
+        width, height = inputs.get("width"), inputs.get("height")
+        if all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in (width, height)):
+            return width, height
+    return None

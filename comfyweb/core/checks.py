@@ -7,14 +7,25 @@ import os
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from comfyweb.core.media_bucket import bucket_problem
 from comfyweb.core.startup import DEV_KEY_HINT, DEV_KEY_MESSAGE, uses_development_key_in_production
 
 
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs) -> list[Error]:
-    """Production (DEBUG off) must not run with the development secret key (daphne: see core.startup)."""
+    """Production (DEBUG off) must not run with the development secret key (a bare ASGI server: see core.startup)."""
     if uses_development_key_in_production():
         return [Error(DEV_KEY_MESSAGE, hint=DEV_KEY_HINT, id="comfyweb.E001")]
+    return []
+
+
+@register("media")
+def check_media_bucket(app_configs, **kwargs) -> list[Error]:
+    """With S3 media, the bucket must exist and open with the credentials given (ASGI servers: core.startup)."""
+    problem = bucket_problem()
+    if problem:
+        message, hint = problem
+        return [Error(message, hint=hint, id="comfyweb.E002")]
     return []
 
 

@@ -1,18 +1,21 @@
-"""Operational endpoints shared by every page: load balancer health."""
+"""Operational endpoints shared by every page: liveness and readiness for probes and load balancers."""
 
 from __future__ import annotations
 
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+
+from comfyweb.core.readiness import readiness
 
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when this web process can reach its database; 503 otherwise (for probes and load balancers)."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError as exc:
-        return JsonResponse({"status": "unavailable", "database": str(exc)[:200]}, status=503)
+    """Liveness: 200 whenever this process answers. Restarting it would not bring a database back."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when the database and Redis answer; 503 naming the part that does not."""
+    ready, checks = readiness()
+    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

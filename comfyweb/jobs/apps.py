@@ -10,6 +10,7 @@ class JobsConfig(AppConfig):
         from comfyweb.catalog.backends_check import use_backend_source
         from comfyweb.jobs import signals  # noqa: F401 - connects the receivers
         from comfyweb.jobs.backends import pool_backends
+        from comfyweb.jobs.trust import checks  # noqa: F401 - registers the system checks of the trust settings
 
         # The catalog checks templates against GPU backends; the pool that knows them lives here.
         use_backend_source(pool_backends)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -145,7 +146,17 @@ def probe_all_emulated() -> None:
 
 
 def any_emulated_backend() -> bool:
-    """Whether pages should say that images come from the emulator (cached: every page asks)."""
-    return cache.get_or_set(
-        ANY_EMULATED_CACHE_KEY, lambda: GpuBackend.objects.filter(enabled=True, emulated=True).exists(), 30
-    )
+    """Whether pages should say that images come from the emulator (cached: every page asks).
+
+    With the cache (Redis) away, the database answers: pages do not fail because Redis blinked.
+    """
+    try:
+        cached = cache.get(ANY_EMULATED_CACHE_KEY)
+    except Exception:  # the cache backend's own errors (redis-py's): nothing cached then
+        cached = None
+    if cached is not None:
+        return cached
+    emulated = GpuBackend.objects.filter(enabled=True, emulated=True).exists()
+    with contextlib.suppress(Exception):
+        cache.set(ANY_EMULATED_CACHE_KEY, emulated, 30)
+    return emulated

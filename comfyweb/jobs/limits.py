@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job
+from comfyweb.jobs.trust.consent import ConsentTerms
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,14 @@ class SubmissionRules:
     """What a campaign asks of a submission.
 
     `campaign`: the campaign the jobs count for; `refusal`: say no with this message (a closed
-    window); `daily_quotas`: each checked against the jobs of its own campaign.
+    window); `daily_quotas`: each checked against the jobs of its own campaign; `consent`: the consent
+    terms a submission with the visitor's photos must accept (None: none asked for).
     """
 
     campaign: str = ""
     refusal: str = ""
     daily_quotas: tuple[DailyQuota, ...] = ()
+    consent: ConsentTerms | None = None
 
 
 RulesProvider = Callable[[WorkflowTemplate], SubmissionRules]

@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from comfyweb.jobs.models import GpuBackend, Job
+from comfyweb.jobs.trust.metrics import ModerationCollector
 
 WAIT_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 RUN_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
@@ -113,3 +114,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Forbidden: staff or a METRICS_TOKEN bearer token only.\n", status=403,
                             content_type="text/plain")  # fmt: skip
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+REGISTRY.register(ModerationCollector())  # jobs.trust: checks, blocks, time spent, the review queue

@@ -97,6 +97,15 @@ class Job(models.Model):
     error = models.TextField(_("error"), blank=True)
     error_detail = models.JSONField(_("error detail"), null=True, blank=True)
 
+    consent_version = models.CharField(
+        _("consent text version"), max_length=120, blank=True,
+        help_text=_("The consent the visitor gave for their photos (empty: none was asked for)."),
+    )  # fmt: skip
+    consent_at = models.DateTimeField(_("consent given"), null=True, blank=True)
+    inputs_purged_at = models.DateTimeField(
+        _("photos deleted"), null=True, blank=True, help_text=_("When the retention purge deleted the photos sent.")
+    )
+
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -135,9 +144,96 @@ class JobOutput(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Review(models.TextChoices):
+        PASSED = "passed", _("passed the checks")
+        WITHHELD = "withheld", _("withheld for review")
+        RELEASED = "released", _("released by an operator")
+        REMOVED = "removed", _("deleted by an operator")
+
+    review = models.CharField(
+        _("moderation"), max_length=10, choices=Review.choices, default=Review.PASSED, db_index=True
+    )
+    review_detail = models.JSONField(_("what the checks found"), default=dict, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("reviewed by"),
+    )  # fmt: skip
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+
     class Meta:
         ordering = ["node_id", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "node_id", "index"], name="unique_job_output")]
 
     def __str__(self) -> str:
         return f"{self.job_id} node {self.node_id} #{self.index}"
+
+    @property
+    def is_withheld(self) -> bool:
+        """Visitors never see a withheld output (pages, media URLs, downloads): an operator reviews it first.
+
+        One an operator deleted stays as a row without files, so the visitor's card still says why.
+        """
+        return self.review in (self.Review.WITHHELD, self.Review.REMOVED)
+
+
+class WithheldOutput(JobOutput):
+    """The admin's review queue: outputs the moderation checks held back."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("withheld image")
+        verbose_name_plural = _("review queue (withheld images)")
+
+
+class StoredInput(models.Model):
+    """A visitor's photo in storage (`inputs/…`, stored once per content): when it was last stored.
+
+    Photos kept after a refused form but never submitted are found here, and expire after
+    PURGE_KEPT_PHOTOS_HOURS (jobs.trust.purge).
+    """
+
+    name = models.CharField(_("storage name"), max_length=300, unique=True)
+    stored_at = models.DateTimeField(_("last stored"), db_index=True)
+
+    class Meta:
+        verbose_name = _("stored photo")
+        verbose_name_plural = _("stored photos")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WordList(models.Model):
+    """Words and phrases the operators refuse in visitors' text (one per line; case is ignored)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    words = models.TextField(_("words"), blank=True, help_text=_("One word or phrase per line."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("word list")
+        verbose_name_plural = _("word lists")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def terms(self) -> list[str]:
+        return [line.strip().casefold() for line in self.words.splitlines() if line.strip()]
+
+
+class ModerationTally(models.Model):
+    """Counts and time of the moderation checks, pool-wide (web processes check inputs, workers outputs)."""
+
+    stage = models.CharField(max_length=10)  # input | output
+    kind = models.CharField(max_length=10)  # image | text
+    outcome = models.CharField(max_length=10)  # passed | blocked | error
+    checks = models.PositiveBigIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stage", "kind", "outcome"], name="moderation_tally_once")]
+
+    def __str__(self) -> str:
+        return f"{self.stage}/{self.kind}/{self.outcome}: {self.checks}"

@@ -105,9 +105,18 @@ def state_time(job: Job) -> float:
     return max((moment.timestamp() for moment in moments if moment is not None), default=0.0)
 
 
+def visible_outputs(job: Job) -> list:
+    """The outputs a visitor may see: every one but those withheld for the operators' review."""
+    return [output for output in job.outputs.all() if not output.is_withheld]
+
+
+def withheld_count(job: Job) -> int:
+    return sum(1 for output in job.outputs.all() if output.is_withheld)
+
+
 def output_dicts(job: Job) -> list[dict]:
     outputs = []
-    for output in job.outputs.all():
+    for output in visible_outputs(job):
         outputs.append(
             {
                 "url": output.file.url,
@@ -151,6 +160,7 @@ def job_snapshot(job: Job, *, at: float | None = None) -> dict:
         "nodes": nodes,
         "error": visitor_error(stored_error(job)),
         "outputs": output_dicts(job) if job.status == Job.Status.SUCCEEDED else [],
+        "withheld": withheld_count(job) if job.status == Job.Status.SUCCEEDED else 0,
         "template": job.template.slug if job.template_id else None,
         "title": job.template_title,
         "created_at": job.created_at.isoformat() if job.created_at else None,

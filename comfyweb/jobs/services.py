@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,8 +30,11 @@ from comfyweb.jobs.limits import (
     visitor_identity,
     visitor_lock,
 )
-from comfyweb.jobs.models import Job
+from comfyweb.jobs.models import Job, StoredInput
 from comfyweb.jobs.relay.publish import publish_job, publish_queue_changed
+from comfyweb.jobs.trust.consent import ConsentTerms, check_consent
+from comfyweb.jobs.trust.inputs import check_inputs
+from comfyweb.jobs.trust.policy import policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ def store_input_image(image: UploadedImage) -> str:
     name = f"inputs/{digest[:2]}/{digest}.{image.info.extension}"
     if not default_storage.exists(name):
         name = default_storage.save(name, ContentFile(image.data))
+    StoredInput.objects.update_or_create(name=name, defaults={"stored_at": timezone.now()})  # for the purge
     return name
 
 
@@ -72,15 +77,23 @@ def create_jobs(
     session_key: str = "",
     client_ip: str | None = None,
     rules: SubmissionRules = NO_RULES,
+    consented: bool = False,
 ) -> list[Job]:
     """Queue `quantity` jobs of `template` with cleaned form values; each gets its own random seeds.
 
-    The queue caps and the `rules` are checked, and the jobs created, under locks on the visitor and
-    their address (jobs.limits.visitor_lock): concurrent submissions cannot together pass the limits.
+    Before anything is stored: the consent the `rules` ask for (code "consent_required") and the
+    moderation of the visitor's photos and text (a ValidationError keyed by field). The queue caps and
+    the `rules` are checked, and the jobs created, under locks on the visitor and their address
+    (jobs.limits.visitor_lock): concurrent submissions cannot together pass the limits.
     """
     if not 1 <= quantity <= settings.JOB_MAX_QUANTITY:
         raise ValidationError(quantity_message(), code="quantity")
+    consent_version = check_consent(rules.consent, values, consented)
     owner_key = visitor_identity(owner=owner, session_key=session_key, client_ip=client_ip)
+    # The moderation costs a detector run per photo: a visitor already at a cap is refused before it
+    # (the checks that count are the ones under the lock below).
+    check_queue_cap(owner_key, adding=quantity, client_ip=client_ip)
+    check_inputs(values, threshold=policy_for(rules.campaign).input_threshold)
     recorded = recordable_values(values)
     batch = uuid.uuid4() if quantity > 1 else None
     image_to_input = image_input_from_settings(store=stored_image_path)
@@ -107,6 +120,8 @@ def create_jobs(
                 values=recorded,
                 prompt=prompt,
                 seeds=seeds,
+                consent_version=consent_version,
+                consent_at=timezone.now() if consent_version else None,
             )
             for tag, (prompt, seeds) in zip(tags, prepared, strict=True)
         ]
@@ -127,14 +142,19 @@ def submit_jobs(
     session_key: str = "",
     client_ip: str | None = None,
     rules: SubmissionRules | None = None,
+    consented: bool = False,
 ) -> list[Job]:
-    """A visitor's submission, from the template page or the REST API: the same window and quota rules.
+    """A visitor's submission, from the template page or the REST API: the same window, quota and consent rules.
 
     `rules` are the campaign's (see jobs.limits); None takes the rules for submissions without a campaign.
+    A template that asks for consent gets the site's consent terms when the rules name none.
     Raises ValidationError: code "quota_exceeded" (campaign daily quota), "queue_full" (too many waiting
-    jobs of this visitor), "address_full" (of this address), "quantity", or "refused" (e.g. the
-    campaign's window is closed).
+    jobs of this visitor), "address_full" (of this address), "quantity", "consent_required", "refused"
+    (e.g. the campaign's window is closed), or one keyed by field when the moderation refuses a photo or a text.
     """
+    rules = rules_for(template) if rules is None else rules
+    if rules.consent is None and template.requires_consent:
+        rules = replace(rules, consent=ConsentTerms())
     return create_jobs(
         template=template,
         values=values,
@@ -142,7 +162,8 @@ def submit_jobs(
         owner=owner,
         session_key=session_key,
         client_ip=client_ip,
-        rules=rules_for(template) if rules is None else rules,
+        rules=rules,
+        consented=consented,
     )
 
 
@@ -191,8 +212,13 @@ def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
     A job is tried again at most once: a second retry of it (a double click, a second tab) creates
     nothing and returns []. A visitor's retry counts like a new submission (queue caps, the daily
     quota of every campaign offering the template); operators retrying from the admin pass
-    `enforce_limits=False`.
+    `enforce_limits=False`. A job whose photos the retention purge deleted cannot run again (code "refused").
     """
+    if job.inputs_purged_at is not None:
+        raise ValidationError(
+            _("The photos of this job have been deleted (see the privacy statement): make it again with new ones."),
+            code="refused",
+        )
     owner_key = job.owner_key or visitor_identity(
         owner=job.owner if job.owner_id else None, session_key=job.session_key, client_ip=job.client_ip
     )
@@ -220,6 +246,8 @@ def retry_job(*, job: Job, enforce_limits: bool = True) -> list[Job]:
                 values=job.values,
                 prompt=job.prompt,
                 seeds=job.seeds,
+                consent_version=job.consent_version,  # the same photos, under the consent given for them
+                consent_at=job.consent_at,
             )
     except IntegrityError:  # another retry of the same job won the race (the one-to-one refused this one)
         return []

@@ -1,26 +1,39 @@
-"""The dispatcher loop: claim jobs for free slots, run each in a task, keep their heartbeats."""
+"""The dispatcher loop: claim jobs for free slots, run each in a task, keep their heartbeats.
+
+Nothing in the loop dies because Redis or PostgreSQL is briefly down: a failed round is logged and
+tried again with back-off (the thread's broken database connection dropped first, `core.db`); sends to
+the channel layer never raise (`relay.delivery`); a runner that crashed on a database error gives its
+job back once the database answers; every few seconds each running job's watchers hear the last update
+sent (`apublish_heartbeat`), so a watcher that missed one re-reads the job.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
+import time
 
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from comfyweb.core.db import DISCONNECTED, drop_broken_connections
 from comfyweb.core.logging import bind_job
 from comfyweb.jobs.backends import probe_all_emulated, sync_env_backends
 from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
+from comfyweb.jobs.relay.delivery import REDELIVERY
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
-from comfyweb.jobs.relay.publish import apublish_queue_changed, publish_quietly
+from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_queue_changed, publish_quietly
 from comfyweb.jobs.runners.run import retry_or_fail, run_job
+from comfyweb.jobs.trust.periodic import purge_periodically
 
 logger = logging.getLogger(__name__)
+
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # back-off after a failed round (seconds)
+GIVE_BACK_FOR = 300.0  # seconds a crashed runner keeps trying to give its job back to the queue
 
 
 def default_worker_name() -> str:
@@ -37,12 +50,14 @@ class JobWorker:
         poll_interval: float = 0.5,
         heartbeat_interval: float = 5.0,
         cancel_poll_interval: float = 1.0,
+        relay_heartbeat_interval: float = 2.0,
         sync_backends: bool = True,
     ) -> None:
         self.name = name or default_worker_name()
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.cancel_poll_interval = cancel_poll_interval
+        self.relay_heartbeat_interval = relay_heartbeat_interval
         self.sync_backends = sync_backends
         self.tasks: dict[object, asyncio.Task] = {}
         self.cancel_events: dict[object, asyncio.Event] = {}
@@ -53,16 +68,27 @@ class JobWorker:
 
     async def run(self) -> None:
         if self.sync_backends:
-            await sync_to_async(sync_env_backends)()
+            await self._until_done(sync_env_backends, "read GPU_BACKENDS")
             # In the background: a backend that does not answer must not hold up the first claims.
             self.background.add(asyncio.create_task(sync_to_async(probe_all_emulated, thread_sensitive=False)()))
         logger.info("job worker %s started", self.name)
+        self.background.add(asyncio.create_task(purge_periodically(self.stopping)))  # retention (jobs.trust.purge)
         beat = asyncio.create_task(self._heartbeats())
         watch = asyncio.create_task(self._watch_cancellations())
+        announce = asyncio.create_task(self._relay_heartbeats())
+        retry = RETRY_FIRST
         try:
             while not self.stopping.is_set():
                 self.nudge.clear()
-                await self.tick()
+                try:
+                    await self.tick()
+                    retry = RETRY_FIRST
+                except Exception:  # the database (or Redis) is down: the same round again, a little later
+                    logger.warning("job worker %s: a round failed; again in %.1f s", self.name, retry, exc_info=True)
+                    await sync_to_async(drop_broken_connections)()
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, RETRY_MAX)
+                    continue
                 try:  # a finished job frees a slot: claim again at once instead of at the next poll
                     await asyncio.wait_for(self.nudge.wait(), timeout=self.poll_interval)
                 except TimeoutError:
@@ -70,6 +96,8 @@ class JobWorker:
         finally:
             beat.cancel()
             watch.cancel()
+            announce.cancel()
+            REDELIVERY.stop()
             for task in self.background:
                 task.cancel()
             for task in list(self.tasks.values()):
@@ -99,27 +127,75 @@ class JobWorker:
             except Exception as exc:
                 # A bug or a lost database connection: retry with back-off, then fail, never loop forever.
                 logger.exception("runner of job %s crashed", job.pk)
-                with contextlib.suppress(Exception):
-                    await sync_to_async(retry_or_fail)(job, self.name, exc)
+                await self._give_back(job, exc)
             finally:
                 self.tasks.pop(job.pk, None)
                 self.cancel_events.pop(job.pk, None)
                 self.nudge.set()
 
+    async def _give_back(self, job: Job, exc: Exception) -> None:
+        """Send a crashed runner's job back to the queue (or fail it): retried while the database is away,
+        so the job neither waits for JOB_HEARTBEAT_STALE nor is run twice."""
+        deadline, retry = time.monotonic() + GIVE_BACK_FOR, RETRY_FIRST
+        while True:
+            try:
+                await sync_to_async(retry_or_fail)(job, self.name, exc)
+                return
+            except DISCONNECTED:
+                await sync_to_async(drop_broken_connections)()
+                if time.monotonic() > deadline or self.stopping.is_set():
+                    logger.warning("could not give job %s back: its heartbeat stops, another worker takes it", job.pk)
+                    return
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, RETRY_MAX)
+            except Exception:
+                logger.exception("could not give job %s back", job.pk)
+                return
+
+    async def _until_done(self, step, what: str) -> None:
+        """Run a sync database step, again with back-off until the database answers (or the worker stops)."""
+        retry = RETRY_FIRST
+        while not self.stopping.is_set():
+            try:
+                await sync_to_async(step)()
+                return
+            except DISCONNECTED:
+                logger.warning("job worker %s: could not %s; again in %.1f s", self.name, what, retry, exc_info=True)
+                await sync_to_async(drop_broken_connections)()
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, RETRY_MAX)
+
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             if self.tasks:
-                await sync_to_async(self._beat)(list(self.tasks))
+                await self._guarded(self._beat, list(self.tasks), what="store heartbeats")
 
     async def _watch_cancellations(self) -> None:
         """One query per interval for all running jobs: cancel requests reach idle runners too."""
         while True:
             await asyncio.sleep(self.cancel_poll_interval)
             if self.tasks:
-                for job_id in await sync_to_async(self._cancel_requested)(list(self.tasks)):
+                requested = await self._guarded(self._cancel_requested, list(self.tasks), what="read cancellations")
+                for job_id in requested or ():
                     if job_id in self.cancel_events:
                         self.cancel_events[job_id].set()
+
+    async def _relay_heartbeats(self) -> None:
+        """Tell each running job's watchers the last update sent: one that heard less re-reads the job."""
+        while True:
+            await asyncio.sleep(self.relay_heartbeat_interval)
+            for job_id in list(self.tasks):
+                await apublish_heartbeat(job_id)
+
+    async def _guarded(self, step, *args, what: str):
+        """A periodic sync database step that logs a failure (and drops the broken connection) instead of dying."""
+        try:
+            return await sync_to_async(step)(*args)
+        except Exception:
+            logger.warning("job worker %s: could not %s; next round", self.name, what, exc_info=True)
+            await sync_to_async(drop_broken_connections)()
+            return None
 
     def _cancel_requested(self, job_ids: list) -> list:
         return list(Job.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True))

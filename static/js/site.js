@@ -62,7 +62,8 @@
           field.parentElement.querySelectorAll('input[type="radio"][name="' + input.name.replace(/__upload$/, "") + '"]').forEach(function (r) { r.checked = false; });
         }
         var shrinking = downscale(file).then(function (smaller) {
-          if (smaller === file || !window.DataTransfer) return;
+          // The photo editor (photo-edit.js) may have put its crop in place meanwhile: it stays.
+          if (smaller === file || !window.DataTransfer || input.files[0] !== file) return;
           var transfer = new DataTransfer();
           transfer.items.add(smaller);
           input.files = transfer.files;
@@ -93,6 +94,13 @@
       });
     });
   }
+
+  // Work a submit must wait for (a photo being made smaller, a crop being drawn): photo-edit.js adds its own.
+  window.comfyweb = window.comfyweb || {};
+  window.comfyweb.beforeSubmit = function (promise) {
+    pendingDownscales.add(promise);
+    promise.then(function () { pendingDownscales.delete(promise); }, function () { pendingDownscales.delete(promise); });
+  };
 
   function initSubmit() {
     document.querySelectorAll("form[data-job-form]").forEach(function (form) {
@@ -239,6 +247,7 @@
         var hadFocus = card.contains(document.activeElement);
         card.replaceWith(fresh);
         initOnce(fresh);
+        showTakeaway();
         if (hadFocus) {
           var target = fresh.querySelector("a[href], button");
           if (target) target.focus();
@@ -263,6 +272,35 @@
     card.querySelector("[data-status-text]").textContent = statusText(card, job, t);
     if (FINAL[job.status]) swapCard(card);
     updateBatchNow();
+  }
+
+  function showTakeaway() {
+    // "Download all" and "share all" of a batch appear once one of its images is done.
+    var takeaway = document.querySelector("[data-takeaway]");
+    if (takeaway && document.querySelector('[data-results] [data-job-id][data-status="succeeded"] [data-download]')) {
+      takeaway.hidden = false;
+    }
+  }
+
+  function initCopy() {
+    // "Copy link" beside a share link (without script the link's box can still be selected and copied).
+    document.querySelectorAll("[data-copy-for]").forEach(function (button) {
+      var field = document.getElementById(button.dataset.copyFor);
+      var status = document.querySelector("[data-copy-status]");
+      if (!field) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var done = function () { if (status) status.textContent = button.dataset.copied; };
+        field.select();
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(field.value).then(done, function () {
+            if (document.execCommand("copy")) done();
+          });
+        } else if (document.execCommand("copy")) {
+          done();
+        }
+      });
+    });
   }
 
   function updateBatchNow() {
@@ -294,10 +332,21 @@
 
   var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };
 
+  function askOnGap(socket, heard, frame) {
+    // Updates are numbered by their sender: a number skipped means one was lost on the way (a Redis blink),
+    // so ask for the stored state. A frame without a number (a snapshot) starts the count again.
+    if (typeof frame.seq !== "number") return null;
+    if (heard && heard.stream === frame.stream && frame.seq > heard.seq + 1) {
+      socket.send(JSON.stringify({ type: "snapshot" }));
+    }
+    return { stream: frame.stream, seq: frame.seq };
+  }
+
   function follow(card, prefix, attempt) {
     if (FINAL[card.dataset.status]) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + prefix + card.dataset.jobId + "/");
+    var heard = null; // {stream, seq} of the last numbered update
     socket.onmessage = function (event) {
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
@@ -305,6 +354,7 @@
       if (frame && frame.type === "preview") { showPreview(current, frame.url || frame.image); return; }
       if (frame && frame.type === "job" && frame.job) {
         attempt = 0;
+        heard = askOnGap(socket, heard, frame);
         render(current, frame.job);
         if (FINAL[frame.job.status]) socket.close();
       }
@@ -367,5 +417,6 @@
     initErrorSummary();
     initOnce(document);
     initJobs();
+    initCopy();
   });
 })();

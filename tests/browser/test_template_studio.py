@@ -271,14 +271,23 @@ def test_cards_and_json_stay_in_step_and_visitors_keep_the_published_version(bro
     visitor_watch.fail_on_csp_violations()
 
 
-def _drag(page, handle, target, *, y: float) -> None:
-    """Press on a card's handle, move in small steps to `y` (a share of the target's height), release."""
+def _drag(page, handle, target, *, y: float, until: str) -> None:
+    """Press on a card's handle, move in small steps to `y` (a share of the target's height), and release once
+    the card sits where `until` (a JS predicate on the page) wants it, as a person holds a card until its gap
+    opens at the right place. SortableJS moves the card on pointer moves and animates: on a busy machine the
+    gap opens later than the pointer arrives, so the pointer keeps hovering (small moves) until it has.
+    """
     start, box = handle.bounding_box(), target.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(start["x"] + 5, start["y"] + 5, steps=3)
-    page.mouse.move(box["x"] + 60, box["y"] + box["height"] * y, steps=15)
-    page.wait_for_timeout(200)
+    x, to_y = box["x"] + 60, box["y"] + box["height"] * y
+    page.mouse.move(x, to_y, steps=15)
+    for hover in range(100):
+        if page.evaluate(until):
+            break
+        page.mouse.move(x + (hover % 2) * 2, to_y + (hover % 3), steps=2)
+        page.wait_for_timeout(50)
     page.mouse.up()
 
 
@@ -298,7 +307,9 @@ def test_cards_move_by_drag_into_and_out_of_steps(browser, studio_site, shot):
     tint = page.locator('[data-item="field"][data-name="3.color"]')
     photo = page.locator('[data-item="field"][data-name="1.image"]')
     photo.evaluate("card => card.scrollIntoView({block: 'start'})")
-    _drag(page, tint.locator(".studio-drag"), photo, y=0.7)
+    photo_step = '[...document.querySelectorAll(\'[data-item="field"][data-name="1.image"]\')].at(-1).parentElement'
+    _drag(page, tint.locator(".studio-drag"), photo, y=0.7,
+          until=f"() => !!{photo_step}.querySelector('[data-name=\"3.color\"]')")  # fmt: skip
     page.wait_for_function(
         "() => JSON.parse(document.querySelector('[data-params-json]').value)[0].children.length === 2"
     )
@@ -308,7 +319,9 @@ def test_cards_move_by_drag_into_and_out_of_steps(browser, studio_site, shot):
     style = page.locator('[data-item="step"]', has=page.locator('input[data-prop="title"][value="风格"]'))
     first = page.locator('[data-items] > [data-item="step"]').first
     first.evaluate("step => step.scrollIntoView({block: 'start'})")
-    _drag(page, style.locator(":scope > .studio-step-head .studio-drag"), first, y=0.02)
+    first_title = 'document.querySelector(\'[data-items] > [data-item="step"] input[data-prop="title"]\').value'
+    _drag(page, style.locator(":scope > .studio-step-head .studio-drag"), first, y=0.02,
+          until=f"() => {first_title} === '风格'")  # fmt: skip
     page.wait_for_function("() => JSON.parse(document.querySelector('[data-params-json]').value)[0].title === '风格'")
     assert [p["title"] for p in params() if p["type"] == "group"][:2] == ["风格", "照片"]
     frame = page.frame_locator("iframe.studio-iframe")

@@ -107,7 +107,9 @@ def test_the_campaign_admin_edits_the_texts_side_by_side(admin_client, demo):
 
     from django.forms.models import model_to_dict
 
-    data = {k: v for k, v in model_to_dict(demo).items() if v is not None and k != "translations"}
+    data = {
+        k: v for k, v in model_to_dict(demo).items() if v not in (None, "") and k not in ("translations", "label_badge")
+    }
     data.update(
         {
             "translations": json.dumps(demo.translations),

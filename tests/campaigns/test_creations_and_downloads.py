@@ -16,6 +16,7 @@ from comfyweb.campaigns.creations import PAGE_SIZE
 from comfyweb.campaigns.models import Campaign, CampaignTemplate
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job, JobOutput
+from tests.campaigns.streamed import body_of
 
 PROMPT = {"1": {"class_type": "LoadImage", "inputs": {"image": ""}}, "2": {"class_type": "SaveImage", "inputs": {}}}
 PARAMS = [
@@ -148,7 +149,7 @@ def test_downloads_are_named_after_the_template_the_day_and_the_image(client, vi
     names = [re.search(r'filename="([^"]+)"', a["Content-Disposition"]).group(1) for a in answers]
     assert names == [f"poster-frame-{day}-1.png", f"poster-frame-{day}-2.png", f"poster-frame-{day}-3.png"]
     assert all(a["Content-Disposition"].startswith("attachment") for a in answers)
-    assert b"".join(answers[0].streaming_content)[:4] == b"\x89PNG"
+    assert body_of(answers[0])[:4] == b"\x89PNG"
     assert client.get(f"/jobs/{first.pk}/images/3/download/").status_code == 404
     theirs = make_job("someone-else", template)
     assert client.get(f"/jobs/{theirs.pk}/images/1/download/").status_code == 404

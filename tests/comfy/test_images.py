@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from comfyweb.comfy.images import ImageRejected, inspect_image, normalize_image
+from comfyweb.comfy.images import DecodersBusy, DecodeSlots, ImageRejected, inspect_image, normalize_image
 
 SECRET = "SECRET-METADATA"
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -169,3 +169,88 @@ def test_a_profile_that_does_not_fit_the_new_pixels_is_dropped():
     image = Image.open(io.BytesIO(encoded))
     assert image.mode == "RGB"
     assert "icc_profile" not in image.info
+
+
+# --- What a decode costs: no more pixels than are kept, and a bounded number of decodes at once.
+
+
+def test_a_large_jpeg_is_kept_at_the_long_side_asked_for():
+    source = _encode(Image.new("RGB", (6000, 4000), (200, 90, 40)), "JPEG", exif=_exif(orientation=6))
+    encoded, info = normalize_image(source, max_side=1500)
+    assert (info.width, info.height) == (1000, 1500), "shrunk to fit, then turned upright"
+    with Image.open(io.BytesIO(encoded)) as kept:
+        assert kept.size == (1000, 1500) and kept.getpixel((500, 750))[0] > 150
+
+
+def test_a_large_png_is_shrunk_and_keeps_its_alpha():
+    source = _encode(Image.new("RGBA", (3000, 1000), (10, 20, 30, 128)), "PNG")
+    encoded, info = normalize_image(source, max_side=600)
+    assert (info.format, info.width, info.height) == ("PNG", 600, 200)
+    with Image.open(io.BytesIO(encoded)) as kept:
+        assert kept.mode == "RGBA" and kept.getpixel((300, 100))[3] == 128
+
+
+def test_a_photo_within_the_side_keeps_its_size():
+    _encoded, info = normalize_image(_encode(Image.new("RGB", (800, 600)), "JPEG"), max_side=2048)
+    assert (info.width, info.height) == (800, 600)
+
+
+def test_an_integrity_check_reports_the_headers_size_and_still_reads_every_byte():
+    whole = _encode(Image.effect_noise((3000, 2000), 60).convert("RGB"), "JPEG", quality=90)
+    assert (inspect_image(whole).width, inspect_image(whole).height) == (3000, 2000)
+    with pytest.raises(ImageRejected) as refused:
+        inspect_image(whole[: len(whole) * 2 // 3])
+    assert refused.value.code == "damaged"
+
+
+@pytest.fixture
+def held_slots():
+    """Decode slots of size 1 whose one slot a thread holds until the test lets it go."""
+    slots = DecodeSlots(1)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with slots.slot(wait=5):
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(5)
+    yield slots, release
+    release.set()
+    holder.join(10)
+
+
+def test_a_decode_waits_for_a_slot_then_is_told_to_come_back(held_slots):
+    slots, _release = held_slots
+    photo = _encode(Image.new("RGB", (64, 48)), "JPEG")
+    with pytest.raises(DecodersBusy) as busy:
+        normalize_image(photo, slots=slots, wait=0.2)
+    assert busy.value.retry_after >= 1 and slots.refused == 1
+
+
+def test_cheap_checks_refuse_without_waiting_for_a_slot(held_slots):
+    """A bomb, an oversized file and a non-image are refused from their bytes and header, all slots taken."""
+    slots, _release = held_slots
+    for data, code in [(_bomb(), "too_many_pixels"), (b"x" * 2000, "too_large"), (b"not an image", "not_image")]:
+        with pytest.raises(ImageRejected) as refused:
+            normalize_image(data, max_bytes=1000 if code == "too_large" else 10**8, slots=slots, wait=30)
+        assert refused.value.code == code
+    assert slots.refused == 0 and slots.decoded == 1, "only the holder's decode"
+
+
+def test_a_decode_gets_the_slot_once_it_is_free(held_slots):
+    slots, release = held_slots
+    threading.Timer(0.2, release.set).start()
+    _encoded, info = normalize_image(_encode(Image.new("RGB", (64, 48)), "JPEG"), slots=slots, wait=10)
+    assert info.width == 64 and slots.decoded == 2
+
+
+def test_at_most_the_slots_decode_at_once():
+    slots = DecodeSlots(2)
+    photo = _encode(Image.effect_noise((1500, 1500), 50).convert("RGB"), "PNG")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        infos = list(pool.map(lambda _: normalize_image(photo, slots=slots, wait=60)[1], range(6)))
+    assert [info.width for info in infos] == [1500] * 6
+    assert slots.most_in_use <= 2 and slots.decoded == 6 and slots.in_use == 0

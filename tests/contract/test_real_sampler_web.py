@@ -1,7 +1,7 @@
 """The web app end to end on a real sampler: REST API → runjobs worker → agent → real ComfyUI → /ws/jobs/<id>/.
 
 Runs only under `make test-comfyui`, in the scaled-out topology: PostgreSQL and Redis on loopback (as in
-tests/jobs/test_scaled_out.py), one daphne web process, one `runjobs` worker and the agent process of
+tests/jobs/test_scaled_out.py), one web process (`manage.py web`), one `runjobs` worker and the agent process of
 tests/contract/conftest.py in front of the real ComfyUI with the random-weight SD1.x checkpoint. A visitor
 submits a txt2img template through the REST API (the checkpoint picked from the backend's real
 /object_info), watches it on the job WebSocket and downloads the image; an img2img template gets its
@@ -114,7 +114,7 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def web_stack(tmp_path_factory, postgres_database, redis_url, real_agent):
-    """Migrated database with the templates, a daphne web process, a runjobs worker; yields the web's URL."""
+    """Migrated database with the templates, a web process, a runjobs worker; yields the web's URL."""
     root = tmp_path_factory.mktemp("real-web")
     env = {
         "DATABASE_URL": postgres_database,

@@ -75,10 +75,19 @@ def _settings_in_a_process(**env: str) -> dict:
         "print(json.dumps({'hsts': getattr(s, 'SECURE_HSTS_SECONDS', 0), 'redirect': s.SECURE_SSL_REDIRECT, "
         "'cookie': s.SESSION_COOKIE_SECURE, 'csrf_cookie': s.CSRF_COOKIE_SECURE, "
         "'plain': [plain.status_code, plain.get('Location', '')], "
+        "'probes': [c.get('/healthz').status_code, c.get('/readyz').status_code], "
         "'secure_hsts': secure.get('Strict-Transport-Security', ''), 'img_src': s.SECURE_CSP['img-src']}))"
     )
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "comfyweb.settings", "EMBEDDED_DEV": "1", **env}
-    for name in ("HTTPS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DEBUG", "MEDIA_URL", "CSP_IMG_ORIGINS"):
+    for name in (
+        "HTTPS",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "DEBUG",
+        "MEDIA_URL",
+        "CSP_IMG_ORIGINS",
+        "REDIS_URL",
+    ):
         if name not in env:
             full_env.pop(name, None)
     done = subprocess.run(
@@ -95,6 +104,7 @@ def test_https_turns_on_hsts_secure_cookies_and_the_redirect():
     assert seen["cookie"] is True and seen["csrf_cookie"] is True
     assert seen["plain"][0] == 301 and seen["plain"][1].startswith("https://")
     assert seen["secure_hsts"].startswith("max-age=")
+    assert seen["probes"] == [200, 200], "probes speak plain HTTP to the pod: no redirect"
 
 
 def test_without_https_there_is_no_hsts_and_no_redirect():

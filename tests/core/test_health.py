@@ -11,10 +11,13 @@ def test_healthz_answers_ok_when_the_database_answers(client, db):
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_healthz_is_503_when_the_database_is_down(client, db):
+def test_healthz_is_liveness_and_does_not_ask_the_database(client, db):
+    """A database outage must not make the orchestrator restart every web process: that is /readyz's job."""
     with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("gone")):
-        response = client.get("/healthz")
-    assert response.status_code == 503 and response.json()["status"] == "unavailable"
+        alive = client.get("/healthz")
+        ready = client.get("/readyz")
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+    assert ready.status_code == 503 and "gone" in ready.json()["checks"]["database"]
 
 
 def test_favicon_ico_points_at_the_svg_icon(client, db):

@@ -1,4 +1,5 @@
-"""Production refuses the development secret key when the real processes start: daphne and `runjobs`."""
+"""Production refuses the development secret key when the real processes start: the web command, a bare
+ASGI server loading comfyweb.asgi, and `runjobs`."""
 
 from __future__ import annotations
 
@@ -33,9 +34,18 @@ def _production_env(tmp_path, **extra: str) -> dict:
     return env
 
 
-def _daphne(port: int, env: dict) -> subprocess.Popen:
+SERVERS = {
+    "manage.py web": lambda port: [sys.executable, "manage.py", "web", "--host", "127.0.0.1", "--port", str(port)],
+    "uvicorn comfyweb.asgi": lambda port: [
+        sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+        "comfyweb.asgi:application",
+    ],
+}  # fmt: skip
+
+
+def _serve(server: str, port: int, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "comfyweb.asgi:application"],
+        SERVERS[server](port),
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -44,17 +54,18 @@ def _daphne(port: int, env: dict) -> subprocess.Popen:
     )
 
 
-def test_daphne_refuses_to_serve_with_the_development_key(tmp_path):
-    process = _daphne(free_port(), _production_env(tmp_path))
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_web_server_refuses_to_serve_with_the_development_key(tmp_path, server):
+    process = _serve(server, free_port(), _production_env(tmp_path))
     output, _ = process.communicate(timeout=STARTUP_TIMEOUT)
     assert process.returncode != 0
-    assert "ImproperlyConfigured" in output
     assert DEV_KEY_MESSAGE in output
 
 
-def test_daphne_serves_with_a_real_key(tmp_path):
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_web_server_serves_with_a_real_key(tmp_path, server):
     port = free_port()
-    process = _daphne(port, _production_env(tmp_path, SECRET_KEY="a-real-secret-" + "x" * 40))
+    process = _serve(server, port, _production_env(tmp_path, SECRET_KEY="a-real-secret-" + "x" * 40))
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -65,7 +76,7 @@ def test_daphne_serves_with_a_real_key(tmp_path):
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     output = process.stdout.read() if process.poll() is not None else ""
-                    pytest.fail(f"daphne did not come up: {output[-2000:]}")
+                    pytest.fail(f"{server} did not come up: {output[-2000:]}")
                 time.sleep(0.2)
     finally:
         process.terminate()

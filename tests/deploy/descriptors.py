@@ -1,15 +1,17 @@
-"""Readers for the deployment descriptors and for what the code really offers (commands, env vars, routes).
+"""Readers for the deployment descriptors and for what the programs really do (commands, env vars).
 
-The descriptors cannot be run here (no Docker, no cluster, no cloud account), so the tests compare
-them with the code: every name they use must be one the code reads or serves.
+`make test-deploy` runs the images and the compose file; Kubernetes and Function Compute cannot run here, so
+these tests compare their descriptors with the programs: every variable they set must be one a program reads
+when it runs (tests/deploy/env_reads.py), every command one its real parser accepts.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,18 +26,12 @@ CODE = ROOT / "comfyweb"
 AGENT_PORT = 8189
 WEB_PORT = 8000
 
-# Read by software other than comfyweb itself, each documented by that software.
-THIRD_PARTY_ENV = {
-    # the postgres image
+# Read by programs inside the images that are not run by the tests: the public postgres image (and the entry
+# point of deploy/images/postgres.Containerfile), Python, pip, uv and apt while an image is built.
+IMAGE_TOOL_ENV = {
     "POSTGRES_DB": "postgres image",
     "POSTGRES_USER": "postgres image",
     "POSTGRES_PASSWORD": "postgres image",
-    # boto3/botocore, used by django-storages for S3-compatible media
-    "AWS_ACCESS_KEY_ID": "boto3",
-    "AWS_SECRET_ACCESS_KEY": "boto3",
-    "AWS_DEFAULT_REGION": "boto3",
-    "AWS_ENDPOINT_URL": "botocore (1.31+)",
-    # Python, pip, uv and Debian tooling inside the images
     "PATH": "shell",
     "PYTHONUNBUFFERED": "python",
     "PYTHONDONTWRITEBYTECODE": "python",
@@ -45,21 +41,6 @@ THIRD_PARTY_ENV = {
     "UV_PYTHON_INSTALL_DIR": "uv",
     "UV_PYTHON_PREFERENCE": "uv",
     "UV_NO_CACHE": "uv",
-    "UV_COMPILE_BYTECODE": "uv",
-    "UV_LINK_MODE": "uv",
-    # deploy/probe.py
-    "PROBE_TIMEOUT": "deploy/probe.py",
-}
-
-# The agent's variables as fixed by its contract (issue 3); checked against its code once it exists.
-AGENT_CONTRACT_ENV = {
-    "AGENT_HOST",
-    "AGENT_PORT",
-    "COMFYUI_URL",
-    "AGENT_STORE",
-    "AGENT_COMFYUI_CMD",
-    "AGENT_CONCURRENCY",
-    "AGENT_TOKEN",
 }
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -172,46 +153,21 @@ def stage_env(name: str, stage: str) -> dict[str, str]:
     return env
 
 
-# --- What the code offers --------------------------------------------------------------------------------
-
-
-def _python_files() -> list[Path]:
-    return sorted(p for p in CODE.rglob("*.py") if "migrations" not in p.parts)
-
-
-def _env_helpers(tree: ast.Module) -> set[str]:
-    """Module functions that read the environment themselves, like `_int(name, default)` in agent/config.py."""
-    return {
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and re.search(r"\b(os\.environ|getenv)\b", ast.unparse(node))
-    }
+# --- What the programs read ---------------------------------------------------------------------------------
 
 
 @cache
+def env_reads() -> dict:
+    """{"comfyweb": names our code reads, "third_party": {name: package}}, recorded by running the programs."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.deploy.env_reads"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
+
+
 def env_names_read_by_code() -> frozenset[str]:
-    """Every NAME passed first to env.str/int/..., os.environ.get/[...], os.getenv or a module's own env helper."""
-    names = set()
-    for path in _python_files():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        helpers = _env_helpers(tree)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and node.args:
-                func = ast.unparse(node.func)
-                first = node.args[0]
-                reads_env = re.search(r"\b(env|environ|getenv)\b", func) or func in helpers
-                if reads_env and isinstance(first, ast.Constant):
-                    if isinstance(first.value, str) and ENV_NAME.match(first.value):
-                        names.add(first.value)
-            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
-                if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-                    names.add(node.slice.value)
-    return frozenset(names)
-
-
-def agent_command_present() -> bool:
-    """Whether the agent's command (`python -m comfyweb.agent`) is in the tree."""
-    return (CODE / "agent" / "__main__.py").is_file()
+    """Every variable comfyweb's settings, the agent's command and deploy/probe.py read when they run."""
+    return frozenset(env_reads()["comfyweb"])
 
 
 # `python -m <module>` programs the descriptors run, and the module holding each one's argparse parser.
@@ -227,23 +183,16 @@ def module_parser(module: str):
 
 def env_name_problem(name: str) -> str | None:
     """Why a variable name used by a descriptor or a doc is not one anything reads; None when it is."""
-    if name in env_names_read_by_code() or name in THIRD_PARTY_ENV:
+    if name in env_names_read_by_code() or name in env_reads()["third_party"] or name in IMAGE_TOOL_ENV:
         return None
-    if name in AGENT_CONTRACT_ENV and not agent_command_present():
-        return None  # the agent's own code is not in the tree yet: its contract stands in for it
-    return f"{name} is read by neither comfyweb/ nor a listed third-party program"
+    return f"{name} is read by neither comfyweb/ nor a third-party program it runs, nor an image's tools"
 
 
 @cache
 def source_text() -> str:
-    """All of comfyweb's Python source and message catalogues, for "does the product print this" checks."""
-    parts = [p.read_text(encoding="utf-8") for p in _python_files()]
-    parts += [p.read_text(encoding="utf-8") for p in CODE.rglob("*.po")]
-    return "\n".join(parts)
-
-
-def agent_source_text() -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted((CODE / "agent").rglob("*.py")))
+    """comfyweb's Python source and message catalogues: for messages printed only inside faults."""
+    paths = sorted(p for p in CODE.rglob("*.py") if "migrations" not in p.parts) + sorted(CODE.rglob("*.po"))
+    return "\n".join(p.read_text(encoding="utf-8") for p in paths)
 
 
 def shell_commands(command: list[str]) -> list[list[str]]:

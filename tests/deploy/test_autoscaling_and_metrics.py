@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.deploy.descriptors import CODE, DOCS, k8s_by_kind
+from tests.deploy.descriptors import DOCS, k8s_by_kind
 
 QUEUE_DEPTH = "comfyweb_agent_queue_depth"
-# `Gauge("comfyweb_x", …)` or, in a custom collector, `GaugeMetricFamily("comfyweb_x", …)`.
-METRIC_CALL = re.compile(
-    r"""\b(Counter|Gauge|Histogram|Summary|Info|Enum)(?:MetricFamily)?\(\s*["'](comfyweb_[a-z0-9_]+)["']"""
-)
 
 
 def documented_metrics() -> dict[str, set[str]]:
@@ -73,18 +69,10 @@ def test_metric_names_follow_the_prefix_convention():
     assert all(re.fullmatch(r"comfyweb_[a-z0-9_]+", name) for name in counters)
 
 
-def _section(name: str) -> str:
-    return "agent" if name.startswith("comfyweb_agent_") else "web"
-
-
-@pytest.mark.parametrize("section", ["agent", "web"])
-def test_metrics_in_the_code_are_the_documented_ones(section):
-    defined = set()
-    for path in CODE.rglob("*.py"):
-        defined |= {m.group(2) for m in METRIC_CALL.finditer(path.read_text(encoding="utf-8"))}
-    defined = {_base(n) for n in defined if _section(n) == section}
-    if not defined:
-        pytest.skip(f"no {section} metric is defined in comfyweb/ yet")
-    documented = {_base(n) for n in documented_metrics()[section]}
-    assert defined - documented == set(), "defined in the code but missing from docs/metrics.md"
-    assert documented - defined == set(), "listed in docs/metrics.md but defined nowhere"
+def test_the_webs_metrics_are_the_documented_ones(client, db, settings):
+    """Scraped from /metrics as Prometheus would (the agent's: test_agent_contract.py)."""
+    settings.METRICS_TOKEN = "scrape"
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape").content.decode()
+    families = {family.name for family in text_string_to_metric_families(scraped)}
+    served = {name for name in families if name.startswith("comfyweb_") and not name.endswith("_created")}
+    assert served == {_base(name) for name in documented_metrics()["web"]}

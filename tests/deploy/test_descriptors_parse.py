@@ -27,7 +27,8 @@ def test_every_yaml_file_parses_to_mappings(path):
 
 def test_compose_services_have_an_image_and_list_commands():
     services = compose()["services"]
-    assert {"web", "worker", "postgres", "redis", "agent", "emulator", "migrate"} <= set(services)
+    assert {"web-1", "web-2", "worker-1", "worker-2", "proxy", "postgres", "redis", "s3", "agent", "emulator",
+            "migrate"} <= set(services)  # fmt: skip
     for name, service in services.items():
         assert "image" in service or "build" in service, name
         if "command" in service:
@@ -42,7 +43,10 @@ def test_compose_dependencies_and_volumes_exist():
             assert dependency in services, f"{name} depends on unknown {dependency}"
         for mount in service.get("volumes", []):
             source = mount.split(":", 1)[0]
-            assert source in volumes, f"{name} mounts undeclared volume {source}"
+            if source.startswith("./"):  # a file of the repository, beside compose.yaml
+                assert (DEPLOY / source).is_file(), f"{name} mounts missing {source}"
+            else:
+                assert source in volumes, f"{name} mounts undeclared volume {source}"
 
 
 def test_compose_builds_from_the_repository_with_the_web_dockerfile():

@@ -10,7 +10,7 @@ from django.utils import translation
 
 from comfyweb.catalog.forms import build_template_form
 from comfyweb.jobs.models import Job
-from tests.images import data_url
+from tests.images import data_url, every_decode_slot_taken
 from tests.jobs.conftest import noise_photo, photo
 
 pytestmark = pytest.mark.django_db
@@ -305,3 +305,15 @@ def test_a_picture_as_a_plain_file_name_is_refused(api, poster):
     response = post(api, {"workflow": "poster-frame", "values": poster_values(**{"1.image": "example.png"})})
     assert response.status_code == 400
     assert "data URL" in response.json()["values"]["1.image"][0]
+
+
+def test_every_decode_slot_taken_is_a_503_with_retry_after(api, poster, settings):
+    settings.IMAGE_DECODES_AT_ONCE, settings.IMAGE_DECODE_WAIT = 1, 0.2
+    with every_decode_slot_taken(1):
+        response = post(api, {"workflow": "poster-frame", "values": poster_values()})
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert response.json() == {
+        "detail": "Many photos are being checked right now. Please try again in a moment.",
+        "code": "busy",
+    }
+    assert not Job.objects.exists()

@@ -156,7 +156,7 @@ def test_the_form_is_rate_limited_like_the_api(quota_campaign, settings):
     quota_campaign.daily_quota = 0
     quota_campaign.save()
     statuses = [submit_as_new_visitor("en") for _ in range(3)]
-    assert [status for status, _ in statuses] == [302, 302, 400]
+    assert [status for status, _ in statuses] == [302, 302, 429]
     assert "Too many new jobs in a short time" in statuses[-1][1]
     assert Job.objects.count() == 2
 

@@ -1,24 +1,24 @@
 """The scaled-out topology: PostgreSQL row claims, Redis channel layer, several worker and web processes.
 
 Everything runs as real processes on loopback: three emulated GPU backends with two slots each,
-two `runjobs` workers and a daphne web process, against a fresh PostgreSQL database and Redis.
+two `runjobs` workers and a web process (`manage.py web`), against a fresh PostgreSQL database, Redis and an S3 API
+(moto's server, tests/s3.py) holding the results.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 
+import httpx
 import psycopg
 import pytest
 import websockets
 
 from tests.conftest import free_port
-from tests.processes import BASE_DIR, EmulatorProcess, manage, stop, wait_for_http
+from tests.processes import EmulatorProcess, manage, stop, wait_for_http
 from tests.prompts import sampler_workflow
 from tests.services import clean_redis, redis_url
 
@@ -63,8 +63,9 @@ async def watch(url: str, session_key: str, frames: list[dict]) -> None:
                 return
 
 
-def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postgres_database, redis_url):
+def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postgres_database, redis_url, s3):
     backends = [EmulatorProcess(tmp_path, step_ms=5) for _ in range(3)]
+    bucket = s3.create_bucket()
     processes: list[subprocess.Popen] = []
     env = {
         "DATABASE_URL": postgres_database,
@@ -72,6 +73,7 @@ def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postg
         "GPU_BACKENDS": ",".join(f"comfyui+{backend.url}#2" for backend in backends),
         "JOB_MAX_QUEUED_PER_VISITOR": str(JOBS),
         "MEDIA_ROOT": str(tmp_path / "media"),
+        **s3.env(bucket),
     }
     try:
         assert manage("migrate", "--noinput", env=env, stdout=subprocess.DEVNULL).wait(120) == 0
@@ -83,11 +85,8 @@ def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postg
         assert len(batch["jobs"]) == JOBS
 
         port = free_port()
-        web = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "comfyweb.asgi:application"],
-            cwd=BASE_DIR, env={**os.environ, "EMBEDDED_DEV": "1", **env},
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "web.log").open("w"),
-        )  # fmt: skip
+        web = manage("web", "--host", "127.0.0.1", "--port", str(port), env=env, stdout=subprocess.DEVNULL,
+                     stderr=(tmp_path / "web.log").open("w"))  # fmt: skip
         processes.append(web)
         wait_for_http(f"http://127.0.0.1:{port}/", process=web)
 
@@ -123,13 +122,19 @@ def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postg
         with psycopg.connect(postgres_database) as connection:
             outputs = connection.execute("SELECT count(*), count(DISTINCT job_id) FROM jobs_joboutput").fetchone()
             workers = connection.execute("SELECT count(DISTINCT claimed_by) FROM jobs_job").fetchone()[0]
+            stored = connection.execute("SELECT file FROM jobs_joboutput").fetchall()
         assert outputs == (JOBS, JOBS)
+        assert {name for (name,) in stored} <= set(s3.keys(bucket)), "every result is an object of the bucket"
+        assert not (tmp_path / "media").exists(), "nothing went to local disk"
         assert workers == 2, "both workers took jobs"
 
         statuses = [frame["status"] for frame in frames]
         assert statuses[0] == "queued" and statuses[-1] == "succeeded"
         assert "running" in statuses, "live updates crossed processes through Redis"
         assert frames[-1]["outputs"], "the final frame carries the images"
+        image = frames[-1]["outputs"][0]["url"]
+        assert image.startswith(f"{s3.url}/{bucket}/") and "X-Amz-Signature=" in image, "a presigned S3 link"
+        assert httpx.get(image, timeout=10).status_code == 200
     finally:
         for process in processes:
             stop(process)

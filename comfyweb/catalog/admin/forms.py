@@ -87,7 +87,7 @@ class WorkflowTemplateForm(TranslationsFormMixin, forms.ModelForm):
         model = WorkflowTemplate
         fields = [
             "title", "slug", "description", "translations", "notes", "cover", "prompt", "params", "enabled",
-            "live_previews", "ordering",
+            "live_previews", "requires_consent", "ordering",
         ]  # fmt: skip
         widgets = {"params": ParamsEditorWidget, "live_previews": LivePreviewsSelect}
         labels = {"params": _("Fields visitors fill")}

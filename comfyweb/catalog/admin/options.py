@@ -22,7 +22,7 @@ from comfyweb.catalog.models import TemplateVersion, WorkflowTemplate
 from comfyweb.catalog.translations import translation_gaps
 
 # What the change form saves at once (the rest, CONTENT_FIELDS, goes into the draft).
-SETTINGS_FIELDS = ("slug", "notes", "enabled", "live_previews", "ordering")
+SETTINGS_FIELDS = ("slug", "notes", "enabled", "live_previews", "requires_consent", "ordering")
 WORKFLOW = _("Workflow (ComfyUI API prompt)")
 
 
@@ -39,7 +39,7 @@ class WorkflowTemplateAdmin(StudioViews, admin.ModelAdmin):
         (WORKFLOW, {"fields": ["prompt"], "classes": ["collapse"]}),
         (_("Translations"), {"fields": ["translations"], "classes": ["collapse"]}),
         (_("Backend check"), {"fields": ["backend_report"]}),
-        (_("Settings"), {"fields": ["enabled", "live_previews", "ordering", "notes", "version"]}),
+        (_("Settings"), {"fields": ["enabled", "live_previews", "requires_consent", "ordering", "notes", "version"]}),
         (_("Publishing"), {"fields": ["publish_anyway"]}),
     ]
     change_list_template = "admin/catalog/workflowtemplate/change_list.html"
@@ -71,7 +71,7 @@ class WorkflowTemplateAdmin(StudioViews, admin.ModelAdmin):
             workflow,
             self.fieldsets[1],
             self.fieldsets[3],
-            (_("Settings"), {"fields": ["enabled", "live_previews", "ordering", "notes"]}),
+            (_("Settings"), {"fields": ["enabled", "live_previews", "requires_consent", "ordering", "notes"]}),
             self.fieldsets[6],
         ]
 

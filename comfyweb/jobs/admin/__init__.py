@@ -1,3 +1,3 @@
-"""The jobs app's admin: jobs, GPU backends, and test runs from the template admin."""
+"""The jobs app's admin: jobs, GPU backends, test runs from the template admin, and the moderation's review queue."""
 
-from comfyweb.jobs.admin import jobs, test_runs  # noqa: F401 - registers the model admins
+from comfyweb.jobs.admin import jobs, review, test_runs  # noqa: F401 - registers the model admins

@@ -13,6 +13,7 @@ import httpx
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,6 +21,7 @@ from django.utils.translation import ngettext
 from comfyweb.jobs.backends import mark_unhealthy, probe_emulated
 from comfyweb.jobs.models import GpuBackend, Job, JobOutput
 from comfyweb.jobs.services import cancel_job, retry_job
+from comfyweb.jobs.trust.purge import due_dates
 
 HEALTH_TIMEOUT = 5.0
 BUSY_STATUSES = (Job.Status.DISPATCHED, Job.Status.RUNNING)
@@ -62,7 +64,7 @@ class JobOutputInline(admin.TabularInline):
     model = JobOutput
     extra = 0
     can_delete = False
-    fields = ["preview", "node_id", "index", "filename", "width", "height", "file"]
+    fields = ["preview", "node_id", "index", "filename", "width", "height", "file", "review"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -96,7 +98,8 @@ class JobAdmin(admin.ModelAdmin):
     actions = ["cancel_jobs", "retry_jobs"]
     fieldsets = [
         (None, {"fields": ["id", "status", "template", "template_version", "template_title", "batch"]}),
-        (_("Visitor"), {"fields": ["owner", "session_key", "client_ip"]}),
+        (_("Visitor"), {"fields": ["owner", "session_key", "client_ip", "consent_version", "consent_at"]}),
+        (_("Retention"), {"fields": ["campaign", "inputs_purged_at", "purged_when"]}),
         (_("Run"), {"fields": RUN_FIELDS}),
         (_("What it ran"), {"fields": ["values_pretty", "seeds_pretty", "prompt_pretty"]}),
         (_("Progress"), {"fields": ["progress_pretty", "error_detail_pretty"]}),
@@ -117,6 +120,15 @@ class JobAdmin(admin.ModelAdmin):
         except ValueError:
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(pk=job_id), False
+
+    @admin.display(description=_("what will be purged when"))
+    def purged_when(self, job: Job) -> str:
+        photos, whole = due_dates(job)
+        when = _("Photos: %(photos)s. The job with its images: %(job)s.") % {
+            "photos": date_format(timezone.localtime(photos), "DATETIME_FORMAT") if photos else _("already deleted"),
+            "job": date_format(timezone.localtime(whole), "DATETIME_FORMAT"),
+        }
+        return when
 
     @admin.display(description=_("job"), ordering="id")
     def short_id(self, job: Job) -> str:
@@ -169,7 +181,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Retry the selected jobs (a new job with the same prompt)"))
     def retry_jobs(self, request, queryset) -> None:
-        finished = list(queryset.filter(status__in=Job.FINAL_STATUSES))
+        finished = list(queryset.filter(status__in=Job.FINAL_STATUSES, inputs_purged_at__isnull=True))
         created = [copy for job in finished for copy in retry_job(job=job, enforce_limits=False)]
         skipped = queryset.count() - len(finished)
         self.message_user(

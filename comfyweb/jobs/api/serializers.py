@@ -25,6 +25,11 @@ class JobCreateSerializer(serializers.Serializer):
         "option, or (multipart) a file field of the same name. Fields left out keep the workflow's defaults.",
     )
     quantity = serializers.IntegerField(min_value=1, max_value=settings.JOB_MAX_QUANTITY, default=1)
+    consent = serializers.BooleanField(
+        default=False,
+        help_text="The visitor agrees to how their photos are used (the privacy statement of the workflow's "
+        "campaign). Needed with a photo where consent is asked for; recorded with the jobs.",
+    )
 
     def validate_workflow(self, slug: str) -> WorkflowTemplate:
         template = WorkflowTemplate.objects.visible().filter(slug=slug).first()
@@ -95,6 +100,9 @@ class JobSerializer(serializers.Serializer):
         allow_null=True, help_text="Why a failed or cancelled job ended (null otherwise), in the request's language."
     )
     outputs = JobOutputSerializer(many=True)
+    withheld = serializers.IntegerField(
+        help_text="Images the moderation withheld for an operator's review: not in `outputs` until released."
+    )
     template = serializers.CharField(allow_null=True, help_text="The workflow's slug.")
     title = serializers.CharField()
     created_at = serializers.DateTimeField()

@@ -36,7 +36,7 @@ from comfyweb.jobs.selectors import can_view, visitor_jobs
 from comfyweb.jobs.services import cancel_job, submit_jobs
 
 TOO_MANY = {"queue_full", "quota_exceeded"}
-CREATE_FIELDS = {"workflow", "quantity", "values"}
+CREATE_FIELDS = {"workflow", "quantity", "values", "consent"}
 
 
 class VisitorMixin(VisitorAPIMixin):
@@ -68,7 +68,7 @@ def create_payload(request: Request) -> dict:
         if not isinstance(data, dict):
             raise ParseError(_('Send a JSON object: {"workflow": …, "values": {…}, "quantity": 1}.'))
         return data
-    payload = {key: data.get(key) for key in ("workflow", "quantity") if key in data}
+    payload = {key: data.get(key) for key in ("workflow", "quantity", "consent") if key in data}
     values: dict = {}
     if data.get("values"):
         try:
@@ -83,12 +83,18 @@ def create_payload(request: Request) -> dict:
 
 
 def refusal(exc: DjangoValidationError) -> Response:
-    """A submission the services refused: 429 for the waiting-jobs cap and quotas, else 400."""
+    """A submission the services refused: 429 for the waiting-jobs cap and quotas, else 400.
+
+    A refusal of some values (the moderation's) names them, like the form's errors do.
+    """
+    if hasattr(exc, "error_dict"):
+        return Response({"values": exc.message_dict, "code": "moderation"}, status=status.HTTP_400_BAD_REQUEST)
     code = next(iter({error.code for error in exc.error_list} & TOO_MANY), None)
     detail = " ".join(exc.messages)
     if code:
         return Response({"detail": detail, "code": code}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-    return Response({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)
+    codes = [error.code for error in exc.error_list if error.code]
+    return Response({"detail": detail, **({"code": codes[0]} if codes else {})}, status=status.HTTP_400_BAD_REQUEST)
 
 
 @extend_schema(tags=["jobs"])
@@ -119,8 +125,11 @@ class JobListCreateView(VisitorMixin, ListAPIView):
 
     @extend_schema(
         summary="Queue jobs of a workflow",
-        description="JSON, or multipart/form-data with `workflow`, `quantity` and the value fields (pictures as "
-        "files). The values are checked exactly like the workflow's page form.",
+        description="JSON, or multipart/form-data with `workflow`, `quantity`, `consent` and the value fields "
+        "(pictures as files). The values are checked exactly like the workflow's page form, and photos and text "
+        "by the site's moderation (a refusal names the values). Where photos of people need consent (the "
+        "workflow's campaign or the workflow asks for it: its privacy statement says what it covers), a request "
+        "with a photo must send `consent: true`, else 400 with code `consent_required`.",
         request={"application/json": JobCreateSerializer, "multipart/form-data": OpenApiTypes.OBJECT},
         responses={
             201: JobBatchSerializer,
@@ -144,6 +153,7 @@ class JobListCreateView(VisitorMixin, ListAPIView):
                 owner=user,
                 session_key=session_key,
                 client_ip=client_ip(request),
+                consented=serializer.validated_data["consent"],
             )
         except DjangoValidationError as exc:
             return refusal(exc)
@@ -194,7 +204,7 @@ class JobOutputView(VisitorAPIView):
         user, session_key = self.visitor()
         job = visitor_jobs(user=user, session_key=session_key).filter(pk=pk).first()
         output = job.outputs.filter(pk=output_id).first() if job is not None else None
-        if output is None:
+        if output is None or output.is_withheld:
             raise Http404(_("No such output."))
         name = PurePosixPath(output.filename or output.file.name).name
         return FileResponse(output.file.open("rb"), as_attachment=True, filename=name, content_type=output.content_type)

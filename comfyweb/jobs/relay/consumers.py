@@ -4,9 +4,17 @@ The consumer joins the job's group before it reads the snapshot, so an update pu
 is never lost; updates are stamped with when their state was current (`at`), and one older than
 what the page already shows is dropped. While the job waits, the consumer also listens to the
 queue's group and pushes the job's new place whenever the queue's order changes.
+
+Job updates converge: each update is numbered by its publisher (`stream`, `seq`) and passed on to the
+page with its number. The consumer re-reads the job from the database (`resync`) when this process's
+channel layer subscription came back (`resync.WATCHERS`), when a publisher's heartbeat says it delivered
+an update this consumer never heard, and when the page, seeing a gap in the numbers, asks for a snapshot.
 """
 
 from __future__ import annotations
+
+import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -15,11 +23,13 @@ from comfyweb.jobs.fair_queue import QUEUE_ORDER
 from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.publish import QUEUE_GROUP, job_group
+from comfyweb.jobs.relay.resync import WATCHERS
 from comfyweb.jobs.selectors import can_view, job_snapshot, places_of, queue_order
 
 REFUSED = 4403
 NOT_FOUND = 4404
 WAITING = (Job.Status.QUEUED, Job.Status.DISPATCHED)
+SNAPSHOT_INTERVAL = 2.0  # seconds: a page's snapshot requests answered at most this often
 
 
 @database_sync_to_async
@@ -46,6 +56,8 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
     groups_joined: tuple[str, ...] = ()
     shown: dict | None = None
+    heard: tuple[str | None, int] = (None, 0)  # (stream, seq) of the last update heard
+    snapshot_asked_at = 0.0
 
     async def connect(self) -> None:
         self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
@@ -61,10 +73,12 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         WEBSOCKET_WATCHERS.inc()
+        WATCHERS.add(self)
         await self.accept()
         await self.show(await read_snapshot(self.job_id))
 
     async def disconnect(self, code: int) -> None:
+        WATCHERS.discard(self)
         if self.groups_joined:
             WEBSOCKET_WATCHERS.dec()
         await self.leave_queue_group()
@@ -73,10 +87,46 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = ()
 
     async def job_update(self, event: dict) -> None:
+        self.heard = (event.get("stream"), event.get("seq") or 0)
         job = event["job"]
         if self.shown is not None and job.get("at", 0) < self.shown.get("at", 0):
             return  # older than what the page shows (published before the snapshot was read)
-        await self.show(job)
+        await self.show(job, numbered=self.heard)
+
+    async def job_heartbeat(self, event: dict) -> None:
+        """A publisher's last delivered update: one this consumer never heard means it missed some."""
+        if self.shown is None or self.shown["status"] in Job.FINAL_STATUSES:
+            return
+        delivered = (event.get("stream"), event.get("seq") or 0)
+        if delivered[0] == self.heard[0] and delivered[1] <= self.heard[1]:
+            return
+        self.heard = delivered
+        await self.resync()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """What a page sends: only a snapshot request means something; anything else is ignored, not an error."""
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        """The page saw a gap in the numbers: it asks for the stored state (answered at most every 2 s)."""
+        if isinstance(content, dict) and content.get("type") == "snapshot":
+            now = time.monotonic()
+            if now - self.snapshot_asked_at >= SNAPSHOT_INTERVAL:
+                self.snapshot_asked_at = now
+                await self.resync()
+
+    async def resync(self) -> None:
+        """Re-read the job from the database and show it, unless what the page shows is newer."""
+        if self.shown is not None and self.shown["status"] in Job.FINAL_STATUSES:
+            return  # nothing comes after a final state
+        stored = await read_snapshot(self.job_id)
+        if self.shown is not None and stored.get("at", 0) < self.shown.get("at", 0):
+            stored = self.shown
+        await self.show(stored)
 
     async def job_preview(self, event: dict) -> None:
         """The picture forming: only while the page shows the job running (a result replaces it)."""
@@ -101,9 +151,13 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             moved = {"queue_position": place, "estimate_seconds": wait, "places": places}
             await self.show({**shown, **moved, "places_at": order.computed_at})
 
-    async def show(self, job: dict) -> None:
+    async def show(self, job: dict, numbered: tuple[str | None, int] | None = None) -> None:
+        """Send the job to the page; a live update with its number (a page that sees a gap asks for a snapshot)."""
         self.shown = job
-        await self.send_json({"type": "job", "job": job})
+        frame = {"type": "job", "job": job}
+        if numbered is not None and numbered[0] is not None:
+            frame["stream"], frame["seq"] = numbered
+        await self.send_json(frame)
         if job["status"] not in WAITING:
             await self.leave_queue_group()
 

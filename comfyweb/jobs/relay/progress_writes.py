@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 
+from comfyweb.core.db import reconnecting
 from comfyweb.jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class ProgressWrites:
         if not batch:
             return
         try:
-            verdicts = await sync_to_async(write_progress, thread_sensitive=False)(list(batch.values()))
+            verdicts = await sync_to_async(reconnecting(write_progress), thread_sensitive=False)(list(batch.values()))
         except Exception:
             logger.warning("could not write the progress of %d job(s); next round", len(batch), exc_info=True)
             for job_id, entry in batch.items():

@@ -1,6 +1,8 @@
 """Sending a job's state to the browsers watching it (its Channels group).
 
-Publishing is best effort: a failed send is logged and never fails the change that triggered it.
+Publishing is best effort: a failed send is logged (once per outage) and never fails the change that
+triggered it; in a worker, a job's newest state that did not get through is sent again once the layer
+answers (comfyweb.jobs.relay.delivery). Every update carries its publisher's `stream` and `seq`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay.delivery import SEQUENCES, STREAM, send_to_group
 from comfyweb.jobs.selectors import job_snapshot
 
 logger = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ def job_group(job_id) -> str:
 async def apublish_queue_changed(at: float | None = None) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_send(QUEUE_GROUP, {"type": "queue.changed", "at": at or time.time()})
+        await send_to_group(layer, QUEUE_GROUP, {"type": "queue.changed", "at": at or time.time()})
 
 
 def publish_queue_changed() -> None:
@@ -38,21 +41,29 @@ def publish_queue_changed() -> None:
         logger.warning("could not announce a queue change", exc_info=True)
 
 
-async def apublish_snapshot(job_id, snapshot: dict) -> None:
+async def apublish_snapshot(job_id, snapshot: dict, *, redeliver: bool = False) -> bool:
+    """Send the job's snapshot, numbered; never raises. `redeliver`: try again later if it did not get through
+    (only from a long-lived event loop: a worker's)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    event = {"type": "job.update", "job": snapshot, "stream": STREAM, "seq": SEQUENCES.next(job_id)}
+    return await send_to_group(layer, job_group(job_id), event, job_id=job_id, redeliver=redeliver)
+
+
+async def apublish_heartbeat(job_id) -> None:
+    """Tell the job's watchers the last update this process delivered: one who heard less missed some."""
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_send(job_group(job_id), {"type": "job.update", "job": snapshot})
+        event = {"type": "job.heartbeat", "stream": STREAM, "seq": SEQUENCES.last_delivered(job_id)}
+        await send_to_group(layer, job_group(job_id), event)
 
 
 async def apublish_preview(job_id, image_url: str) -> None:
     """A sampler preview (a small data URL) for the job's pages; best effort, never stored."""
     layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(job_group(job_id), {"type": "job.preview", "image": image_url})
-    except Exception:
-        logger.debug("could not publish a preview of job %s", job_id, exc_info=True)
+    if layer is not None:
+        await send_to_group(layer, job_group(job_id), {"type": "job.preview", "image": image_url})
 
 
 def publish_job(job: Job) -> None:
@@ -64,7 +75,7 @@ def publish_job(job: Job) -> None:
 
 
 async def publish_quietly(job: Job, *, in_loop: bool = False, at: float | None = None) -> None:
-    """Relay the job's state; a relay failure is logged and never changes the job (pages reconnect).
+    """Relay the job's state (a worker's: sent again later if the layer is down); never changes the job.
 
     `in_loop`: build the snapshot without a thread hop, for a running job's progress. It needs no
     query then, once the job was published at its start (which loads its template). `at`: when the
@@ -72,6 +83,7 @@ async def publish_quietly(job: Job, *, in_loop: bool = False, at: float | None =
     """
     try:
         snapshot = job_snapshot(job, at=at) if in_loop else await sync_to_async(job_snapshot)(job, at=at)
-        await apublish_snapshot(job.pk, snapshot)
-    except Exception:
-        logger.warning("could not publish job %s", job.pk, exc_info=True)
+    except Exception:  # the database is down: the watchers re-read the job when it is back
+        logger.warning("could not read job %s to publish it", job.pk, exc_info=True)
+        return
+    await apublish_snapshot(job.pk, snapshot, redeliver=True)

@@ -112,8 +112,16 @@ async def _run_job(job: Job, worker: str, cancelled: asyncio.Event | None, relay
     except (ComfyUnavailable, OSError, websockets.WebSocketException) as exc:
         await sync_to_async(mark_unhealthy)(backend, str(exc) or type(exc).__name__)
         return await sync_to_async(retry_or_fail)(job, worker, exc)
-    await sync_to_async(mark_healthy)(backend)
+    await note_healthy(backend)
     return await finish(job, worker, outcome)
+
+
+async def note_healthy(backend: GpuBackend) -> None:
+    """Best effort: a database blip at this moment must not throw away the outcome of a finished run."""
+    try:
+        await sync_to_async(mark_healthy)(backend)
+    except Exception:
+        logger.warning("could not mark %s healthy", backend, exc_info=True)
 
 
 def retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import asyncio
-
 from channels.routing import get_default_application
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from comfyweb.core.webserver import run_web
 from comfyweb.emulator.inprocess import EmulatorThread
 from comfyweb.emulator.ports import choose_emulator_port
 from comfyweb.jobs.worker import JobWorker
@@ -13,8 +12,8 @@ from comfyweb.jobs.worker import JobWorker
 
 class Command(BaseCommand):
     help = (
-        "Embedded topology in one process: daphne (web + WebSocket), the job dispatcher and, unless "
-        "COMFYUI_URL or GPU_BACKENDS is set, the ComfyUI emulator."
+        "Embedded topology in one process: the web server (pages, REST API, WebSockets; uvicorn), the job "
+        "dispatcher in the same event loop and, unless COMFYUI_URL or GPU_BACKENDS is set, the ComfyUI emulator."
     )
 
     def add_arguments(self, parser) -> None:
@@ -22,11 +21,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options) -> None:
-        # Imported only when serving: importing daphne.server installs Twisted's asyncio reactor.
-        from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
-        from twisted.internet import reactor
-
         application = get_default_application()  # settings.ASGI_APPLICATION: the whole site
         emulator = None
         if not settings.COMFYUI_URL and not settings.GPU_BACKENDS:
@@ -44,20 +38,10 @@ class Command(BaseCommand):
             self.stdout.write(f"ComfyUI emulator at {emulator.url} (images are emulated, not generated)")
 
         worker = JobWorker()
-
-        background: set[asyncio.Future] = set()
-
-        def start_worker() -> None:
-            background.add(asyncio.ensure_future(worker.run()))
-
-        reactor.callWhenRunning(start_worker)
         self.stdout.write(f"comfyweb at http://{host}:{port}/")
+        self.stdout.flush()
         try:
-            Server(
-                application=application,
-                endpoints=build_endpoint_description_strings(host=host, port=port),
-                signal_handlers=True,
-            ).run()
+            run_web(application, host=host, port=port, beside=worker.run)
         finally:
             worker.stop()
             if emulator is not None:

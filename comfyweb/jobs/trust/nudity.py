@@ -1,0 +1,51 @@
+"""The shipped picture check: NudeNet's detector (its wheel carries the ONNX model; onnxruntime on the CPU).
+
+`NudeNetCheck` blocks a picture when the detector finds an exposed intimate body part with a score at
+least the campaign's threshold (1 never blocks). The detector is anything with NudeNet's
+`detect(rgba array) -> [{"class", "score", "box"}]`, so another detector of that shape can stand in.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+
+from comfyweb.jobs.trust.moderation import Check, Verdict
+
+EXPOSED = frozenset(
+    {"FEMALE_GENITALIA_EXPOSED", "FEMALE_BREAST_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED", "BUTTOCKS_EXPOSED"}
+)
+MAX_SIDE = 640  # the detector looks at 320 × 320: a larger picture only costs time
+
+
+def detector_input(image: Image.Image) -> np.ndarray:
+    """The picture as NudeNet reads an array: RGBA (it converts RGBA → BGR itself), at most MAX_SIDE."""
+    if max(image.size) > MAX_SIDE:
+        image = image.copy()
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(image.convert("RGBA"))
+
+
+class NudeNetCheck(Check):
+    name = "nudenet"
+
+    def __init__(self, detector=None) -> None:
+        self._detector = detector
+        self._lock = threading.Lock()
+
+    def detector(self):
+        """NudeNet's detector, loaded once (from the model inside the wheel: nothing is downloaded)."""
+        with self._lock:
+            if self._detector is None:
+                from nudenet import NudeDetector
+
+                self._detector = NudeDetector()
+            return self._detector
+
+    def check_image(self, image: Image.Image, *, stage: str, threshold: float) -> Verdict:
+        found = [d for d in self.detector().detect(detector_input(image)) if d.get("class") in EXPOSED]
+        score = max((float(d["score"]) for d in found), default=0.0)
+        reasons = tuple(f"{d['class']} {float(d['score']):.2f}" for d in found)
+        return Verdict(blocked=bool(found) and score >= threshold, score=score, reasons=reasons, check=self.name)

@@ -1,0 +1,85 @@
+"""The job page asks for the stored state when the numbers of its live updates skip one.
+
+Real chromium on a job page of the live server; the WebSocket's server side is played by the test
+(Playwright's `route_web_socket`): it sends numbered updates with a gap, a snapshot, another publisher's
+updates and the final state, and records what the page sends back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from playwright.sync_api import expect
+
+from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs.selectors import job_snapshot
+from comfyweb.jobs.services import create_jobs
+from tests.prompts import CORE_WORKFLOW
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def visitor_job(transactional_db):
+    session = SessionStore()
+    session["visitor"] = True
+    session.create()
+    template = WorkflowTemplate.objects.create(slug="core", title="Core", prompt=CORE_WORKFLOW)
+    job = create_jobs(template=template, values={}, session_key=session.session_key)[0]
+    return job, session.session_key
+
+
+def test_a_skipped_number_makes_the_page_ask_for_a_snapshot_once(django_page, live_server, visitor_job):
+    job, session_key = visitor_job
+    django_page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": live_server.url}])
+    base = job_snapshot(job)
+    asked: list[str] = []
+
+    def state(status: str, percent: float, **number) -> str:
+        return json.dumps({"type": "job", "job": {**base, "status": status, "percent": percent}, **number})
+
+    def server(socket) -> None:
+        socket.on_message(lambda message: asked.append(message))
+        socket.send(state("running", 10, stream="w1", seq=1))
+        socket.send(state("running", 20, stream="w1", seq=2))
+        socket.send(state("running", 40, stream="w1", seq=4))  # 3 was lost on the way
+
+    django_page.route_web_socket(re.compile(r"/ws/jobs/"), server)
+    django_page.goto(f"/jobs/{job.pk}/")
+    card = django_page.locator("[data-job-id]")
+    expect(card).to_have_attribute("data-status", "running")
+    expect(card.locator(".bar")).to_have_attribute("aria-valuenow", "40")
+    for _ in range(50):
+        if asked:
+            break
+        django_page.wait_for_timeout(100)
+    assert [json.loads(message) for message in asked] == [{"type": "snapshot"}]
+    assert django_page.evaluate("document.querySelector('[data-job-id]').dataset.status") == "running"
+
+
+def test_snapshots_and_another_publisher_start_the_count_again(django_page, live_server, visitor_job):
+    job, session_key = visitor_job
+    django_page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": live_server.url}])
+    base = job_snapshot(job)
+    asked: list[str] = []
+
+    def state(status: str, percent: float, **number) -> str:
+        return json.dumps({"type": "job", "job": {**base, "status": status, "percent": percent}, **number})
+
+    def server(socket) -> None:
+        socket.on_message(lambda message: asked.append(message))
+        socket.send(state("running", 10, stream="w1", seq=5))
+        socket.send(state("running", 30))  # a stored snapshot: no number
+        socket.send(state("running", 50, stream="w1", seq=9))
+        socket.send(state("running", 60, stream="w2", seq=1))  # the job moved to another worker
+        socket.send(state("running", 70, stream="w2", seq=2))
+        socket.send(state("succeeded", 100, stream="w2", seq=3))
+
+    django_page.route_web_socket(re.compile(r"/ws/jobs/"), server)
+    django_page.goto(f"/jobs/{job.pk}/")
+    expect(django_page.locator("[data-job-id]")).to_have_attribute("data-status", "succeeded")
+    django_page.wait_for_timeout(300)
+    assert asked == [], "no gap: nothing asked"

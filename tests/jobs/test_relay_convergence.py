@@ -1,0 +1,130 @@
+"""Job updates converge: numbered updates, and a re-read of the stored job whenever one may have been missed.
+
+A change stored in the database but never published (a publish lost in a Redis blink) reaches the
+page when a publisher's heartbeat says an update was delivered that this socket never heard, when the
+page asks for a snapshot (it saw a gap in the numbers), and when the process's channel layer
+subscription comes back. The real Redis round trip: tests/jobs/test_layer_reconnect.py; killed Redis
+with real workers: tests/faults/test_redis_restart.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay.delivery import STREAM
+from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_snapshot, job_group
+from comfyweb.jobs.relay.resync import WATCHERS
+from comfyweb.jobs.selectors import job_snapshot
+from tests.jobs.test_consumer import communicator, new_session, queued_job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def watched_job():
+    """A queued job and its owner's socket, past the first snapshot."""
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(queued_job)(session_key)
+    socket = communicator(job.pk, session_key)
+    connected, _ = await socket.connect()
+    assert connected
+    first = await socket.receive_json_from(timeout=5)
+    assert first["job"]["status"] == "queued" and "seq" not in first, "a stored snapshot carries no number"
+    return job, socket
+
+
+async def store_silently(job: Job, **changes) -> None:
+    """Change the job in the database without publishing it (as if the publish was lost)."""
+    await Job.objects.filter(pk=job.pk).aupdate(**changes)
+
+
+async def snapshot_of(job: Job) -> dict:
+    return await sync_to_async(job_snapshot)(await Job.objects.select_related("template").aget(pk=job.pk))
+
+
+async def test_updates_reach_the_page_numbered_by_their_publisher():
+    job, socket = await watched_job()
+    for percent in (10.0, 20.0):
+        await store_silently(job, status=Job.Status.RUNNING, percent=percent)
+        await apublish_snapshot(job.pk, await snapshot_of(job))
+    first, second = await socket.receive_json_from(timeout=5), await socket.receive_json_from(timeout=5)
+    assert (first["stream"], second["stream"]) == (STREAM, STREAM)
+    assert second["seq"] == first["seq"] + 1
+    assert second["job"]["percent"] == 20.0
+    await socket.disconnect()
+
+
+async def test_a_heartbeat_of_an_update_never_heard_makes_the_socket_re_read_the_job():
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=35.0)
+    await get_channel_layer().group_send(job_group(job.pk), {"type": "job.heartbeat", "stream": "w1", "seq": 7})
+    reread = await socket.receive_json_from(timeout=5)
+    assert reread["job"]["status"] == "running" and reread["job"]["percent"] == 35.0 and "seq" not in reread
+    # The same heartbeat again: nothing was missed since, nothing is read or sent.
+    await get_channel_layer().group_send(job_group(job.pk), {"type": "job.heartbeat", "stream": "w1", "seq": 7})
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+async def test_a_heartbeat_of_what_was_heard_changes_nothing():
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=10.0)
+    await apublish_snapshot(job.pk, await snapshot_of(job))
+    heard = await socket.receive_json_from(timeout=5)
+    await store_silently(job, percent=50.0)  # stored, but the heartbeat says nothing was sent since
+    await apublish_heartbeat(job.pk)
+    assert await socket.receive_nothing(timeout=0.3)
+    assert heard["job"]["percent"] == 10.0
+    await socket.disconnect()
+
+
+async def test_a_page_that_saw_a_gap_gets_the_stored_state_at_most_every_two_seconds():
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=60.0)
+    await socket.send_json_to({"type": "snapshot"})
+    answer = await socket.receive_json_from(timeout=5)
+    assert answer["job"]["percent"] == 60.0
+    await socket.send_json_to({"type": "snapshot"})
+    assert await socket.receive_nothing(timeout=0.3), "a second request right after is not answered"
+    await socket.send_json_to({"type": "anything else"})
+    assert await socket.receive_nothing(timeout=0.1)
+    await socket.disconnect()
+
+
+async def test_what_a_page_sends_besides_is_ignored_and_the_socket_stays():
+    job, socket = await watched_job()
+    for junk in ("not json", "[1, 2]", '"snapshot"'):
+        await socket.send_to(text_data=junk)
+    await socket.send_to(bytes_data=b"\x00\xff")
+    assert await socket.receive_nothing(timeout=0.3)
+    await store_silently(job, status=Job.Status.RUNNING, percent=15.0)
+    await apublish_snapshot(job.pk, await snapshot_of(job))
+    assert (await socket.receive_json_from(timeout=5))["job"]["percent"] == 15.0, "still open and following"
+    await socket.disconnect()
+
+
+async def test_when_the_layer_subscription_is_back_every_open_socket_re_reads_its_job():
+    (first, first_socket), (second, second_socket) = await watched_job(), await watched_job()
+    assert len(WATCHERS) >= 2
+    await store_silently(first, status=Job.Status.SUCCEEDED, percent=100.0)
+    await store_silently(second, status=Job.Status.RUNNING, percent=40.0)
+    WATCHERS.layer_reconnected()
+    assert (await first_socket.receive_json_from(timeout=5))["job"]["status"] == "succeeded"
+    assert (await second_socket.receive_json_from(timeout=5))["job"]["percent"] == 40.0
+    await first_socket.disconnect()
+    await second_socket.disconnect()
+
+
+async def test_a_re_read_never_takes_the_page_back():
+    """A stored state older than the live one shown (progress is written in batches) is not sent over it."""
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=20.0)
+    live = await snapshot_of(job)
+    live["percent"], live["at"] = 70.0, live["at"] + 60
+    await apublish_snapshot(job.pk, live)
+    assert (await socket.receive_json_from(timeout=5))["job"]["percent"] == 70.0
+    await socket.send_json_to({"type": "snapshot"})
+    assert (await socket.receive_json_from(timeout=5))["job"]["percent"] == 70.0
+    await socket.disconnect()
