@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from comfyweb.catalog.params import field_name, iter_panels, on_step_grid
-from comfyweb.comfy.images import ImageInfo, ImageRejected, decode_slots, normalize_image_pixels
+from comfyweb.comfy.images import ImageInfo, ImageRejected, decode_slots, normalize_image
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def check_image_bytes(data: bytes, name: str = "") -> UploadedImage:
     (IMAGE_DECODES_AT_ONCE) and raises DecodersBusy (a 503) when none frees up in IMAGE_DECODE_WAIT.
     """
     try:
-        encoded, info, pixels = normalize_image_pixels(
+        encoded, info, pixels = normalize_image(
             data,
             max_bytes=settings.UPLOAD_MAX_BYTES,
             max_pixels=settings.UPLOAD_MAX_PIXELS,

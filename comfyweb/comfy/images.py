@@ -21,6 +21,7 @@ import io
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from PIL import (
     GifImagePlugin,
@@ -225,6 +226,15 @@ def inspect_image(
         return ImageInfo(format=image.format or "", width=width, height=height, size=len(data))
 
 
+class NormalizedImage(NamedTuple):
+    """A photo as it is kept: re-encoded bytes, what they are, and the upright pixels they were made from
+    (RGB or RGBA), which checks of the picture's content (moderation) look at instead of decoding it again."""
+
+    data: bytes
+    info: ImageInfo
+    pixels: Image.Image
+
+
 def normalize_image(
     data: bytes,
     *,
@@ -234,7 +244,7 @@ def normalize_image(
     max_side: int | None = DEFAULT_MAX_SIDE,
     slots: DecodeSlots | None = None,
     wait: float = 0.0,
-) -> tuple[bytes, ImageInfo]:
+) -> NormalizedImage:
     """Inspect, shrink to `max_side` on the long side, apply EXIF orientation and re-encode (PNG keeps
     alpha, else JPEG).
 
@@ -242,24 +252,6 @@ def normalize_image(
     JPEG comments and PNG text chunks are all dropped. With `slots`, the decode and everything after it
     wait up to `wait` seconds for a slot (DecodersBusy if none frees up); the checks before take none.
     """
-    encoded, info, _pixels = normalize_image_pixels(
-        data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats, max_side=max_side, slots=slots, wait=wait
-    )
-    return encoded, info
-
-
-def normalize_image_pixels(
-    data: bytes,
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    formats: frozenset[str] | set[str] = DEFAULT_FORMATS,
-    max_side: int | None = DEFAULT_MAX_SIDE,
-    slots: DecodeSlots | None = None,
-    wait: float = 0.0,
-) -> tuple[bytes, ImageInfo, Image.Image]:
-    """`normalize_image`, and the decoded upright pixels (RGB or RGBA): checks of the picture's content
-    (moderation) look at them instead of decoding the photo again."""
     with (
         _open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels, formats=formats) as source,
         _decode_slot(slots, wait),
@@ -284,7 +276,7 @@ def normalize_image_pixels(
         fmt = "JPEG"
     width, height = pixels.size
     encoded = out.getvalue()
-    return encoded, ImageInfo(format=fmt, width=width, height=height, size=len(encoded)), pixels
+    return NormalizedImage(encoded, ImageInfo(format=fmt, width=width, height=height, size=len(encoded)), pixels)
 
 
 def _icc_colour_space(profile: bytes) -> str:

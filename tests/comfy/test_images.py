@@ -131,7 +131,7 @@ def test_jpeg_loses_exif_xmp_and_comment_keeps_icc_and_turns_upright():
         xmp=XMP.encode(),
     )
     assert SECRET.encode() in source
-    encoded, info = normalize_image(source)
+    encoded, info, _pixels = normalize_image(source)
     image = _assert_only_pixels_and_colour_profile(encoded, "JPEG")
     assert image.size == (30, 40) == (info.width, info.height), "the EXIF orientation is applied, then dropped"
 
@@ -146,7 +146,7 @@ def test_png_loses_text_chunks_exif_and_xmp_keeps_icc_and_alpha():
         Image.new("RGBA", (40, 30), (200, 10, 10, 120)), "PNG", pnginfo=text, icc_profile=SRGB, exif=_exif()
     )
     assert SECRET.encode() in source or b"zTXt" in source
-    encoded, info = normalize_image(source)
+    encoded, info, _pixels = normalize_image(source)
     image = _assert_only_pixels_and_colour_profile(encoded, "PNG")
     assert image.mode == "RGBA" and info.format == "PNG"
 
@@ -156,7 +156,7 @@ def test_webp_loses_exif_and_xmp_keeps_icc():
         Image.new("RGB", (40, 30), (200, 10, 10)), "WEBP", exif=_exif(), icc_profile=SRGB, xmp=XMP.encode()
     )
     assert SECRET.encode() in source
-    encoded, _info = normalize_image(source)
+    encoded, _info, _pixels = normalize_image(source)
     _assert_only_pixels_and_colour_profile(encoded, "JPEG")
 
 
@@ -165,7 +165,7 @@ def test_a_profile_that_does_not_fit_the_new_pixels_is_dropped():
     cmyk_profile = bytearray(SRGB)
     cmyk_profile[16:20] = b"CMYK"
     source = _encode(Image.new("CMYK", (20, 20), (0, 50, 100, 0)), "JPEG", icc_profile=bytes(cmyk_profile))
-    encoded, _info = normalize_image(source)
+    encoded, _info, _pixels = normalize_image(source)
     image = Image.open(io.BytesIO(encoded))
     assert image.mode == "RGB"
     assert "icc_profile" not in image.info
@@ -176,7 +176,7 @@ def test_a_profile_that_does_not_fit_the_new_pixels_is_dropped():
 
 def test_a_large_jpeg_is_kept_at_the_long_side_asked_for():
     source = _encode(Image.new("RGB", (6000, 4000), (200, 90, 40)), "JPEG", exif=_exif(orientation=6))
-    encoded, info = normalize_image(source, max_side=1500)
+    encoded, info, _pixels = normalize_image(source, max_side=1500)
     assert (info.width, info.height) == (1000, 1500), "shrunk to fit, then turned upright"
     with Image.open(io.BytesIO(encoded)) as kept:
         assert kept.size == (1000, 1500) and kept.getpixel((500, 750))[0] > 150
@@ -184,14 +184,14 @@ def test_a_large_jpeg_is_kept_at_the_long_side_asked_for():
 
 def test_a_large_png_is_shrunk_and_keeps_its_alpha():
     source = _encode(Image.new("RGBA", (3000, 1000), (10, 20, 30, 128)), "PNG")
-    encoded, info = normalize_image(source, max_side=600)
+    encoded, info, _pixels = normalize_image(source, max_side=600)
     assert (info.format, info.width, info.height) == ("PNG", 600, 200)
     with Image.open(io.BytesIO(encoded)) as kept:
         assert kept.mode == "RGBA" and kept.getpixel((300, 100))[3] == 128
 
 
 def test_a_photo_within_the_side_keeps_its_size():
-    _encoded, info = normalize_image(_encode(Image.new("RGB", (800, 600)), "JPEG"), max_side=2048)
+    _encoded, info, _pixels = normalize_image(_encode(Image.new("RGB", (800, 600)), "JPEG"), max_side=2048)
     assert (info.width, info.height) == (800, 600)
 
 
@@ -243,7 +243,7 @@ def test_cheap_checks_refuse_without_waiting_for_a_slot(held_slots):
 def test_a_decode_gets_the_slot_once_it_is_free(held_slots):
     slots, release = held_slots
     threading.Timer(0.2, release.set).start()
-    _encoded, info = normalize_image(_encode(Image.new("RGB", (64, 48)), "JPEG"), slots=slots, wait=10)
+    _encoded, info, _pixels = normalize_image(_encode(Image.new("RGB", (64, 48)), "JPEG"), slots=slots, wait=10)
     assert info.width == 64 and slots.decoded == 2
 
 
