@@ -29,6 +29,19 @@ RUN_FIELDS = ["backend", "attempts", "claimed_by", "heartbeat_at", "cancel_reque
               "error", "created_at", "dispatched_at", "started_at", "finished_at"]  # fmt: skip
 
 
+def thumbnail_link(output: JobOutput, alt: str = "") -> str:
+    """An output's thumbnail, linking to the full image in a new tab (operators only: the admin)."""
+    image = output.thumbnail or output.file
+    if not image:
+        return "—"
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener"><img class="thumbnail" src="{}" alt="{}"></a>',
+        output.file.url,
+        image.url,
+        alt,
+    )
+
+
 def pretty_json(value: object) -> str:
     """JSON for people: indented, non-ASCII kept, in a scrollable <pre>."""
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
@@ -72,14 +85,7 @@ class JobOutputInline(admin.TabularInline):
 
     @admin.display(description=_("image"))
     def preview(self, output: JobOutput) -> str:
-        image = output.thumbnail or output.file
-        if not image:
-            return "—"
-        return format_html(
-            '<a href="{}" target="_blank" rel="noopener"><img class="thumbnail" src="{}" alt=""></a>',
-            output.file.url,
-            image.url,
-        )
+        return thumbnail_link(output)
 
 
 @admin.register(Job)

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from comfyweb.jobs.admin.jobs import pretty_json
+from comfyweb.jobs.admin.jobs import pretty_json, thumbnail_link
 from comfyweb.jobs.models import JobOutput, WithheldOutput, WordList
 from comfyweb.jobs.trust.review import delete_outputs, release_outputs
 
@@ -41,15 +41,7 @@ class WithheldOutputAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("image"))
     def preview(self, output: JobOutput) -> str:
-        image = output.thumbnail or output.file
-        if not image:
-            return "—"
-        return format_html(
-            '<a href="{}" target="_blank" rel="noopener"><img class="thumbnail" src="{}" alt="{}"></a>',
-            output.file.url,
-            image.url,
-            _("withheld image"),
-        )
+        return thumbnail_link(output, alt=_("withheld image"))
 
     @admin.display(description=_("job"))
     def job_link(self, output: JobOutput) -> str:
