@@ -290,14 +290,19 @@
       if (!field) return;
       button.hidden = false;
       button.addEventListener("click", function () {
-        var done = function () { if (status) status.textContent = button.dataset.copied; };
+        var say = function (text) { if (status) status.textContent = text; };
+        var done = function () { say(button.dataset.copied); };
+        // The link stays selected, so a browser that refuses both ways still copies with the keyboard.
+        var refused = function () { field.select(); say(button.dataset.copyRefused); };
         field.select();
         if (navigator.clipboard && navigator.clipboard.writeText) {
           navigator.clipboard.writeText(field.value).then(done, function () {
-            if (document.execCommand("copy")) done();
+            if (document.execCommand("copy")) done(); else refused();
           });
         } else if (document.execCommand("copy")) {
           done();
+        } else {
+          refused();
         }
       });
     });

@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 import zxingcpp
+from playwright.sync_api import expect
 from django.core.files.storage import default_storage
 from PIL import Image
 
@@ -89,8 +90,10 @@ def test_a_shared_result_opens_in_a_fresh_browser_and_its_qr_code_reads_as_the_l
     assert re.fullmatch(re.escape(live_server.url) + r"/s/[A-Za-z0-9_-]{24}/", url)
     assert _image_drawn(page, "img[data-qr]")
     assert _decode_qr(page, "img[data-qr]") == [url], "the small QR code on the link's page"
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.locator("[data-copy-for]").click()
-    assert page.locator("[data-copy-status]").text_content() == "Copied"
+    expect(page.locator("[data-copy-status]")).to_have_text("Copied")  # the clipboard answers asynchronously
+    assert page.evaluate("navigator.clipboard.readText()") == url
     assert_no_serious_violations(page, "share link page")
     page.locator("[data-show-qr]").click()
     page.wait_for_selector("img.qr-big")
