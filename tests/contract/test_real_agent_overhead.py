@@ -26,7 +26,8 @@ import pytest
 from comfyweb.comfy.client import ComfyClient
 from tests.contract.sampler import txt2img
 
-pytestmark = pytest.mark.comfyui
+# 24 CPU sampler runs: a few seconds each on a quiet machine, minutes on a busy one (the suite's default is 300 s).
+pytestmark = [pytest.mark.comfyui, pytest.mark.timeout(1800)]
 if not os.environ.get("REAL_COMFYUI_URL"):
     pytest.skip("REAL_COMFYUI_URL is not set (run `make test-comfyui`)", allow_module_level=True)
 
