@@ -20,6 +20,12 @@ class SampleForm(forms.Form):
 
 
 def _render(form, params) -> str:
+    """The page in English, as a request for it renders it (the error summary is written in its language too)."""
+    with translation.override("en"):
+        return _render_in_active_language(form, params)
+
+
+def _render_in_active_language(form, params) -> str:
     request = RequestFactory().get("/t/x/")
     context = {
         "workflow_template": None,
@@ -30,8 +36,7 @@ def _render(form, params) -> str:
         "quantities": range(1, 9),
         "problems": error_summary(form, []),
     }
-    with translation.override("en"):
-        return render_to_string("campaigns/template.html", context, request=request)
+    return render_to_string("campaigns/template.html", context, request=request)
 
 
 def test_each_field_type_gets_its_enhancement_hooks(db):
