@@ -67,11 +67,17 @@ run: install
 	$(PY) manage.py loaddemo
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
+# Two pytest workers (pytest-xdist): most tests wait on browsers, servers and sockets, so two share 2 cores
+# well. A module's tests stay together on one worker (its servers, its Redis database number); each worker
+# has a Redis of its own (tests/conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
+
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 test-fast: install
-	$(PY) -m pytest -m "not slow and not browser"
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not slow and not browser"
 
 test-comfyui: install browser
 	bash tests/contract/run_real_comfyui.sh

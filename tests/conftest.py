@@ -33,10 +33,19 @@ TRANSCRIPTS_DIR = FIXTURES / "comfyui"
 _SESSION_REDIS = None
 
 
+def _is_xdist_controller(config) -> bool:
+    """pytest-xdist's controlling process (`-n N`): it runs no test; each worker starts its own Redis."""
+    return bool(getattr(config.option, "numprocesses", None)) and "PYTEST_XDIST_WORKER" not in os.environ
+
+
 def pytest_configure(config) -> None:
-    """Start the session's own Redis before any test module reads its URL (tests/services.py)."""
+    """Start the session's own Redis before any test module reads its URL (tests/services.py).
+
+    One per test process: Redis pub/sub spans every database number of a server, so two workers on one
+    server would hear each other's job updates.
+    """
     global _SESSION_REDIS
-    if os.environ.get("TEST_REDIS_URL") or not shutil.which("redis-server"):
+    if os.environ.get("TEST_REDIS_URL") or not shutil.which("redis-server") or _is_xdist_controller(config):
         return
     from tests.services import RedisServer
 
