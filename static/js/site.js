@@ -50,8 +50,22 @@
   function initUploads() {
     document.querySelectorAll('input[type="file"]').forEach(function (input) {
       var preview = document.querySelector('img[data-preview-for="' + input.id + '"]');
+      // The page's own "Choose a photo" face over the browser's file box, in the page's language
+      // (the browser would label its box in its own); the input stays on top to take clicks, drops and focus.
+      var pick = document.querySelector('[data-file-pick-for="' + input.id + '"]');
+      var name = pick && pick.querySelector("[data-file-name]");
+      var drop = input.closest(".file-drop");
+      if (pick && drop) {
+        pick.hidden = false;
+        drop.classList.add("picker");
+        input.addEventListener("dragenter", function () { drop.classList.add("dragover"); });
+        ["dragleave", "drop"].forEach(function (type) {
+          input.addEventListener(type, function () { drop.classList.remove("dragover"); });
+        });
+      }
       input.addEventListener("change", function () {
         var file = input.files && input.files[0];
+        if (name) name.textContent = file ? file.name : name.dataset.none;
         var kept = document.querySelector('input[data-held-for="' + input.id + '"]');
         if (!file) { if (preview && !(kept && kept.checked)) preview.hidden = true; return; }
         if (kept) kept.checked = false; // the new file replaces the photo kept from the last try

@@ -26,8 +26,13 @@ def test_couple_photo_from_campaign_to_downloaded_image(page, shot, photo, backg
     shot(page, "02-template-form")
 
     # The shipped couple-photo template: the visitor's photo is node 10, the background node 12.
-    page.locator('input[type="file"][name="10.image"]').set_input_files(str(photo))
+    photo_input = page.locator('input[type="file"][name="10.image"]')
+    face = page.locator(f'[data-file-pick-for="{photo_input.get_attribute("id")}"]')
+    # The file box speaks the page's language, not the browser's ("Choose File" in an English chromium).
+    assert face.inner_text().split() == ["选择照片", "尚未选择照片"]
+    photo_input.set_input_files(str(photo))
     page.wait_for_selector("img.preview:not([hidden])")
+    assert face.locator("[data-file-name]").inner_text() == photo.name
     _gallery_choices(page).first.check(force=True)
     page.locator('input[type="file"][name="12.image"]').set_input_files(str(background))
     page.locator('.qty:has(input[value="1"])').click()
