@@ -182,6 +182,15 @@ def test_a_large_jpeg_is_kept_at_the_long_side_asked_for():
         assert kept.size == (1000, 1500) and kept.getpixel((500, 750))[0] > 150
 
 
+def test_a_phone_photo_decodes_at_half_scale_rather_than_whole_and_resampled():
+    source = _encode(Image.new("RGB", (4000, 3000), (30, 120, 200)), "JPEG")
+    _encoded, info, pixels = normalize_image(source, max_side=2048)
+    assert (info.width, info.height) == (2000, 1500), "1/2 scale: a little under the bound, never over it"
+    assert pixels.size == (2000, 1500)
+    _encoded, info, _pixels = normalize_image(source, max_side=1800)
+    assert (info.width, info.height) == (1800, 1350), "over the bound at 1/2 scale: shrunk to it"
+
+
 def test_a_large_png_is_shrunk_and_keeps_its_alpha():
     source = _encode(Image.new("RGBA", (3000, 1000), (10, 20, 30, 128)), "PNG")
     encoded, info, _pixels = normalize_image(source, max_side=600)
