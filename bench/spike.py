@@ -793,5 +793,16 @@ def figures(options: dict, result: dict) -> list:
             note=f"each web process: {', '.join(f'{v:.0f}' for v in resources['web']['peak_rss_mib'])} MiB",
         ),
         Figure(f"{name}: worker RSS peak (largest worker)", f"{worker_rss:.0f} MiB", "", None, None),
-        Figure(f"{name}: CPU over the spike, mean cores", cpu, "", None, None),
+        Figure(f"{name}: CPU over the spike, mean cores", cpu, "", None, None, note=_cpu_per_visitor(result)),
     ]
+
+
+def _cpu_per_visitor(result: dict) -> str:
+    """CPU seconds per visitor and per picture: what a neighbour on the machine changes least."""
+    resources, made = result["resources"], result["statuses"].get("succeeded", 0)
+    web, worker = sum(resources["web"]["cpu_seconds"]), sum(resources["worker"]["cpu_seconds"])
+    return (
+        f"web {web:.0f} CPU s over the spike, {web / max(1, result['visitors']):.2f} s per visitor "
+        f"({result['submit_s']['n']} of {result['visitors']} had their submit answered); worker "
+        f"{worker:.0f} CPU s, {worker / max(1, made):.2f} s per picture made ({made}, warm-up included)"
+    )
