@@ -792,7 +792,13 @@ def figures(options: dict, result: dict) -> list:
             TARGET_WEB_RSS_MIB,
             note=f"each web process: {', '.join(f'{v:.0f}' for v in resources['web']['peak_rss_mib'])} MiB",
         ),
-        Figure(f"{name}: worker RSS peak (largest worker)", f"{worker_rss:.0f} MiB", "", None, None),
+        Figure(
+            f"{name}: worker RSS peak (largest worker)",
+            f"{worker_rss:.0f} MiB" if resources["worker"]["processes"] else "in the web process (embedded)",
+            "",
+            None,
+            None,
+        ),
         Figure(f"{name}: CPU over the spike, mean cores", cpu, "", None, None, note=_cpu_per_visitor(result)),
     ]
 
