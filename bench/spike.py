@@ -807,8 +807,13 @@ def _cpu_per_visitor(result: dict) -> str:
     """CPU seconds per visitor and per picture: what a neighbour on the machine changes least."""
     resources, made = result["resources"], result["statuses"].get("succeeded", 0)
     web, worker = sum(resources["web"]["cpu_seconds"]), sum(resources["worker"]["cpu_seconds"])
-    return (
+    web_part = (
         f"web {web:.0f} CPU s over the spike, {web / max(1, result['visitors']):.2f} s per visitor "
-        f"({result['submit_s']['n']} of {result['visitors']} had their submit answered); worker "
-        f"{worker:.0f} CPU s, {worker / max(1, made):.2f} s per picture made ({made}, warm-up included)"
+        f"({result['submit_s']['n']} of {result['visitors']} had their submit answered)"
+    )
+    if not resources["worker"]["processes"]:
+        return web_part + "; the web process also runs the jobs (embedded)"
+    return (
+        web_part
+        + f"; worker {worker:.0f} CPU s, {worker / max(1, made):.2f} s per picture made ({made}, warm-up included)"
     )
