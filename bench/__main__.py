@@ -1,9 +1,10 @@
 """`python -m bench` (what `make bench` runs): measure every figure, print the table, write RESULTS.md.
 
 Options: --scale / BENCH_SCALE (1.0 = the counts of the product's goals; lower for a quick look),
---only relay,dispatch,watchers,agent,inputs,moderation, --topology embedded|scaled|auto, --profile (rerun a
+--only relay,dispatch,watchers,agent,inputs,moderation,spike, --topology embedded|scaled|auto, --profile (rerun a
 missed relay figure under py-spy and add where the dispatcher spends its time), --selftest (check
-the staleness computation on hand-worked examples). Missed targets are reported, never an error.
+the staleness computation and the spike's pure parts on hand-worked examples). Missed targets are reported,
+never an error.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bench.part import RESULT_PREFIX
 from bench.procs import BASE_DIR
 from bench.report import Figure, render_markdown, render_table
 
-PARTS = ("relay", "dispatch", "watchers", "agent", "inputs", "moderation")
+PARTS = ("relay", "dispatch", "watchers", "agent", "inputs", "moderation", "spike")
 RELAY_LEVELS = (1, 100, 500)
 
 
@@ -65,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--selftest", action="store_true", help="check the staleness computation on examples, exit")
     args = parser.parse_args(argv)
     if args.selftest:
-        from bench import relay
+        from bench import relay, spike
 
         relay.selftest()
+        spike.selftest()
         print("bench selftest: ok")
         return 0
     wanted = [part.strip() for part in args.only.split(",") if part.strip()]
@@ -148,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         progress("moderation: the picture check and the labels, per image")
         results["moderation"] = result = run_part("moderation", {"scale": scale})
         figures += moderation.figures(result)
+    if "spike" in wanted:
+        from bench import spike
+
+        options = spike.options(scale, topology)
+        progress(f"spike: {options['visitors']} visitors over {options['seconds']:.0f} s on the couple-photo campaign")
+        results["spike"] = result = run_part("spike", options)
+        figures += spike.figures(options, result)
     elapsed = time.monotonic() - started
     notes.append(
         f"Total run time {elapsed:.0f} s; load average (1/5/15 min) at the start {load_at_start}, at the end "

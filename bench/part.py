@@ -13,7 +13,8 @@ import sys
 
 RESULT_PREFIX = "BENCH-RESULT "
 PARTS = {"relay": "bench.relay", "dispatch": "bench.dispatch", "watchers": "bench.watchers",
-         "agent": "bench.agent", "inputs": "bench.inputs", "moderation": "bench.moderation"}  # fmt: skip
+         "agent": "bench.agent", "inputs": "bench.inputs", "moderation": "bench.moderation",
+         "spike": "bench.spike"}  # fmt: skip
 
 
 def _clean(value):

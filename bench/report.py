@@ -31,6 +31,8 @@ class Figure:
 
     @property
     def verdict(self) -> str:
+        if self.limit == 0 and self.value is not None and not math.isnan(self.value):  # e.g. "0 errors": no ratio
+            return "met" if (self.value >= 0 if self.at_least else self.value <= 0) else "MISSED"
         if self.ratio is None:
             return "-" if self.limit is None else "n/a"
         return "met" if (self.ratio >= 1 if self.at_least else self.ratio <= 1) else "MISSED"
