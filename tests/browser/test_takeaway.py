@@ -14,9 +14,9 @@ import zipfile
 
 import pytest
 import zxingcpp
-from playwright.sync_api import expect
 from django.core.files.storage import default_storage
 from PIL import Image
+from playwright.sync_api import expect
 
 from comfyweb.jobs.models import Job
 from tests.browser.a11y import assert_no_serious_violations
