@@ -109,7 +109,7 @@ def parse_preview_frame(frame: bytes) -> tuple[str | None, str | None, str, byte
     if event == PREVIEW_IMAGE_WITH_METADATA:
         length = int.from_bytes(frame[4:8], "big")
         try:
-            meta = json.loads(frame[8 : 8 + length])
+            meta = parse_json(frame[8 : 8 + length])
         except ValueError:
             return None
         return meta.get("node_id"), meta.get("prompt_id"), meta.get("image_type", "image/jpeg"), frame[8 + length :]
