@@ -34,6 +34,7 @@ from comfyweb.jobs.selectors import job_snapshot
 logger = logging.getLogger(__name__)
 
 PREVIEW_INTERVAL = 0.5  # seconds between two previews of one job
+STATES_PER_SECOND = 2500  # job states one worker publishes at most per second (500 running jobs: a 0.2 s tick)
 
 
 def progress_copy(live: dict) -> dict:
@@ -162,5 +163,8 @@ class ProgressRelay:
 
     async def _publish_while_marked(self) -> None:
         while self.marked or self.previews:
+            jobs = len(self.marked)
             await self.publish_marked()
-            await asyncio.sleep(self.tick)
+            # Hundreds of running jobs: the tick grows so that at most STATES_PER_SECOND go out (the web
+            # processes, not the worker, then set the pace), still bounded: every job, every round.
+            await asyncio.sleep(max(self.tick, jobs / STATES_PER_SECOND))
