@@ -1,6 +1,7 @@
 """`python -m bench` (what `make bench` runs): measure every figure, print the table, write RESULTS.md.
 
-Options: --scale / BENCH_SCALE (1.0 = the counts of the product's goals; lower for a quick look),
+Options: --scale / BENCH_SCALE (1.0 = the counts of the product's goals; lower for a quick look; the relay
+runs each level on one `runjobs` worker, and 100 and 500 jobs again on two when scaled out),
 --only relay,dispatch,watchers,agent,inputs,moderation,spike, --topology embedded|scaled|auto, --profile (rerun a
 missed relay figure under py-spy and add where the dispatcher spends its time), --selftest (check
 the staleness computation and the spike's pure parts on hand-worked examples). Missed targets are reported,
@@ -26,6 +27,7 @@ from bench.report import Figure, render_markdown, render_table
 
 PARTS = ("relay", "dispatch", "watchers", "agent", "inputs", "moderation", "spike")
 RELAY_LEVELS = (1, 100, 500)
+RELAY_SCALE_OUT = (100, 500)  # levels measured again on 2 `runjobs` workers (scaled-out topology only)
 
 
 def run_part(name: str, options: dict, env: dict | None = None) -> dict:
@@ -104,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"relay: {jobs} concurrent job(s), {steps} steps of {step_ms} ms")
             result = run_part("relay", {"topology": topology, "jobs": jobs, "steps": steps, "step_ms": step_ms})
             results[f"relay_{level}"] = result
+            figures += relay.figures(level, jobs, result)
+        for level in RELAY_SCALE_OUT if topology == "scaled" else ():
+            jobs = scaled(level, scale)
+            steps = max(scaled(80, min(1.0, scale), 20), jobs // 3)
+            progress(f"relay: {jobs} concurrent job(s) on 2 workers, {steps} steps of {step_ms} ms")
+            options = {"topology": topology, "jobs": jobs, "steps": steps, "step_ms": step_ms, "workers": 2}
+            results[f"relay_{level}_2_workers"] = result = run_part("relay", options)
             figures += relay.figures(level, jobs, result)
         worst = [level for level in RELAY_LEVELS if relay.missed(level, results[f"relay_{level}"])]
         if args.profile and worst:

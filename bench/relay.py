@@ -145,7 +145,20 @@ async def follow(url: str, session_key: str, frames: Frames, state: dict, gate: 
         attempt += 1
 
 
-def cpu_seconds(process: psutil.Process | None) -> float:
+class ProcessGroup:
+    """Several processes of one role (the `runjobs` workers), measured as one."""
+
+    def __init__(self, processes: list[psutil.Process]) -> None:
+        self.processes = processes
+
+    def cpu_times(self):
+        from types import SimpleNamespace
+
+        times = [process.cpu_times() for process in self.processes]
+        return SimpleNamespace(user=sum(t.user for t in times), system=sum(t.system for t in times))
+
+
+def cpu_seconds(process: psutil.Process | ProcessGroup | None) -> float:
     if process is None:
         return math.nan
     times = process.cpu_times()
@@ -238,8 +251,9 @@ def measured_process(pid: int) -> psutil.Process:
     return process
 
 
-def run(*, topology: str, jobs: int, steps: int, step_ms: int, **_options) -> dict:
-    """One concurrency level: `jobs` jobs at once, each on its own emulated GPU."""
+def run(*, topology: str, jobs: int, steps: int, step_ms: int, workers: int = 1, **_options) -> dict:
+    """One concurrency level: `jobs` jobs at once, each on its own emulated GPU; scaled out, on `workers`
+    `runjobs` processes (their CPU is added up: the cost per step of the whole worker tier)."""
     space = Workspace(topology)
     space.setup_django()
     # Previews on, as ComfyUI with --preview-method auto: the relay's cost includes their path (<= 2/s a job).
@@ -250,15 +264,21 @@ def run(*, topology: str, jobs: int, steps: int, step_ms: int, **_options) -> di
         web = WebProcess(env, space.log("web"), worker=topology == "embedded", wrap=profile_wrap("web"))
         processes.append(web.process)
         web_process = measured_process(web.pid)
-        worker_process = web_process
+        worker_processes = [web_process]
         if topology == "scaled":
-            worker = python("manage.py", "runjobs", env=env, log=space.log("worker"), wrap=profile_wrap("worker"),
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
-            processes.append(worker)
-            worker.stdout.readline()  # "runjobs worker … started": its start-up is not the idle cost measured below
-            worker_process = measured_process(worker.pid)
+            started = []
+            for index in range(workers):
+                wrap = profile_wrap("worker") if index == 0 else None
+                started.append(python("manage.py", "runjobs", env=env, log=space.log(f"worker-{index}"), wrap=wrap,
+                                      stdout=subprocess.PIPE, text=True))  # fmt: skip
+            processes += started
+            for worker in started:
+                worker.stdout.readline()  # "runjobs worker … started": its start-up is not the idle cost measured
+            worker_processes = [measured_process(worker.pid) for worker in started]
         roles = (
-            {"web+worker": web_process} if topology == "embedded" else {"worker": worker_process, "web": web_process}
+            {"web+worker": web_process}
+            if topology == "embedded"
+            else {"worker": ProcessGroup(worker_processes), "web": web_process}
         )
         watched = {**roles, "emulators": psutil.Process(emulators.process.pid), "bench clients": psutil.Process()}
         sessions = new_sessions(max(1, jobs // 10))
@@ -281,6 +301,7 @@ def run(*, topology: str, jobs: int, steps: int, step_ms: int, **_options) -> di
         cpu = measured["cpu_seconds"]
         return {
             "topology": topology,
+            "workers": workers if topology == "scaled" else 1,
             "jobs": jobs,
             "steps": steps,
             "step_ms": step_ms,
@@ -304,7 +325,12 @@ def run(*, topology: str, jobs: int, steps: int, step_ms: int, **_options) -> di
 
 TARGET_P99_MS = {100: 150.0, 500: 300.0}  # by concurrency level (at BENCH_SCALE < 1 it runs fewer jobs)
 TARGET_FINAL_SHARE = 1.0
-TARGET_WORKER_CPU_MS = 0.2
+TARGET_WORKER_CPU_MS = {500: 0.1}  # by concurrency level (issue 22); 0.2 ms at the others
+DEFAULT_WORKER_CPU_MS = 0.2
+
+
+def worker_cpu_target(level: int) -> float:
+    return TARGET_WORKER_CPU_MS.get(level, DEFAULT_WORKER_CPU_MS)
 
 
 def _number(value) -> float:
@@ -327,8 +353,12 @@ def figures(level: int, jobs: int, result: dict) -> list:
     from bench.report import Figure
 
     rate = 1000 / result.get("step_ms", 100)
-    name = f"relay, {jobs} concurrent job{'s' if jobs != 1 else ''} at {rate:g} steps/s"
+    workers = result.get("workers", 1)
+    name = f"relay, {jobs} concurrent job{'s' if jobs != 1 else ''} at {rate:g} steps/s" + (
+        f", {workers} workers" if workers > 1 else ""
+    )
     limit = TARGET_P99_MS.get(level)
+    cpu_limit = worker_cpu_target(level)
     if "error" in result:  # the part failed: its targets are missed, not left out
         failed = Figure.failed(name, result)
         return [
@@ -336,7 +366,7 @@ def figures(level: int, jobs: int, result: dict) -> list:
                    note=failed.note),
             Figure(f"{name}: jobs whose final sampler step was shown", "failed", "100%", 0.0, TARGET_FINAL_SHARE,
                    at_least=True),
-            Figure(f"{name}: worker CPU per emitted step", "failed", "≤ 0.2 ms", math.inf, TARGET_WORKER_CPU_MS),
+            Figure(f"{name}: worker CPU per emitted step", "failed", f"≤ {cpu_limit:g} ms", math.inf, cpu_limit),
         ]  # fmt: skip
     p50, p99, peak = (_number(result[key]) for key in ("p50_ms", "p99_ms", "max_ms"))
     cpu = result["cpu_seconds"]
@@ -354,7 +384,7 @@ def figures(level: int, jobs: int, result: dict) -> list:
         + ", ".join(f"{who} {100 * share:.0f}%" for who, share in result["cpu_share_while_held"].items())
         + ("; web and worker are one process (embedded topology)" if result["one_process"] else "")
     )
-    worker = "web+worker (one process)" if result["one_process"] else "worker"
+    worker = "web+worker (one process)" if result["one_process"] else "worker" if workers == 1 else "workers' total"
     rows = [
         Figure(
             f"{name}: staleness p50 / p99 / max",
@@ -376,9 +406,9 @@ def figures(level: int, jobs: int, result: dict) -> list:
         Figure(
             f"{name}: {worker} CPU per emitted step",
             _cpu(result["worker_cpu_ms_per_event"]),
-            "≤ 0.2 ms",
+            f"≤ {cpu_limit:g} ms",
             _number(result["worker_cpu_ms_per_event"]),
-            TARGET_WORKER_CPU_MS,
+            cpu_limit,
         ),
     ]
     if not result["one_process"]:

@@ -18,9 +18,9 @@ from comfyweb.core.startup import refuse_unsafe_start
 refuse_unsafe_start()
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from comfyweb.core.bodylimit import BodyLimitMiddleware  # noqa: E402
@@ -30,7 +30,8 @@ application = BodyLimitMiddleware(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # The cookies only: the job consumer reads the session with the job it asks for, in one query.
+            "websocket": AllowedHostsOriginValidator(CookieMiddleware(URLRouter(websocket_urlpatterns))),
         }
     ),
     max_bytes=lambda: settings.REQUEST_MAX_BYTES,

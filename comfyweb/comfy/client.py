@@ -12,6 +12,10 @@ the outputs are those of the `executed` messages, so nothing more is read. Comfy
 `executing {node: null}` may come a good while later (≈0.3 s on a real server, after it has written
 the history), and `/history` is read only when the stream was not whole (attached mid-run, or the
 socket dropped and was re-attached).
+
+With `coalesce=True` (the web worker's runners), what the socket has buffered is read in one go and its
+progress messages are folded together: one `on_progress` call per batch and per node, instead of one per
+message (a sampler's step is two messages, and a worker follows hundreds of runs).
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
+
+try:  # a fast JSON parser for the progress frames, where installed (the web worker's requirements)
+    from orjson import loads as parse_json
+except ImportError:  # pragma: no cover - the GPU agent's image may not have it
+    parse_json = json.loads
 
 from comfyweb.comfy.errors import ComfyHTTPError, ComfyTimeout, ComfyUnavailable, PromptValidationError
 from comfyweb.comfy.progress import (
@@ -59,6 +68,7 @@ UNAVAILABLE_GRACE_SECONDS = 5.0  # a run survives ComfyUI being unreachable this
 # reading, so it never sees ComfyUI's answering close frame and would wait its default 10 s. A stopped
 # or cancelled run must not hang that long (the agent's shutdown fails its tasks within seconds).
 SOCKET_CLOSE_TIMEOUT = 1.0
+READ_BATCH_MAX = 256  # messages folded together at most (a run that fell behind still reports now and then)
 PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # binary frame event types (ComfyUI server.BinaryEventTypes)
 
 
@@ -99,7 +109,7 @@ def parse_preview_frame(frame: bytes) -> tuple[str | None, str | None, str, byte
     if event == PREVIEW_IMAGE_WITH_METADATA:
         length = int.from_bytes(frame[4:8], "big")
         try:
-            meta = json.loads(frame[8 : 8 + length])
+            meta = parse_json(frame[8 : 8 + length])
         except ValueError:
             return None
         return meta.get("node_id"), meta.get("prompt_id"), meta.get("image_type", "image/jpeg"), frame[8 + length :]
@@ -313,13 +323,15 @@ class ComfyClient:
         timeout: float | None = None,
         copy_progress: bool = True,
         on_submitted: Callable[[], None] | None = None,
+        coalesce: bool = False,
     ) -> RunResult:
         """Submit `prompt` and follow it to the end; `on_progress` gets a copy after every change.
 
         `on_submitted()` is called once ComfyUI has accepted the prompt, before its first message is read.
 
         With `copy_progress=False` it gets the live object instead, valid only during the call: for
-        callers that keep a few of many thousand updates and copy only those.
+        callers that keep a few of many thousand updates and copy only those. With `coalesce=True` it is
+        called once per batch of buffered messages (and before each node starts), not once per message.
 
         Raises PromptValidationError when ComfyUI refuses the prompt, ComfyTimeout after `timeout`
         seconds (the prompt keeps running on ComfyUI: the caller decides whether to interrupt).
@@ -339,7 +351,9 @@ class ComfyClient:
         progress = new_progress(prompt, prompt_id)
         on_progress = _copying(on_progress) if copy_progress else on_progress
         whole = socket is not None  # attached before submitting: every message of the run comes to us
-        result = await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout, whole)
+        result = await self._follow(
+            prompt_id, client_id, progress, socket, on_progress, on_preview, timeout, whole, coalesce=coalesce
+        )
         result.node_errors = answer.get("node_errors") or {}
         return result
 
@@ -353,6 +367,7 @@ class ComfyClient:
         on_preview: PreviewCallback | None = None,
         timeout: float | None = None,
         copy_progress: bool = True,
+        coalesce: bool = False,
     ) -> RunResult:
         """Attach to a prompt submitted earlier (by `run()` here or in another process)."""
         client_id = client_id_for(prompt_id)
@@ -360,7 +375,9 @@ class ComfyClient:
         progress[""]["prompt_id"] = prompt_id
         socket = await self._connect(client_id)
         on_progress = _copying(on_progress) if copy_progress else on_progress
-        return await self._follow(prompt_id, client_id, progress, socket, on_progress, on_preview, timeout, False)
+        return await self._follow(
+            prompt_id, client_id, progress, socket, on_progress, on_preview, timeout, False, coalesce=coalesce
+        )
 
     async def _follow(
         self,
@@ -372,6 +389,8 @@ class ComfyClient:
         on_preview: PreviewCallback | None,
         timeout: float | None,
         whole: bool,
+        *,
+        coalesce: bool = False,
     ) -> RunResult:
         """Follow a prompt to its end. `whole`: the socket has seen the run from its start."""
         loop = asyncio.get_running_loop()
@@ -418,7 +437,8 @@ class ComfyClient:
                 if deadline is not None:
                     wait = max(0.01, min(wait, deadline - loop.time()))
                 try:
-                    raw = await asyncio.wait_for(socket.recv(), timeout=wait)
+                    async with asyncio.timeout(wait):
+                        batch = await read_buffered(socket) if coalesce else [await socket.recv()]
                 except TimeoutError:
                     check_history = True  # quiet: maybe the end was never sent to us
                     continue
@@ -429,11 +449,7 @@ class ComfyClient:
                     socket = None
                     check_history = True
                     continue
-                if isinstance(raw, bytes):
-                    await self._preview(raw, prompt_id, progress, on_preview)
-                    continue
-                finished = await self._message(raw, prompt_id, progress, on_progress)
-                if finished:
+                if await self._messages(batch, prompt_id, progress, on_progress, on_preview):
                     break
         finally:
             if socket is not None:
@@ -454,29 +470,42 @@ class ComfyClient:
             outputs=output_images(progress),
         )
 
-    async def _message(self, raw: str, prompt_id: str, progress: dict, on_progress: ProgressCallback | None) -> bool:
-        """Fold one text frame; True when it ends the prompt (`execution_success`, an error or an interrupt,
-        or the closing `executing` with `node: null`)."""
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            return False
-        if not isinstance(message, dict):
-            return False
-        data = message.get("data") or {}
-        if not isinstance(data, dict) or data.get("prompt_id", prompt_id) != prompt_id:
-            return False
-        if message.get("type") == "executing" and data.get("node") is None and "prompt_id" not in data:
-            return False
-        changed = fold_message(progress, message)
-        # The end: `execution_success`/an error for our prompt, or `executing` with node null *and* our
-        # prompt id (a bare one is a reconnect echo).
-        kind = message.get("type")
-        ours = data.get("prompt_id") == prompt_id
-        done = ours and (kind in END_MESSAGES or (kind == "executing" and data.get("node") is None))
-        if changed and not done and on_progress:
+    async def _messages(
+        self,
+        batch: list[str | bytes],
+        prompt_id: str,
+        progress: dict,
+        on_progress: ProgressCallback | None,
+        on_preview: PreviewCallback | None,
+    ) -> bool:
+        """Fold a batch of frames read together; True when one ends the prompt (nothing after it is read).
+
+        `on_progress` is called once for the batch's changes, and before a node starts when the batch
+        changed something before it: a node's last step is never folded away behind the next node."""
+        pending = False
+        for raw in batch:
+            if isinstance(raw, bytes):
+                await self._preview(raw, prompt_id, progress, on_preview)
+                continue
+            message = _ours(raw, prompt_id)
+            if message is None:
+                continue
+            kind = message.get("type")
+            if pending and kind == "executing" and on_progress:
+                await on_progress(progress)
+                pending = False
+            changed = fold_message(progress, message)
+            # The end: `execution_success`/an error for our prompt, or `executing` with node null *and* our
+            # prompt id (a bare one is a reconnect echo).
+            data = message.get("data") or {}
+            if data.get("prompt_id") == prompt_id and (
+                kind in END_MESSAGES or (kind == "executing" and data.get("node") is None)
+            ):
+                return True  # the final state is handed over by the caller
+            pending = pending or changed
+        if pending and on_progress:
             await on_progress(progress)
-        return done
+        return False
 
     async def _preview(self, frame: bytes, prompt_id: str, progress: dict, on_preview: PreviewCallback | None) -> None:
         parsed = parse_preview_frame(frame)
@@ -499,6 +528,35 @@ class ComfyClient:
         if prompt_id in running or prompt_id in pending:
             return "waiting"
         return "gone"
+
+
+def _ours(raw: str, prompt_id: str) -> dict | None:
+    """A text frame's message when it concerns `prompt_id` (or names no prompt); None otherwise."""
+    try:
+        message = parse_json(raw)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    data = message.get("data") or {}
+    if not isinstance(data, dict) or data.get("prompt_id", prompt_id) != prompt_id:
+        return None
+    if message.get("type") == "executing" and data.get("node") is None and "prompt_id" not in data:
+        return None
+    return message
+
+
+async def read_buffered(socket: Any) -> list[str | bytes]:
+    """The next message, and every whole message already buffered behind it (no wait for more)."""
+    batch = [await socket.recv()]
+    frames = getattr(getattr(socket, "recv_messages", None), "frames", None)
+    queue = getattr(frames, "queue", None)  # websockets' asyncio Assembler; absent elsewhere: one at a time
+    while queue and queue[0].fin and len(batch) < READ_BATCH_MAX:
+        try:
+            batch.append(await socket.recv())  # returns at once: the message is buffered whole
+        except ConnectionClosed:
+            break  # the next read raises it again and the run re-attaches
+    return batch
 
 
 _closing: set[asyncio.Task] = set()  # sockets being closed, kept referenced until they are

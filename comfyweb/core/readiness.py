@@ -13,14 +13,31 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 REDIS_TIMEOUT = 2.0  # seconds: a probe gives up well before the orchestrator's own timeout
+DATABASE_TIMEOUT = 2  # seconds to connect, for a process with a connection pool
 
 
 def database_problem() -> str | None:
     """Why the default database does not answer `SELECT 1`; None when it does."""
+    if getattr(connection, "pool", None) is not None:
+        return _unpooled_problem()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as exc:
+        return str(exc).strip()[:200] or type(exc).__name__
+    return None
+
+
+def _unpooled_problem() -> str | None:
+    """With a connection pool, a connection of its own: the pool would wait DATABASE_POOL_TIMEOUT for a
+    connection it cannot make, then say only that, where the probe wants the database's own answer now."""
+    import psycopg
+
+    params = {**connection.get_connection_params(), "connect_timeout": DATABASE_TIMEOUT}
+    try:
+        with psycopg.connect(**params) as direct:
+            direct.execute("SELECT 1")
+    except psycopg.Error as exc:
         return str(exc).strip()[:200] or type(exc).__name__
     return None
 

@@ -63,8 +63,21 @@ def backend_capacity(backends: Iterable[GpuBackend]) -> tuple[dict[int, int], di
     return free, {b.pk: b.slots for b in backends}
 
 
+@dataclass
+class Claim:
+    """What one claim round took, and how many slots it left free (0: every slot is busy now)."""
+
+    jobs: list[Job]
+    free_slots: int
+
+
 def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
     """Claim queued jobs for `worker`, assigning each a backend; returns the claimed jobs."""
+    return claim(worker=worker, limit=limit).jobs
+
+
+def claim(*, worker: str, limit: int = 100) -> Claim:
+    """Claim queued jobs for `worker`, assigning each a backend; and the free slots left after it."""
     now = timezone.now()
     with transaction.atomic():
         # Locking the backend rows serialises claims between workers, so two of them never
@@ -72,7 +85,7 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
         backends = list(active_backends().select_for_update())
         free, total = backend_capacity(backends)
         if not backends:
-            return []
+            return Claim([], 0)
         queued = queued_in_order().filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         if not any(free.values()):  # every slot is busy: only jobs re-attaching to their backend can go
             queued = queued.filter(backend__in=backends)
@@ -92,7 +105,9 @@ def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
             )
             if updated:
                 claimed_ids.append(job_id)
-    return list(Job.objects.filter(pk__in=claimed_ids).select_related("backend", "template"))
+                free[backend_id] -= 1
+    jobs = list(Job.objects.filter(pk__in=claimed_ids).select_related("backend", "template"))
+    return Claim(jobs, sum(max(0, slots) for slots in free.values()))
 
 
 def requeue_stale_jobs() -> list[Job]:

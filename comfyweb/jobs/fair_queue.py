@@ -57,6 +57,7 @@ class QueueOrder:
 
     places: dict[str, int] = field(default_factory=dict)
     waits: dict[str, int | None] = field(default_factory=dict)
+    owners: dict[str, list[str]] = field(default_factory=dict)  # each visitor's queued jobs (owner key -> ids)
     computed_at: float = 0.0  # time.time() when the queue was read: a page keeps the places of the newest reading
 
 
@@ -80,15 +81,17 @@ def run_times() -> dict[int | None, float]:
 def compute_order() -> QueueOrder:
     """Places, and waits: the run times of the jobs ahead spread over the slots, plus the job's own run."""
     order = QueueOrder(computed_at=time.time())
-    rows = list(queued_in_order().values_list("id", "template_id"))
+    rows = list(queued_in_order().values_list("id", "template_id", "owner_key"))
     slots = GpuBackend.objects.filter(enabled=True).aggregate(s=Sum("slots"))["s"] or 1
     measured = run_times() if rows else {}
     ahead = 0.0
     known = True
-    for place, (job_id, template_id) in enumerate(rows, start=1):
+    for place, (job_id, template_id, owner_key) in enumerate(rows, start=1):
         own = measured.get(template_id, measured.get(None))
         key = str(job_id)
         order.places[key] = place
+        if owner_key:
+            order.owners.setdefault(owner_key, []).append(key)
         known = known and own is not None
         order.waits[key] = int(ahead / slots + own) + 1 if known else None
         ahead += own or 0.0

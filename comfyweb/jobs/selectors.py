@@ -8,6 +8,13 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from comfyweb.comfy.progress import QUEUED, current_node, task_status
+from comfyweb.core.visitors import (
+    LOAD_SESSION,
+    SessionVisitor,
+    live_session_data,
+    session_visitor,
+    sessions_in_database,
+)
 from comfyweb.jobs.errors import CANCELLED, CODES, UNKNOWN, classify, error_record, visitor_error
 from comfyweb.jobs.fair_queue import QUEUE_ORDER, QueueOrder
 from comfyweb.jobs.models import Job
@@ -58,12 +65,27 @@ def places_of(order: QueueOrder, job_ids) -> dict[str, dict]:
     return {str(key): {"place": order.places.get(str(key)), "wait": order.waits.get(str(key))} for key in job_ids}
 
 
-def owner_waiting_ids(job: Job) -> list[str]:
-    """The visitor's jobs waiting in the queue with this one: a page shows all their places from one reading."""
-    if not job.owner_key:
-        return [str(job.pk)]
-    waiting = Job.objects.filter(owner_key=job.owner_key, status=Job.Status.QUEUED).values_list("pk", flat=True)
-    return [str(pk) for pk in waiting] or [str(job.pk)]
+def owner_waiting_ids(job: Job, order: QueueOrder) -> list[str]:
+    """The visitor's jobs waiting in the queue with this one, from the reading of the queue that gives their
+    places (no query of its own): a page shows all their places from one reading."""
+    return (order.owners.get(job.owner_key) if job.owner_key else None) or [str(job.pk)]
+
+
+def job_for_watcher(job_id, session_key: str) -> tuple[Job | None, SessionVisitor]:
+    """The job a WebSocket asks for, with its template, its owner and the socket's session: one query.
+
+    The visitor is who the session cookie names (comfyweb.core.visitors.session_visitor): a logged-in
+    owner costs no query of their own; staff watching someone else's job, one more.
+    """
+    jobs = Job.objects.select_related("template", "owner").filter(pk=job_id)
+    in_database = sessions_in_database() and bool(session_key)
+    if in_database:
+        jobs = jobs.annotate(watcher_session=live_session_data(session_key))
+    job = jobs.first()
+    if job is None:
+        return None, SessionVisitor("")
+    stored = job.watcher_session if in_database else LOAD_SESSION
+    return job, session_visitor(session_key, stored, known_users=[job.owner] if job.owner_id else [])
 
 
 def stage(job: Job) -> str:
@@ -105,19 +127,21 @@ def state_time(job: Job) -> float:
     return max((moment.timestamp() for moment in moments if moment is not None), default=0.0)
 
 
-def visible_outputs(job: Job) -> list:
-    """The outputs a visitor may see: every one but those withheld for the operators' review."""
-    return [output for output in job.outputs.all() if not output.is_withheld]
+def visible_outputs(job: Job, outputs: list | None = None) -> list:
+    """The outputs a visitor may see: every one but those withheld for the operators' review.
+
+    `outputs`: the job's outputs when already read (one read for the visible ones and the withheld count)."""
+    return [output for output in (job.outputs.all() if outputs is None else outputs) if not output.is_withheld]
 
 
-def withheld_count(job: Job) -> int:
-    return sum(1 for output in job.outputs.all() if output.is_withheld)
+def withheld_count(job: Job, outputs: list | None = None) -> int:
+    return sum(1 for output in (job.outputs.all() if outputs is None else outputs) if output.is_withheld)
 
 
-def output_dicts(job: Job) -> list[dict]:
-    outputs = []
-    for output in visible_outputs(job):
-        outputs.append(
+def output_dicts(job: Job, outputs: list | None = None) -> list[dict]:
+    shown = []
+    for output in visible_outputs(job, outputs):
+        shown.append(
             {
                 "url": output.file.url,
                 "thumbnail_url": output.thumbnail.url if output.thumbnail else output.file.url,
@@ -126,7 +150,7 @@ def output_dicts(job: Job) -> list[dict]:
                 "height": output.height,
             }
         )
-    return outputs
+    return shown
 
 
 def job_snapshot(job: Job, *, at: float | None = None) -> dict:
@@ -140,11 +164,12 @@ def job_snapshot(job: Job, *, at: float | None = None) -> dict:
     places: dict[str, dict] = {}
     if job.status == Job.Status.QUEUED:
         order = queue_order(job.pk)
-        places = places_of(order, owner_waiting_ids(job))
+        places = places_of(order, owner_waiting_ids(job, order))
         position, wait, places_at = order.places.get(str(job.pk)), order.waits.get(str(job.pk)), order.computed_at
     retried_as = None
     if job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
         retried_as = Job.objects.filter(retry_of=job.pk).values_list("pk", flat=True).first()
+    outputs = list(job.outputs.all()) if job.status == Job.Status.SUCCEEDED else []
     nodes = {k: {"value": v.get("value", 0), "max": v.get("max", 0)} for k, v in (job.progress or {}).items() if k}
     current = current_node(job.progress, job.prompt) if job.status == Job.Status.RUNNING and job.progress else None
     return {
@@ -159,8 +184,8 @@ def job_snapshot(job: Job, *, at: float | None = None) -> dict:
         "current": current,
         "nodes": nodes,
         "error": visitor_error(stored_error(job)),
-        "outputs": output_dicts(job) if job.status == Job.Status.SUCCEEDED else [],
-        "withheld": withheld_count(job) if job.status == Job.Status.SUCCEEDED else 0,
+        "outputs": output_dicts(job, outputs),
+        "withheld": withheld_count(job, outputs),
         "template": job.template.slug if job.template_id else None,
         "title": job.template_title,
         "created_at": job.created_at.isoformat() if job.created_at else None,

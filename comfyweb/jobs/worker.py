@@ -4,7 +4,7 @@ Nothing in the loop dies because Redis or PostgreSQL is briefly down: a failed r
 tried again with back-off (the thread's broken database connection dropped first, `core.db`); sends to
 the channel layer never raise (`relay.delivery`); a runner that crashed on a database error gives its
 job back once the database answers; every few seconds each running job's watchers hear the last update
-sent (`apublish_heartbeat`), so a watcher that missed one re-reads the job.
+sent (`apublish_heartbeats`), so a watcher that missed one re-reads the job.
 """
 
 from __future__ import annotations
@@ -16,23 +16,28 @@ import socket
 import time
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
 from comfyweb.core.db import DISCONNECTED, drop_broken_connections
 from comfyweb.core.logging import bind_job
 from comfyweb.jobs.backends import probe_all_emulated, sync_env_backends
-from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
+from comfyweb.jobs.dispatcher import claim, requeue_stale_jobs
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.delivery import REDELIVERY
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
-from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_queue_changed, publish_quietly
+from comfyweb.jobs.relay.publish import apublish_heartbeats, apublish_queue_changed, publish_quietly
 from comfyweb.jobs.runners.run import retry_or_fail, run_job
 from comfyweb.jobs.trust.periodic import purge_periodically
 
 logger = logging.getLogger(__name__)
 
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # back-off after a failed round (seconds)
+# Seconds a worker that saw every slot busy goes without asking again, unless one of its own jobs ended
+# (a slot freed here) or stale jobs came back to the queue: most rounds of a busy worker then make no query.
+CAPACITY_REFRESH = 2.0
+STALE_CHECK_MAX = 5.0  # seconds between two looks for jobs whose worker stopped (at most)
 GIVE_BACK_FOR = 300.0  # seconds a crashed runner keeps trying to give its job back to the queue
 
 
@@ -65,6 +70,9 @@ class JobWorker:
         self.nudge = asyncio.Event()  # set when a slot frees up or the worker should stop
         self.relay = ProgressRelay(ProgressWrites())  # one relay and one batch of writes for all its jobs
         self.background: set[asyncio.Task] = set()
+        self.full_until = 0.0  # monotonic: every slot was busy at the last claim; no claim before then
+        self.stale_checked = float("-inf")  # monotonic: the last look for stale jobs
+        self.claim_rounds = 0  # claim queries made (the benchmark and tests read it)
 
     async def run(self) -> None:
         if self.sync_backends:
@@ -79,6 +87,8 @@ class JobWorker:
         retry = RETRY_FIRST
         try:
             while not self.stopping.is_set():
+                if self.nudge.is_set():  # a job of this worker ended: its slot is free
+                    self.full_until = 0.0
                 self.nudge.clear()
                 try:
                     await self.tick()
@@ -105,19 +115,37 @@ class JobWorker:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
     async def tick(self) -> list[Job]:
-        """One round: recover stale jobs, claim what fits, start a runner per claimed job."""
-        recovered = await sync_to_async(requeue_stale_jobs)()
+        """One round: recover stale jobs, claim what fits, start a runner per claimed job.
+
+        Capacity is kept in memory between rounds: after a claim that left no slot free, no claim is
+        made until a job of this worker ends, stale jobs come back, or CAPACITY_REFRESH has passed (a
+        slot freed by another worker is claimed by that worker, whose own job ended)."""
+        now = time.monotonic()
+        recovered = []
+        if now - self.stale_checked >= self._stale_check_interval():
+            self.stale_checked = now
+            recovered = await sync_to_async(requeue_stale_jobs)()
         if recovered:
             logger.warning("re-queued %d job(s) whose worker stopped", len(recovered))
+            self.full_until = 0.0
             for job in recovered:
                 await publish_quietly(job)
-        claimed = await sync_to_async(claim_jobs)(worker=self.name)
+        claimed: list[Job] = []
+        if now >= self.full_until:
+            outcome = await sync_to_async(claim)(worker=self.name)
+            self.claim_rounds += 1
+            claimed = outcome.jobs
+            self.full_until = now + CAPACITY_REFRESH if outcome.free_slots == 0 else 0.0
         if recovered or claimed:
             await apublish_queue_changed()
         for job in claimed:
             self.cancel_events[job.pk] = asyncio.Event()
             self.tasks[job.pk] = asyncio.create_task(self._run(job))
         return claimed
+
+    def _stale_check_interval(self) -> float:
+        """Often enough that a stopped worker's jobs wait at most a quarter of JOB_HEARTBEAT_STALE more."""
+        return max(self.poll_interval, min(STALE_CHECK_MAX, settings.JOB_HEARTBEAT_STALE / 4))
 
     async def _run(self, job: Job) -> None:
         """One job's task; every log line of its life carries its id."""
@@ -185,8 +213,7 @@ class JobWorker:
         """Tell each running job's watchers the last update sent: one that heard less re-reads the job."""
         while True:
             await asyncio.sleep(self.relay_heartbeat_interval)
-            for job_id in list(self.tasks):
-                await apublish_heartbeat(job_id)
+            await apublish_heartbeats(list(self.tasks))  # one round trip for all
 
     async def _guarded(self, step, *args, what: str):
         """A periodic sync database step that logs a failure (and drops the broken connection) instead of dying."""

@@ -201,13 +201,13 @@ async def test_previews_are_dropped_before_progress_is_delayed(monkeypatch):
     job = await sync_to_async(running_job)()
     channel, steps = await watch(job)
     relay = ProgressRelay(ProgressWrites(), tick=0.01)
-    publish = coalescer.publish_quietly
+    publish = coalescer.apublish_snapshots
 
     async def slow_publish(*args, **kwargs):  # a round that takes longer than a tick: the relay is behind
         await asyncio.sleep(0.05)
         await publish(*args, **kwargs)
 
-    monkeypatch.setattr(coalescer, "publish_quietly", slow_publish)
+    monkeypatch.setattr(coalescer, "apublish_snapshots", slow_publish)
     progress = {"": {"status": "running"}, SAMPLER: {"value": 1, "max": 10}}
     relay.offer(job, "w", progress)
     relay.offer_preview(job, jpeg())

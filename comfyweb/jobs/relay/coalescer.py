@@ -3,7 +3,8 @@
 A sampler may report ten steps a second for hundreds of jobs. Publishing every event would flood
 the channel layer; dropping events (a fixed rate limit) loses steps and can leave a page showing a
 step that is long past while the next node is silent. Here every change only marks its job, and
-one task per worker publishes the newest state of every marked job once per tick (JOB_RELAY_TICK):
+one task per worker publishes the newest state of every marked job once per tick (JOB_RELAY_TICK), all of
+them in one batch (one round trip to Redis, comfyweb.jobs.relay.layer):
 the first change after a quiet moment goes out at once, every later one within one tick, and the
 last change before any quiet period is always sent. When a node with steps (a sampler) ends and the
 next one starts within the same tick, its last step is sent first: a visitor always sees 20/20.
@@ -18,7 +19,7 @@ dropped, not delayed, in a round that fell behind: progress always goes first.
 from __future__ import annotations
 
 import asyncio
-import copy
+import logging
 import time
 
 from django.conf import settings
@@ -27,10 +28,20 @@ from comfyweb.comfy.previews import preview_data_url
 from comfyweb.comfy.progress import current_node, overall_fraction
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
-from comfyweb.jobs.relay.publish import apublish_preview, apublish_snapshot, publish_quietly
+from comfyweb.jobs.relay.publish import apublish_previews, apublish_snapshots
 from comfyweb.jobs.selectors import job_snapshot
 
+logger = logging.getLogger(__name__)
+
 PREVIEW_INTERVAL = 0.5  # seconds between two previews of one job
+STATES_PER_SECOND = 2500  # job states one worker publishes at most per second (500 running jobs: a 0.2 s tick)
+
+
+def progress_copy(live: dict) -> dict:
+    """A copy of a progress object that later folds do not change: its entries are copied, their values
+    shared (the client replaces a node's `images` or the task's `error`, it never changes them in place).
+    A deep copy of every running job's progress on every tick was a good part of the relay's cost."""
+    return {node: dict(entry) if isinstance(entry, dict) else entry for node, entry in live.items()}
 
 
 class ProgressRelay:
@@ -83,16 +94,19 @@ class ProgressRelay:
         the final state after this, so nothing of the run can overtake it."""
         entry = self.marked.pop(job_id, None)
         if entry is not None:
-            await self._publish_one(*entry, at=time.time())
+            await self._publish(self._snapshots(*entry, at=time.time()))
         self.forget(job_id)
 
     async def publish_marked(self) -> None:
-        """Publish the newest state of every job marked since the last round, then the previews due."""
+        """Publish the newest state of every job marked since the last round (in one batch: one round trip
+        to Redis), then the previews due."""
         started = time.monotonic()
         batch, self.marked = self.marked, {}
         at = time.time()
+        snapshots: list[tuple[object, dict]] = []
         for job, worker, live in batch.values():
-            await self._publish_one(job, worker, live, at=at)
+            snapshots += self._snapshots(job, worker, live, at=at)
+        await self._publish(snapshots)
         if self.previews:
             if time.monotonic() - started > self.tick:  # behind: progress first, previews are dropped
                 self.previews_dropped += len(self.previews)
@@ -101,37 +115,56 @@ class ProgressRelay:
                 await self._publish_previews()
 
     async def _publish_previews(self) -> None:
+        """The previews due, made small in one thread hop for all and sent in one batch."""
         now = time.monotonic()
         due = [job_id for job_id in self.previews if now - self.preview_sent.get(job_id, 0.0) >= PREVIEW_INTERVAL]
-        for job_id in due:
-            image = self.previews.pop(job_id)
-            url = image if isinstance(image, str) else await asyncio.to_thread(preview_data_url, image)
-            if url is None:
-                continue
-            self.preview_sent[job_id] = now
-            await apublish_preview(job_id, url)
+        images = [(job_id, self.previews.pop(job_id)) for job_id in due]
+        raw = [image for _job_id, image in images if not isinstance(image, str)]
+        made = iter(await asyncio.to_thread(lambda: [preview_data_url(image) for image in raw]) if raw else [])
+        urls = []
+        for job_id, image in images:
+            url = image if isinstance(image, str) else next(made)
+            if url is not None:
+                self.preview_sent[job_id] = now
+                urls.append((job_id, url))
+        if urls:
+            await apublish_previews(urls)
 
-    async def _publish_one(self, job: Job, worker: str, live: dict, *, at: float) -> None:
-        job.progress = copy.deepcopy(live)  # the client goes on changing its own; writes read this copy
+    def _snapshots(self, job: Job, worker: str, live: dict, *, at: float) -> list[tuple[object, dict]]:
+        """The job's state to publish (after the last step of a node that ended unseen), handed to the writes.
+
+        No query: the job's template was loaded when it was published at its start."""
+        job.progress = progress_copy(live)  # the client goes on changing its own; writes read this copy
         job.percent = 100 * overall_fraction(job.progress, job.prompt)
         current = current_node(job.progress, job.prompt)
         job.current_node = ((current or {}).get("title") or "")[:200]
+        snapshots = []
         ended = self.ended.pop(job.pk, None)
         if ended is not None and self.shown.get(job.pk) != (ended["node"], ended["max"]):
-            await self._publish_node_end(job, ended, at)
-        await publish_quietly(job, in_loop=True, at=at)
+            snapshots.append((job.pk, self._node_end(job, ended, at)))
+        try:
+            snapshots.append((job.pk, job_snapshot(job, at=at)))
+        except Exception:  # a bug in a snapshot must not stop the relay of the other jobs
+            logger.warning("could not build the snapshot of job %s", job.pk, exc_info=True)
         self.shown[job.pk] = (current["node"], current["value"]) if current else None
         self.writes.offer(job, worker)
-        self.published += 1
+        self.published += len(snapshots)
+        return snapshots
 
-    async def _publish_node_end(self, job: Job, ended: dict, at: float) -> None:
+    def _node_end(self, job: Job, ended: dict, at: float) -> dict:
         """The last step of a node that ended unseen: the state before the next node, as it was then."""
         snapshot = job_snapshot(job, at=at)
         snapshot["current"] = {**current_node({"": {"node": ended["node"]}}, job.prompt), **ended}
-        await apublish_snapshot(job.pk, snapshot)
-        self.published += 1
+        return snapshot
+
+    async def _publish(self, snapshots: list[tuple[object, dict]]) -> None:
+        if snapshots:  # what does not get through is sent again once the layer answers
+            await apublish_snapshots(snapshots, redeliver=True)
 
     async def _publish_while_marked(self) -> None:
         while self.marked or self.previews:
+            jobs = len(self.marked)
             await self.publish_marked()
-            await asyncio.sleep(self.tick)
+            # Hundreds of running jobs: the tick grows so that at most STATES_PER_SECOND go out (the web
+            # processes, not the worker, then set the pace), still bounded: every job, every round.
+            await asyncio.sleep(max(self.tick, jobs / STATES_PER_SECOND))

@@ -1,8 +1,9 @@
 """The browser's live view of one job: the stored snapshot first, then every newer update.
 
-The consumer joins the job's group before it reads the snapshot, so an update published in between
-is never lost; updates are stamped with when their state was current (`at`), and one older than
-what the page already shows is dropped. While the job waits, the consumer also listens to the
+The consumer joins the job's group before it reads the job, so an update published in between is never
+lost; one query reads the job, its owner and the socket's session (who may watch) and gives the snapshot.
+Updates are stamped with when their state was current (`at`), and one older than what the page already
+shows is dropped. While the job waits, the consumer also listens to the
 queue's group and pushes the job's new place whenever the queue's order changes.
 
 Job updates converge: each update is numbered by its publisher (`stream`, `seq`) and passed on to the
@@ -18,13 +19,14 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from comfyweb.jobs.fair_queue import QUEUE_ORDER
 from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.publish import QUEUE_GROUP, job_group
 from comfyweb.jobs.relay.resync import WATCHERS
-from comfyweb.jobs.selectors import can_view, job_snapshot, places_of, queue_order
+from comfyweb.jobs.selectors import can_view, job_for_watcher, job_snapshot, places_of, queue_order
 
 REFUSED = 4403
 NOT_FOUND = 4404
@@ -33,12 +35,15 @@ SNAPSHOT_INTERVAL = 2.0  # seconds: a page's snapshot requests answered at most 
 
 
 @database_sync_to_async
-def may_watch(job_id, user, session_key: str) -> bool | None:
-    """None: no such job; False: not this visitor's."""
-    job = Job.objects.filter(pk=job_id).only("owner_id", "session_key").first()
+def read_for_watcher(job_id, session_key: str) -> tuple[str, dict | None]:
+    """(verdict, snapshot): FOUND with the job's snapshot, NOT_FOUND or REFUSED; one query for the job's own
+    visitor (the job, its template and owner, and the session together: selectors.job_for_watcher)."""
+    job, visitor = job_for_watcher(job_id, session_key)
     if job is None:
-        return None
-    return can_view(job, user=user, session_key=session_key)
+        return "not_found", None
+    if not can_view(job, user=visitor.user, session_key=visitor.session_key):
+        return "refused", None
+    return "found", job_snapshot(job)
 
 
 @database_sync_to_async
@@ -61,21 +66,25 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
-        session = self.scope.get("session")
-        allowed = await may_watch(self.job_id, self.scope.get("user"), getattr(session, "session_key", "") or "")
-        if not allowed:
-            # Accept first: a close code only reaches the browser on an open socket.
-            await self.accept()
-            await self.close(code=NOT_FOUND if allowed is None else REFUSED)
-            return
-        # Join before reading: an update published meanwhile waits in this consumer's queue.
+        session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME, "")
+        # Join before reading: an update published meanwhile waits in this consumer's queue. Then one read
+        # decides who may watch and gives the snapshot (a refused socket leaves its groups again).
         self.groups_joined = (job_group(self.job_id), QUEUE_GROUP)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        verdict, snapshot = await read_for_watcher(self.job_id, session_key)
+        if snapshot is None:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined = ()
+            # Accept first: a close code only reaches the browser on an open socket.
+            await self.accept()
+            await self.close(code=NOT_FOUND if verdict == "not_found" else REFUSED)
+            return
         WEBSOCKET_WATCHERS.inc()
         WATCHERS.add(self)
         await self.accept()
-        await self.show(await read_snapshot(self.job_id))
+        await self.show(snapshot)
 
     async def disconnect(self, code: int) -> None:
         WATCHERS.discard(self)

@@ -107,6 +107,37 @@ async def send_to_group(layer, group: str, event: dict, *, job_id=None, redelive
     return True
 
 
+async def send_many_to_groups(layer, sends: list[tuple[str, dict, object]], *, redeliver: bool = False) -> bool:
+    """Send several (group, event, job id) at once; never raises (but for cancellation).
+
+    A layer with `group_send_many` (comfyweb.jobs.relay.layer: one pipelined round trip to Redis for all)
+    takes them in one call; any other layer one by one. With `redeliver`, what did not get through is
+    sent again later, as with `send_to_group`.
+    """
+    many = getattr(layer, "group_send_many", None)
+    if many is None:
+        delivered = True
+        for group, event, job_id in sends:
+            delivered = await send_to_group(layer, group, event, job_id=job_id, redeliver=redeliver) and delivered
+        return delivered
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await many([(group, event) for group, event, _job_id in sends])
+    except Exception as exc:  # Redis down, refused, timed out: the worker goes on either way
+        TROUBLE.failure(exc)
+        if redeliver:
+            for group, event, job_id in sends:
+                if job_id is not None:
+                    REDELIVERY.keep(layer, group, job_id, event)
+        return False
+    TROUBLE.success()
+    for _group, event, job_id in sends:
+        if job_id is not None and "seq" in event:
+            SEQUENCES.delivered(job_id, event["seq"])
+            REDELIVERY.superseded(job_id, event["seq"])
+    return True
+
+
 class Redelivery:
     """The newest undelivered update of each job, sent again with back-off by one task per event loop."""
 

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.relay.delivery import SEQUENCES, STREAM, send_to_group
+from comfyweb.jobs.relay.delivery import SEQUENCES, STREAM, send_many_to_groups, send_to_group
 from comfyweb.jobs.selectors import job_snapshot
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,21 @@ async def apublish_snapshot(job_id, snapshot: dict, *, redeliver: bool = False) 
     return await send_to_group(layer, job_group(job_id), event, job_id=job_id, redeliver=redeliver)
 
 
+async def apublish_snapshots(snapshots: list[tuple[object, dict]], *, redeliver: bool = False) -> bool:
+    """Send several jobs' snapshots, each numbered, in one go (one round trip to Redis); never raises.
+
+    In order: two snapshots of one job reach its pages as they are listed."""
+    layer = get_channel_layer()
+    if layer is None or not snapshots:
+        return False
+    sends = [
+        (job_group(job_id), {"type": "job.update", "job": snapshot, "stream": STREAM, "seq": SEQUENCES.next(job_id)},
+         job_id)
+        for job_id, snapshot in snapshots
+    ]  # fmt: skip
+    return await send_many_to_groups(layer, sends, redeliver=redeliver)
+
+
 async def apublish_heartbeat(job_id) -> None:
     """Tell the job's watchers the last update this process delivered: one who heard less missed some."""
     layer = get_channel_layer()
@@ -66,6 +81,26 @@ async def apublish_preview(job_id, image_url: str) -> None:
         await send_to_group(layer, job_group(job_id), {"type": "job.preview", "image": image_url})
 
 
+async def apublish_previews(previews: list[tuple[object, str]]) -> None:
+    """Several jobs' previews (job id, data URL) in one go; best effort, never stored."""
+    layer = get_channel_layer()
+    if layer is not None and previews:
+        sends = [(job_group(job_id), {"type": "job.preview", "image": url}, None) for job_id, url in previews]
+        await send_many_to_groups(layer, sends)
+
+
+async def apublish_heartbeats(job_ids) -> None:
+    """`apublish_heartbeat` for several jobs in one go (a worker's running jobs)."""
+    layer = get_channel_layer()
+    if layer is not None and job_ids:
+        sends = [
+            (job_group(job_id), {"type": "job.heartbeat", "stream": STREAM, "seq": SEQUENCES.last_delivered(job_id)},
+             None)
+            for job_id in job_ids
+        ]  # fmt: skip
+        await send_many_to_groups(layer, sends)
+
+
 def publish_job(job: Job) -> None:
     """Relay the job's state from sync code."""
     try:
@@ -74,15 +109,14 @@ def publish_job(job: Job) -> None:
         logger.warning("could not publish job %s", job.pk, exc_info=True)
 
 
-async def publish_quietly(job: Job, *, in_loop: bool = False, at: float | None = None) -> None:
+async def publish_quietly(job: Job, *, at: float | None = None) -> None:
     """Relay the job's state (a worker's: sent again later if the layer is down); never changes the job.
 
-    `in_loop`: build the snapshot without a thread hop, for a running job's progress. It needs no
-    query then, once the job was published at its start (which loads its template). `at`: when the
-    state was current (default: from the job's recorded moments).
+    `at`: when the state was current (default: from the job's recorded moments). A running job's progress
+    goes through the relay's batches instead (comfyweb.jobs.relay.coalescer).
     """
     try:
-        snapshot = job_snapshot(job, at=at) if in_loop else await sync_to_async(job_snapshot)(job, at=at)
+        snapshot = await sync_to_async(job_snapshot)(job, at=at)
     except Exception:  # the database is down: the watchers re-read the job when it is back
         logger.warning("could not read job %s to publish it", job.pk, exc_info=True)
         return

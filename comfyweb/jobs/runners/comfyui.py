@@ -20,14 +20,14 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
     """A plain ComfyUI: the job id is the prompt id, so a re-attach finds the earlier run."""
     prompt_id = str(job.pk)
     async with ComfyClient(backend.url, token=backend.token or None) as comfy:
-        previous = await comfy.history(prompt_id)
-        queue = await comfy.queue()
-        in_queue = any(
-            item[1] == prompt_id for key in ("queue_running", "queue_pending") for item in queue.get(key, [])
-        )
-        if previous.get(prompt_id) or in_queue:
+        if await _known_to(comfy, prompt_id, maybe=job.attempts > 1 or bool(job.progress)):
             result = await comfy.follow(
-                prompt_id, prompt=job.prompt, on_progress=sink, on_preview=sink.preview, copy_progress=False
+                prompt_id,
+                prompt=job.prompt,
+                on_progress=sink,
+                on_preview=sink.preview,
+                copy_progress=False,
+                coalesce=True,
             )
         else:
             prompt = json.loads(json.dumps(job.prompt))
@@ -38,7 +38,12 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
                 return Outcome(status=Job.Status.FAILED, progress=job.progress, images=[], error=error)
             try:
                 result = await comfy.run(
-                    prompt, prompt_id=prompt_id, on_progress=sink, on_preview=sink.preview, copy_progress=False
+                    prompt,
+                    prompt_id=prompt_id,
+                    on_progress=sink,
+                    on_preview=sink.preview,
+                    copy_progress=False,
+                    coalesce=True,
                 )
             except PromptValidationError as exc:
                 return Outcome(
@@ -55,6 +60,17 @@ async def run_on_comfyui(job: Job, backend: GpuBackend, sink: ProgressSink) -> O
                 )
                 images.append((ref, data))
         return Outcome(status=result.status, progress=result.progress, images=images, error=result.error)
+
+
+async def _known_to(comfy: ComfyClient, prompt_id: str, *, maybe: bool) -> bool:
+    """Whether ComfyUI has run or queued the prompt. Only a job that ran before (retried, or its worker
+    restarted) can be there: a first attempt asks nothing (two requests less per job start)."""
+    if not maybe:
+        return False
+    if (await comfy.history(prompt_id)).get(prompt_id):
+        return True
+    queue = await comfy.queue()
+    return any(item[1] == prompt_id for key in ("queue_running", "queue_pending") for item in queue.get(key, []))
 
 
 async def interrupt_prompt(job: Job, backend: GpuBackend) -> None:
