@@ -44,11 +44,13 @@ browser:
 	fi
 
 # Containers without a Docker engine: podman (run as root with runc, see deploy/images/podman.sh), its
-# network stack with DNS between containers, and debootstrap for a Debian base when no registry is reachable.
-DEPLOY_PACKAGES := podman runc netavark aardvark-dns debootstrap curl
+# network stack with DNS between containers (netavark sets up the bridges with iptables), and debootstrap
+# for a Debian base when no registry is reachable.
+DEPLOY_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap curl
 deploy-tools:
 	@if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 \
 		|| ! command -v debootstrap >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 \
+		|| ! PATH="$$PATH:/usr/sbin:/sbin" command -v iptables >/dev/null 2>&1 \
 		|| [ ! -x /usr/lib/podman/aardvark-dns ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		($$SUDO apt-get update -qq || true) && \
