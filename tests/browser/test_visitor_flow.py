@@ -7,6 +7,7 @@ import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, BrowserWatch
 from tests.browser.visitor_data import add_session_cookie, load_demo, make_job, stored_photo, visitor_session
@@ -66,8 +67,12 @@ def test_a_refused_form_keeps_the_photos_then_the_batch_runs_and_the_viewer_page
     kept = page.locator('input[name="10.image__held"]')
     assert kept.is_checked()
     preview = page.locator('img[data-preview-for="id_10.image"]')
-    assert preview.is_visible() and "/media/inputs/" in preview.get_attribute("src")
-    assert preview.evaluate("img => img.complete && img.naturalWidth > 0"), "the kept photo is shown"
+    assert "/media/inputs/" in preview.get_attribute("src")
+    expect(preview).to_be_visible()  # an image has no size until it has loaded: slower on a busy machine
+    page.wait_for_function(  # the kept photo is shown
+        "() => { const img = document.querySelector('img[data-preview-for=\"id_10.image\"]');"
+        " return img.complete && img.naturalWidth > 0; }"
+    )
     assert page.locator('input[name="11.image"]').nth(2).is_checked()
     assert page.locator("textarea[name='24.text']").input_value() == "short black hair"
     assert page.locator('input[name="quantity"][value="2"]').is_checked()
@@ -196,7 +201,8 @@ def test_the_places_of_a_batch_are_never_shown_twice(browser, live_server_url, b
         assert len(numbers) == len(set(numbers)), f"two cards at one place: {cards}"
         places_seen.update(numbers)
         assert sum(card["stage"] == "painting" for card in cards) <= 2
-    assert {1, 2} <= places_seen, places_seen
+    # Which places a card passes through depends on when the line moved; that it was seen moving does not.
+    assert 1 in places_seen and len(places_seen) >= 2, places_seen
     assert any(re.match(r"Painting now: Image [1-4]", text or "") for text in said), said
     context.close()
     watch.fail_on_csp_violations()
