@@ -3,7 +3,7 @@
 Whatever this instance shows of a task (`/api/status`, WebSocket frames, the answer of `/api/run`) is a
 record already written to the store (`Task.published`), so another instance reading the store is never
 behind it. Progress records are written in the background (the first at once, then at most every
-PROGRESS_WRITE_SECONDS), with the changes made meanwhile coalesced; ComfyUI's messages are read on
+PROGRESS_WRITE_SECONDS after the last write), with the changes made meanwhile coalesced; ComfyUI's messages are read on
 without waiting for the store. A run's last messages (`executed`, then `execution_success`) come
 together: the final record supersedes the pending progress one instead of waiting for it to be written.
 """
@@ -76,9 +76,12 @@ class TaskRecords:
             self.spawn(self._flush(task), f"agent-save-{task.id}")
 
     async def _flush(self, task: Task) -> None:
-        if not task.hurry.is_set():
+        # At most one write per PROGRESS_WRITE_SECONDS, counted from the last one: a change after a quiet
+        # spell (a sampler step every 100 ms) is written at once, a burst is coalesced.
+        wait = PROGRESS_WRITE_SECONDS - (time.monotonic() - task.saved_at)
+        if wait > 0 and not task.hurry.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(PROGRESS_WRITE_SECONDS):
+                async with asyncio.timeout(wait):
                     await task.hurry.wait()
         task.hurry.clear()
         async with task.save_lock:
