@@ -41,14 +41,23 @@ def publish_queue_changed() -> None:
         logger.warning("could not announce a queue change", exc_info=True)
 
 
+def _update(job_id, snapshot: dict) -> dict:
+    """A job's snapshot as its pages receive it, numbered by this process."""
+    return {"type": "job.update", "job": snapshot, "stream": STREAM, "seq": SEQUENCES.next(job_id)}
+
+
+def _heartbeat(job_id) -> dict:
+    """The number of the last update this process delivered for the job: a page that heard less missed some."""
+    return {"type": "job.heartbeat", "stream": STREAM, "seq": SEQUENCES.last_delivered(job_id)}
+
+
 async def apublish_snapshot(job_id, snapshot: dict, *, redeliver: bool = False) -> bool:
     """Send the job's snapshot, numbered; never raises. `redeliver`: try again later if it did not get through
     (only from a long-lived event loop: a worker's)."""
     layer = get_channel_layer()
     if layer is None:
         return False
-    event = {"type": "job.update", "job": snapshot, "stream": STREAM, "seq": SEQUENCES.next(job_id)}
-    return await send_to_group(layer, job_group(job_id), event, job_id=job_id, redeliver=redeliver)
+    return await send_to_group(layer, job_group(job_id), _update(job_id, snapshot), job_id=job_id, redeliver=redeliver)
 
 
 async def apublish_snapshots(snapshots: list[tuple[object, dict]], *, redeliver: bool = False) -> bool:
@@ -58,27 +67,18 @@ async def apublish_snapshots(snapshots: list[tuple[object, dict]], *, redeliver:
     layer = get_channel_layer()
     if layer is None or not snapshots:
         return False
-    sends = [
-        (job_group(job_id), {"type": "job.update", "job": snapshot, "stream": STREAM, "seq": SEQUENCES.next(job_id)},
-         job_id)
-        for job_id, snapshot in snapshots
-    ]  # fmt: skip
+    sends = [(job_group(job_id), _update(job_id, snapshot), job_id) for job_id, snapshot in snapshots]
     return await send_many_to_groups(layer, sends, redeliver=redeliver)
 
 
 async def apublish_heartbeat(job_id) -> None:
     """Tell the job's watchers the last update this process delivered: one who heard less missed some."""
-    layer = get_channel_layer()
-    if layer is not None:
-        event = {"type": "job.heartbeat", "stream": STREAM, "seq": SEQUENCES.last_delivered(job_id)}
-        await send_to_group(layer, job_group(job_id), event)
+    await apublish_heartbeats([job_id])
 
 
 async def apublish_preview(job_id, image_url: str) -> None:
     """A sampler preview (a small data URL) for the job's pages; best effort, never stored."""
-    layer = get_channel_layer()
-    if layer is not None:
-        await send_to_group(layer, job_group(job_id), {"type": "job.preview", "image": image_url})
+    await apublish_previews([(job_id, image_url)])
 
 
 async def apublish_previews(previews: list[tuple[object, str]]) -> None:
@@ -93,12 +93,7 @@ async def apublish_heartbeats(job_ids) -> None:
     """`apublish_heartbeat` for several jobs in one go (a worker's running jobs)."""
     layer = get_channel_layer()
     if layer is not None and job_ids:
-        sends = [
-            (job_group(job_id), {"type": "job.heartbeat", "stream": STREAM, "seq": SEQUENCES.last_delivered(job_id)},
-             None)
-            for job_id in job_ids
-        ]  # fmt: skip
-        await send_many_to_groups(layer, sends)
+        await send_many_to_groups(layer, [(job_group(job_id), _heartbeat(job_id), None) for job_id in job_ids])
 
 
 def publish_job(job: Job) -> None:
