@@ -1,7 +1,7 @@
 """Handing queued jobs to GPU backends in the fair queue's order, with no idle slot while work waits.
 
 The order is fixed when jobs are queued (jobs.fair_queue); the slot decision is a plain function
-(`assign_slots`), tested without a database or sockets; `claim_jobs` applies it atomically (row
+(`assign_slots`), tested without a database or sockets; `claim` applies it atomically (row
 locks on PostgreSQL, conditional updates everywhere), so several workers never claim the same job.
 """
 
@@ -69,11 +69,6 @@ class Claim:
 
     jobs: list[Job]
     free_slots: int
-
-
-def claim_jobs(*, worker: str, limit: int = 100) -> list[Job]:
-    """Claim queued jobs for `worker`, assigning each a backend; returns the claimed jobs."""
-    return claim(worker=worker, limit=limit).jobs
 
 
 def claim(*, worker: str, limit: int = 100) -> Claim:

@@ -72,7 +72,6 @@ class JobWorker:
         self.background: set[asyncio.Task] = set()
         self.full_until = 0.0  # monotonic: every slot was busy at the last claim; no claim before then
         self.stale_checked = float("-inf")  # monotonic: the last look for stale jobs
-        self.claim_rounds = 0  # claim queries made (the benchmark and tests read it)
 
     async def run(self) -> None:
         if self.sync_backends:
@@ -133,7 +132,6 @@ class JobWorker:
         claimed: list[Job] = []
         if now >= self.full_until:
             outcome = await sync_to_async(claim)(worker=self.name)
-            self.claim_rounds += 1
             claimed = outcome.jobs
             self.full_until = now + CAPACITY_REFRESH if outcome.free_slots == 0 else 0.0
         if recovered or claimed:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.backends import parse_gpu_backends, sync_env_backends
-from comfyweb.jobs.dispatcher import Candidate, assign_slots, claim_jobs, requeue_stale_jobs
+from comfyweb.jobs.dispatcher import Candidate, assign_slots, claim, requeue_stale_jobs
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.services import create_jobs
 from tests.prompts import CORE_WORKFLOW
@@ -79,12 +79,14 @@ def test_claims_fill_every_free_slot_fairly_and_only_once():
     two = GpuBackend.objects.create(name="two", url="http://two", kind="comfyui", slots=1)
     alice = make_jobs(10, "alice")
     [bob] = make_jobs(1, "bob")
-    claimed = claim_jobs(worker="w1")
+    first = claim(worker="w1")
+    claimed = first.jobs
     assert len(claimed) == 3
+    assert first.free_slots == 0, "the claim says every slot is busy now"
     assert bob.pk in {job.pk for job in claimed}, "bob's single job is not stuck behind alice's ten"
     assert {job.backend_id for job in claimed} == {one.pk, two.pk}
     assert all(job.status == Job.Status.DISPATCHED and job.attempts == 1 for job in claimed)
-    assert claim_jobs(worker="w2") == [], "no slot is free: nothing more is claimed"
+    assert claim(worker="w2").jobs == [], "no slot is free: nothing more is claimed"
     assert Job.objects.filter(status=Job.Status.QUEUED).count() == len(alice) - 2
 
 
@@ -95,7 +97,7 @@ def test_unhealthy_and_disabled_backends_get_nothing():
         name="sick", url="http://sick", kind="comfyui", slots=4, unhealthy_until=timezone.now() + timedelta(minutes=1)
     )
     make_jobs(2, "s")
-    assert claim_jobs(worker="w") == []
+    assert claim(worker="w").jobs == []
 
 
 @pytest.mark.django_db
@@ -110,7 +112,7 @@ def test_jobs_of_a_silent_worker_go_back_to_the_queue_keeping_their_backend(sett
     assert [job.pk for job in requeue_stale_jobs()] == [stale.pk]
     stale.refresh_from_db()
     assert stale.status == Job.Status.QUEUED and stale.backend_id == backend.pk and stale.claimed_by == ""
-    [claimed] = claim_jobs(worker="new")
+    [claimed] = claim(worker="new").jobs
     assert claimed.pk == stale.pk and claimed.backend_id == backend.pk and claimed.attempts == 1
 
 
@@ -134,6 +136,6 @@ def test_a_requeued_job_reattaches_to_its_backend_even_when_every_slot_is_busy()
         status="running", backend=backend, claimed_by="w", heartbeat_at=timezone.now()
     )
     Job.objects.filter(pk=recovered.pk).update(backend=backend)  # re-queued after its worker died
-    claimed = claim_jobs(worker="w2")
+    claimed = claim(worker="w2").jobs
     assert [job.pk for job in claimed] == [recovered.pk]
     assert Job.objects.get(pk=waiting.pk).status == Job.Status.QUEUED

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from comfyweb.catalog.models import WorkflowTemplate
-from comfyweb.jobs.dispatcher import claim_jobs, requeue_stale_jobs
+from comfyweb.jobs.dispatcher import claim, requeue_stale_jobs
 from comfyweb.jobs.fair_queue import QUEUE_ORDER, next_tag
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.selectors import queued_place
@@ -46,7 +46,7 @@ def dispatch_all(running: list[Job]) -> list[Job]:
     """Free one slot at a time and claim, as workers do, until nothing is queued; the dispatch order."""
     order: list[Job] = []
     while Job.objects.filter(status=Job.Status.QUEUED).exists():
-        claimed = claim_jobs(worker="w")
+        claimed = claim(worker="w").jobs
         order += claimed
         running += claimed
         finish_one(running)
@@ -68,9 +68,9 @@ def test_a_tag_is_after_the_queue_head_and_after_the_owners_last_job():
 
 
 def test_a_single_job_is_not_stuck_behind_a_burst_queued_first(template, backends):
-    running = claim_jobs(worker="w")  # nothing yet
+    running = claim(worker="w").jobs  # nothing yet
     alice = queue(template, "alice", 8)
-    running += claim_jobs(worker="w")  # three of alice's jobs start
+    running += claim(worker="w").jobs  # three of alice's jobs start
     [bob] = queue(template, "bob", 1)
     remaining = [job for job in alice if Job.objects.get(pk=job.pk).status == Job.Status.QUEUED]
     assert places([bob]) == [2], "bob waits behind one job of alice's, not five"
@@ -92,7 +92,7 @@ def test_places_are_consistent_and_increase_within_a_batch(template, backends):
     [bob] = queue(template, "bob", 1)
     assert places(alice) == [1, 3, 4, 5, 6, 7, 8, 9]
     assert places([bob]) == [2]
-    claim_jobs(worker="w")  # alice 1, bob, alice 2 start
+    claim(worker="w")  # alice 1, bob, alice 2 start
     assert places(alice[2:]) == [1, 2, 3, 4, 5, 6]
     assert places(alice[:2]) == [None, None]
 
@@ -100,19 +100,19 @@ def test_places_are_consistent_and_increase_within_a_batch(template, backends):
 def test_a_place_does_not_flip_as_slots_free_one_at_a_time(template, backends):
     queue(template, "alice", 8)
     [bob] = queue(template, "bob", 1)
-    running = claim_jobs(worker="w")
+    running = claim(worker="w").jobs
     seen = []
     while Job.objects.get(pk=bob.pk).status == Job.Status.QUEUED:
         seen.append(places([bob])[0])
         finish_one(running)
-        running += claim_jobs(worker="w")
+        running += claim(worker="w").jobs
     assert seen == sorted(seen, reverse=True), "a waiting place only moves up"
 
 
 def test_a_job_back_from_a_dead_worker_keeps_its_fair_place(template, backends, settings):
     settings.JOB_HEARTBEAT_STALE = 30
     alice = queue(template, "alice", 6)
-    [first, *_] = claim_jobs(worker="dead")
+    [first, *_] = claim(worker="dead").jobs
     Job.objects.filter(pk=first.pk).update(
         status=Job.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5)
     )
@@ -144,7 +144,7 @@ def test_a_visitors_waiting_jobs_carry_all_their_places_from_one_reading(templat
         str(alice[1].pk): 3,
         str(alice[2].pk): 4,
     }
-    claim_jobs(worker="w")  # three slots: alice's first two and bob's start
+    claim(worker="w")  # three slots: alice's first two and bob's start
     QUEUE_ORDER.forget()
     snapshot = job_snapshot(Job.objects.get(pk=alice[2].pk))
     assert {key: entry["place"] for key, entry in snapshot["places"].items()} == {str(alice[2].pk): 1}
