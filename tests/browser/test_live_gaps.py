@@ -32,23 +32,37 @@ def visitor_job(transactional_db):
     return job, session.session_key
 
 
-def test_a_skipped_number_makes_the_page_ask_for_a_snapshot_once(django_page, live_server, visitor_job):
+def play(django_page, live_server, visitor_job, frames: list[tuple[str, float, dict]]) -> list[str]:
+    """Open the job's page with the test as the WebSocket's server sending `frames` (status, percent, its
+    number); what the page sends back is collected in the list returned."""
     job, session_key = visitor_job
     django_page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": live_server.url}])
     base = job_snapshot(job)
     asked: list[str] = []
 
-    def state(status: str, percent: float, **number) -> str:
-        return json.dumps({"type": "job", "job": {**base, "status": status, "percent": percent}, **number})
-
     def server(socket) -> None:
         socket.on_message(lambda message: asked.append(message))
-        socket.send(state("running", 10, stream="w1", seq=1))
-        socket.send(state("running", 20, stream="w1", seq=2))
-        socket.send(state("running", 40, stream="w1", seq=4))  # 3 was lost on the way
+        for status, percent, number in frames:
+            socket.send(json.dumps({"type": "job", "job": {**base, "status": status, "percent": percent}, **number}))
 
     django_page.route_web_socket(re.compile(r"/ws/jobs/"), server)
+    # A finished card is drawn again from the database, where this job never left the queue: not here.
+    django_page.route(re.compile(r"/jobs/[^/]+/card/"), lambda route: route.abort())
     django_page.goto(f"/jobs/{job.pk}/")
+    return asked
+
+
+def test_a_skipped_number_makes_the_page_ask_for_a_snapshot_once(django_page, live_server, visitor_job):
+    asked = play(
+        django_page,
+        live_server,
+        visitor_job,
+        [
+            ("running", 10, {"stream": "w1", "seq": 1}),
+            ("running", 20, {"stream": "w1", "seq": 2}),
+            ("running", 40, {"stream": "w1", "seq": 4}),  # 3 was lost on the way
+        ],
+    )
     card = django_page.locator("[data-job-id]")
     expect(card).to_have_attribute("data-status", "running")
     expect(card.locator(".bar")).to_have_attribute("aria-valuenow", "40")
@@ -61,27 +75,19 @@ def test_a_skipped_number_makes_the_page_ask_for_a_snapshot_once(django_page, li
 
 
 def test_snapshots_and_another_publisher_start_the_count_again(django_page, live_server, visitor_job):
-    job, session_key = visitor_job
-    django_page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": live_server.url}])
-    base = job_snapshot(job)
-    asked: list[str] = []
-
-    def state(status: str, percent: float, **number) -> str:
-        return json.dumps({"type": "job", "job": {**base, "status": status, "percent": percent}, **number})
-
-    def server(socket) -> None:
-        socket.on_message(lambda message: asked.append(message))
-        socket.send(state("running", 10, stream="w1", seq=5))
-        socket.send(state("running", 30))  # a stored snapshot: no number
-        socket.send(state("running", 50, stream="w1", seq=9))
-        socket.send(state("running", 60, stream="w2", seq=1))  # the job moved to another worker
-        socket.send(state("running", 70, stream="w2", seq=2))
-        socket.send(state("succeeded", 100, stream="w2", seq=3))
-
-    django_page.route_web_socket(re.compile(r"/ws/jobs/"), server)
-    # A finished card is drawn again from the database, where this job never left the queue: not here.
-    django_page.route(re.compile(r"/jobs/[^/]+/card/"), lambda route: route.abort())
-    django_page.goto(f"/jobs/{job.pk}/")
+    asked = play(
+        django_page,
+        live_server,
+        visitor_job,
+        [
+            ("running", 10, {"stream": "w1", "seq": 5}),
+            ("running", 30, {}),  # a stored snapshot: no number
+            ("running", 50, {"stream": "w1", "seq": 9}),
+            ("running", 60, {"stream": "w2", "seq": 1}),  # the job moved to another worker
+            ("running", 70, {"stream": "w2", "seq": 2}),
+            ("succeeded", 100, {"stream": "w2", "seq": 3}),
+        ],
+    )
     expect(django_page.locator("[data-job-id]")).to_have_attribute("data-status", "succeeded")
     django_page.wait_for_timeout(300)
     assert asked == [], "no gap: nothing asked"
