@@ -100,12 +100,12 @@ DATABASES = {
 }
 # A persistent connection is checked before a request reuses it: a database restart costs no failed request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# PostgreSQL, opt-in: each process keeps a pool of connections (psycopg_pool, checked before each use), so a
-# burst of WebSocket connects or requests borrows open connections instead of opening one each. Off by
-# default: while PostgreSQL is down, a pooled connect waits DATABASE_POOL_TIMEOUT instead of failing at
-# once, and a web process's job sockets share one thread for the database, so they wait in line (the
-# PostgreSQL restart fault test's watchers then took over 60 s to converge, against seconds without).
-DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=0)
+# PostgreSQL: each process keeps a pool of connections (psycopg_pool, checked before each use), so a burst
+# of requests or WebSocket connects borrows open connections instead of opening one each (Django under ASGI
+# runs every request in a thread of its own: unpooled, a crowd opens a connection per request in flight and
+# PostgreSQL refuses the rest with "too many clients"). The pool bounds a process's connections; a request
+# that finds them all lent waits up to DATABASE_POOL_TIMEOUT. DATABASE_POOL_SIZE=0 turns the pool off.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
 DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=5.0)  # seconds to wait for a free connection
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django returns them after use

@@ -23,6 +23,7 @@ from PIL import Image
 
 from comfyweb.catalog.params import field_name, iter_panels, on_step_grid
 from comfyweb.comfy.images import ImageInfo, ImageRejected, decode_slots, normalize_image
+from comfyweb.core.db import release_pooled_connections
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ def check_image_bytes(data: bytes, name: str = "") -> UploadedImage:
 
     The cheap checks come first and take no slot; the decode waits for one of the process's decode slots
     (IMAGE_DECODES_AT_ONCE) and raises DecodersBusy (a 503) when none frees up in IMAGE_DECODE_WAIT.
+    The request's pooled database connection is given back first: nobody waits for it meanwhile.
     """
+    release_pooled_connections()
     try:
         encoded, info, pixels = normalize_image(
             data,

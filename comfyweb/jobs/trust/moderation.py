@@ -25,6 +25,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from PIL import Image
 
+from comfyweb.core.db import release_pooled_connections
 from comfyweb.jobs.trust.tally import count_check
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,11 @@ def _failed(check: Check, exc: Exception) -> Verdict:
 
 
 def _run(kind: str, stage: str, ask) -> Verdict:
-    """Ask every check in turn; the first blocking verdict (else PASSED). Counted, with the time spent."""
+    """Ask every check in turn; the first blocking verdict (else PASSED). Counted, with the time spent.
+
+    A detector run can take a second on a busy CPU: the thread's pooled database connection is given back
+    first (counting borrows one again), so waiting checks never hold every connection of the process."""
+    release_pooled_connections()
     started = time.perf_counter()
     verdict = PASSED
     asked = False
