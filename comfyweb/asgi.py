@@ -1,7 +1,8 @@
 """ASGI entry point of the web role: Django over HTTP, the job relay over WebSocket.
 
 Served by uvicorn (`manage.py web`, `manage.py serve`: comfyweb.core.webserver); any ASGI server can load
-it, and every one gets the request body limit, the outermost layer.
+it, and every one gets the request body limit, the outermost layer, and then the admission of at most
+WEB_REQUESTS_AT_ONCE HTTP requests at once (comfyweb.core.admission).
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from comfyweb.core.admission import AdmissionMiddleware  # noqa: E402
 from comfyweb.core.bodylimit import BodyLimitMiddleware  # noqa: E402
 from comfyweb.jobs.relay.routing import websocket_urlpatterns  # noqa: E402
 
 application = BodyLimitMiddleware(
-    ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            # The cookies only: the job consumer reads the session with the job it asks for, in one query.
-            "websocket": AllowedHostsOriginValidator(CookieMiddleware(URLRouter(websocket_urlpatterns))),
-        }
+    AdmissionMiddleware(
+        ProtocolTypeRouter(
+            {
+                "http": django_asgi_app,
+                # The cookies only: the job consumer reads the session with the job it asks for, in one query.
+                "websocket": AllowedHostsOriginValidator(CookieMiddleware(URLRouter(websocket_urlpatterns))),
+            }
+        ),
+        limit=lambda: settings.WEB_REQUESTS_AT_ONCE,
     ),
     max_bytes=lambda: settings.REQUEST_MAX_BYTES,
 )

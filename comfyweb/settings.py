@@ -300,6 +300,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 5 * 1024 * 1024
 # Any request body, to any URL: refused from Content-Length (or a running count) before it is read, by
 # the outermost ASGI layer (comfyweb.core.bodylimit). Two photos at the limit plus the rest of the form.
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=2 * UPLOAD_MAX_BYTES + 5 * 1024 * 1024)
+# HTTP requests a web process works on at once (comfyweb.core.admission); the next wait their turn, first come
+# first served, before their body is read. At most the database pool's size, so none waits for a connection.
+WEB_REQUESTS_AT_ONCE = env.int("WEB_REQUESTS_AT_ONCE", default=8)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security headers (docs/security.md).

@@ -15,6 +15,8 @@ from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from comfyweb.core.db import release_pooled_connections
+
 CHUNK = 256 * 1024  # bytes read from storage at a time
 _END = object()
 
@@ -40,7 +42,10 @@ async def pulled(source: Iterator[bytes]) -> AsyncIterator[bytes]:
 def streamed_response(
     source: Iterator[bytes], *, size: int | None, content_type: str, filename: str = "", as_attachment: bool = False
 ) -> StreamingHttpResponse:
-    """A response that sends `source` as it is read (with its length when known, for a download's progress)."""
+    """A response that sends `source` as it is read (with its length when known, for a download's progress).
+
+    The view's pooled database connection goes back now: a slow phone's download does not hold it."""
+    release_pooled_connections()
     response = StreamingHttpResponse(pulled(source), content_type=content_type)
     if size is not None:
         response["Content-Length"] = str(size)
