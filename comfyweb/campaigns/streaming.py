@@ -8,6 +8,7 @@ process about one chunk, whatever the file's size, on local disk and on S3 alike
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
@@ -28,15 +29,34 @@ def storage_chunks(name: str) -> Iterator[bytes]:
             yield chunk
 
 
+class _OneAtATime:
+    """`source`'s next chunk and its closing, never at the same time: a client that leaves while a chunk is
+    being read in a worker thread has the source closed once that read is over (a generator refuses to be
+    closed while it runs)."""
+
+    def __init__(self, source: Iterator[bytes]) -> None:
+        self.source = source
+        self.lock = threading.Lock()
+
+    def next(self) -> object:
+        with self.lock:
+            return next(self.source, _END)
+
+    def close(self) -> None:
+        with self.lock:
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
+
+
 async def pulled(source: Iterator[bytes]) -> AsyncIterator[bytes]:
     """`source` as an asynchronous iterator: each next chunk is made in a worker thread, only when wanted."""
+    guarded = _OneAtATime(source)
     try:
-        while (chunk := await sync_to_async(next, thread_sensitive=False)(source, _END)) is not _END:
+        while (chunk := await sync_to_async(guarded.next, thread_sensitive=False)()) is not _END:
             yield chunk
     finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            await sync_to_async(close, thread_sensitive=False)()  # a client that left: files closed at once
+        await sync_to_async(guarded.close, thread_sensitive=False)()  # a client that left: files closed at once
 
 
 def streamed_response(
