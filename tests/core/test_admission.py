@@ -61,6 +61,15 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def one_after_another(gate: AdmissionMiddleware, *paths: str) -> list[asyncio.Task]:
+    """Requests to `paths` arriving in this order, each let settle before the next comes."""
+    tasks = []
+    for path in paths:
+        tasks.append(asyncio.create_task(call(gate, path, [])))
+        await settle()
+    return tasks
+
+
 async def test_at_most_the_limit_is_inside_and_the_rest_come_in_arrival_order():
     app = HeldApp()
     gate = AdmissionMiddleware(app, limit=3)
@@ -86,11 +95,7 @@ async def test_at_most_the_limit_is_inside_and_the_rest_come_in_arrival_order():
 async def test_a_request_leaves_its_place_when_its_response_starts():
     app = HeldApp(start_early=True)
     gate = AdmissionMiddleware(app, limit=1)
-    sent: list = []
-    download = asyncio.create_task(call(gate, "/download", sent))
-    await settle()
-    page = asyncio.create_task(call(gate, "/page", sent))
-    await settle()
+    download, page = await one_after_another(gate, "/download", "/page")
     assert app.order == ["/download", "/page"], "the download started its response: the page came in"
     app.gate("/page").set()
     app.gate("/download").set()
@@ -115,11 +120,7 @@ async def test_a_failing_request_gives_its_place_back():
 async def test_probes_websockets_and_a_zero_limit_never_wait():
     app = HeldApp()
     gate = AdmissionMiddleware(app, limit=1)
-    sent: list = []
-    busy = asyncio.create_task(call(gate, "/busy", sent))
-    await settle()
-    probe = asyncio.create_task(call(gate, "/healthz", sent))
-    await settle()
+    busy, probe = await one_after_another(gate, "/busy", "/healthz")
     assert app.order == ["/busy", "/healthz"]
 
     seen = []
