@@ -1,4 +1,4 @@
-"""Shared fixtures for the jobs tests: the shipped workflows, pictures, API clients."""
+"""Shared fixtures for the jobs tests: the shipped workflows, pictures, API clients, a Redis of a test's own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.services import fresh_postgres_database
+from comfyweb.jobs.relay.layer import ReconnectAwarePubSubChannelLayer
+from tests.services import RedisServer, fresh_postgres_database
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
@@ -113,3 +114,16 @@ def postgres_database():
     """A fresh database for this test, dropped afterwards."""
     with fresh_postgres_database("comfyweb_scale") as url:
         yield url
+
+
+@pytest.fixture
+def redis_server():
+    """A Redis of the test's own, which it may kill and start again."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def layer_on(server: RedisServer) -> ReconnectAwarePubSubChannelLayer:
+    """The site's channel layer on `server`, failing fast while it is down."""
+    return ReconnectAwarePubSubChannelLayer(hosts=[{"address": server.url, "socket_connect_timeout": 2}])

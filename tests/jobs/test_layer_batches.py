@@ -12,21 +12,9 @@ import asyncio
 import pytest
 
 from comfyweb.jobs.relay.delivery import REDELIVERY, send_many_to_groups
-from comfyweb.jobs.relay.layer import ReconnectAwarePubSubChannelLayer
-from tests.services import RedisServer
+from tests.jobs.conftest import layer_on
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-def layer_on(server: RedisServer) -> ReconnectAwarePubSubChannelLayer:
-    return ReconnectAwarePubSubChannelLayer(hosts=[{"address": server.url, "socket_connect_timeout": 2}])
 
 
 async def test_a_batch_reaches_every_group_in_order(redis_server):

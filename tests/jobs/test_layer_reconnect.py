@@ -14,9 +14,8 @@ import time
 import pytest
 
 from comfyweb.jobs.relay.delivery import REDELIVERY, TROUBLE, send_to_group
-from comfyweb.jobs.relay.layer import ReconnectAwarePubSubChannelLayer
 from comfyweb.jobs.relay.resync import WATCHERS
-from tests.services import RedisServer
+from tests.jobs.conftest import layer_on
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
@@ -37,17 +36,6 @@ async def eventually(condition, what: str, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting until {what}")
         await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-def layer_on(server: RedisServer) -> ReconnectAwarePubSubChannelLayer:
-    return ReconnectAwarePubSubChannelLayer(hosts=[{"address": server.url, "socket_connect_timeout": 2}])
 
 
 async def test_a_restarted_redis_is_survived_by_senders_and_announced_to_watchers(redis_server):
