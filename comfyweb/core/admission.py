@@ -31,7 +31,7 @@ class AdmissionMiddleware:
         self.limit = limit
         self._places: asyncio.Semaphore | None = None
         self._size = 0
-        self.inside = 0  # requests in the application now, for tests and /metrics
+        self.inside = 0  # requests in the application now (read by the tests)
         self.waiting = 0
 
     def places(self) -> asyncio.Semaphore | None:
