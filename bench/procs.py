@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,8 +17,32 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+_PICK = random.SystemRandom()  # not `random`: test workers seeded alike would draw the same ports
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port nothing listens on, for a server started next (often in another process).
+
+    It is drawn from below the kernel's ephemeral range: a port from bind(0) is an ephemeral one, which the kernel
+    may give to any outgoing connection on the machine before the server that asked for it binds it."""
+    below = range(20000, max(_ephemeral_ports().start, 20001))
+    for _ in range(200):
+        port = _PICK.choice(below)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a machine whose ephemeral range starts low: the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 

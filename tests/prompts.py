@@ -1,5 +1,7 @@
 """Small API-format prompts the suites share (the emulator and a CPU ComfyUI run them)."""
 
+import random
+
 SAMPLER_WORKFLOW = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "any.safetensors"}},
     "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 48, "batch_size": 1}},
@@ -17,6 +19,14 @@ CORE_WORKFLOW = {
     "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
     "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "core"}},
 }
+
+
+def fresh_core_workflow(side: int = 32) -> dict:
+    """CORE_WORKFLOW at `side`×`side` in a colour drawn at random: ComfyUI runs it instead of answering from its
+    cache (a cached run ends in one burst of messages, with no change in between to report)."""
+    prompt = {node_id: {**node, "inputs": dict(node["inputs"])} for node_id, node in CORE_WORKFLOW.items()}
+    prompt["1"]["inputs"].update(width=side, height=side, color=random.SystemRandom().randrange(0x1000000))
+    return prompt
 
 
 def sampler_workflow(steps: int = 6, seed: int = 7) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from dataclasses import dataclass, replace
 
 import httpx
@@ -16,7 +17,6 @@ from aiohttp import web
 from comfyweb.agent.config import AgentSettings
 from comfyweb.agent.server import uvicorn_config
 from comfyweb.agent.service import Agent
-from tests.conftest import free_port
 from tests.images import data_url, png_bytes  # noqa: F401 - the agent suites import them from here
 
 
@@ -43,18 +43,34 @@ class InLoopServer(uvicorn.Server):
     def capture_signals(self):
         yield
 
+    async def serve_on(self, listener: socket.socket) -> None:
+        """Serve on a socket the test already bound; a failed start is an error of this test, not a SystemExit
+        that would stop the whole loop (and leave the next tests on this worker with a broken pytest)."""
+        try:
+            await self.serve(sockets=[listener])
+        except SystemExit as stopped:
+            raise RuntimeError(f"the agent's server did not start (exit {stopped.code})") from None
+
 
 @contextlib.asynccontextmanager
 async def running_agent(settings: AgentSettings):
-    """Serve an Agent on a free port until the block ends; the agent is stopped afterwards."""
-    port = free_port()
+    """Serve an Agent on a port bound here until the block ends; the agent is stopped afterwards.
+
+    The socket is bound before the server starts: a port looked up free and bound later may be taken in between
+    by another test's outgoing connection on a busy machine."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     agent = Agent(replace(settings, host="127.0.0.1", port=port))
     await agent.start()
     server = InLoopServer(uvicorn_config(agent, timeout_graceful_shutdown=1))
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve_on(listener))
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(trust_env=False) as probe:
         for _ in range(200):
+            if serving.done():
+                serving.result()  # raises why the server stopped
             with contextlib.suppress(httpx.HTTPError):
                 await probe.get(url + "/api/health", timeout=1)
                 break
@@ -66,6 +82,7 @@ async def running_agent(settings: AgentSettings):
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, 5)
+        listener.close()
 
 
 @pytest.fixture
@@ -118,9 +135,9 @@ async def http_site(routes: list[web.RouteDef], port: int | None = None):
     app.add_routes(routes)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = port or free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, "127.0.0.1", port or 0)
     await site.start()
+    port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -166,8 +183,8 @@ async def recording_backend():
             await writer.drain()
         writer.close()
 
-    port = free_port()
-    server = await asyncio.start_server(answer, "127.0.0.1", port)
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}", seen
     finally:

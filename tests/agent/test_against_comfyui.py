@@ -9,7 +9,7 @@ import pytest
 from comfyweb.agent.config import AgentSettings
 from tests.agent.conftest import frames_until_closed, load_image_prompt, running_agent
 from tests.images import data_url, png_bytes
-from tests.prompts import CORE_WORKFLOW
+from tests.prompts import CORE_WORKFLOW, fresh_core_workflow
 
 
 @pytest.fixture
@@ -42,8 +42,9 @@ async def test_a_data_url_image_is_uploaded_and_used(agent_in_front):
 
 
 async def test_websocket_streams_progress_then_the_result(agent_in_front):
+    # Not served from ComfyUI's cache, and large enough that saving the image takes a while: progress to report.
     async with agent_in_front.connect() as socket:
-        await socket.send(json.dumps(CORE_WORKFLOW))
+        await socket.send(json.dumps(fresh_core_workflow(side=1536)))
         frames = await frames_until_closed(socket)
     assert [frame["type"] for frame in frames][-1] == "result"
     assert any(frame["type"] == "progress" for frame in frames)
