@@ -11,66 +11,118 @@ loop before a byte of their body is read (the body stays in the socket, not in t
 first served. A request leaves its place when its response starts (a streamed download goes on without
 holding one). WebSockets and the probes (`/healthz`, `/readyz`) never wait: a socket lives for minutes
 and the probes must answer while the process is busy.
+
+Uploads (a body over UPLOAD_BYTES, or of unknown length) first wait in a line of their own, at most
+`upload_limit` of them inside at once: a crowd of phones sending photos then takes only some of the places,
+and a page, a status read or a small form waits behind a few uploads, never behind the whole crowd's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 
 from comfyweb.core.bodylimit import ASGIApp, Message, Receive, Scope, Send
 
 NEVER_WAIT = frozenset({"/healthz", "/readyz"})
+UPLOAD_BYTES = 64 * 1024  # a body larger than a form's fields: a photo
+
+
+def is_upload(scope: Scope) -> bool:
+    """Whether the request announces a large body, or one of unknown length (chunked)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return not value.isdigit() or int(value) > UPLOAD_BYTES
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+class Line:
+    """A semaphore made on the server's loop when first needed, remade when its size setting changes."""
+
+    def __init__(self, size: int | Callable[[], int]) -> None:
+        self.size = size
+        self._semaphore: asyncio.Semaphore | None = None
+        self._made_for = 0
+
+    def places(self) -> asyncio.Semaphore | None:
+        """None when the setting is 0 (no limit)."""
+        size = self.size() if callable(self.size) else self.size
+        if size <= 0:
+            return None
+        if self._semaphore is None or size != self._made_for:
+            self._semaphore, self._made_for = asyncio.Semaphore(size), size
+        return self._semaphore
 
 
 class AdmissionMiddleware:
-    """Let at most `limit` HTTP requests into `app` at once (0: no limit); `limit` may be a callable."""
+    """Let at most `limit` HTTP requests into `app` at once, of them at most `upload_limit` uploads.
 
-    def __init__(self, app: ASGIApp, limit: int | Callable[[], int]) -> None:
+    Either may be a callable (read per request) and 0 means no limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int | Callable[[], int], upload_limit: int | Callable[[], int] = 0) -> None:
         self.app = app
-        self.limit = limit
-        self._places: asyncio.Semaphore | None = None
-        self._size = 0
-        self.inside = 0  # requests in the application now (read by the tests)
-        self.waiting = 0
+        self.requests, self.uploads = Line(limit), Line(upload_limit)
+        self.inside = 0  # requests in the application now
+        self.waiting = 0  # requests in either line
+        _GATES.add(self)
 
     def places(self) -> asyncio.Semaphore | None:
-        size = self.limit() if callable(self.limit) else self.limit
-        if size <= 0:
-            return None
-        if self._places is None or size != self._size:  # made on the server's loop; remade if the limit changed
-            self._places, self._size = asyncio.Semaphore(size), size
-        return self._places
+        return self.requests.places()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        places = self.places() if scope["type"] == "http" and scope.get("path") not in NEVER_WAIT else None
-        if places is None:
+        if scope["type"] != "http" or scope.get("path") in NEVER_WAIT:
             await self.app(scope, receive, send)
             return
-        self.waiting += 1
+        wanted = [self.uploads.places() if is_upload(scope) else None, self.requests.places()]
+        held: list[asyncio.Semaphore] = []
+        admitted = Admitted(held, self)
         try:
-            await places.acquire()
-        finally:
-            self.waiting -= 1
-        admitted = Admitted(places, self)
-        try:
+            self.waiting += 1
+            try:
+                for places in filter(None, wanted):  # the upload line first, then the common one
+                    await places.acquire()
+                    held.append(places)
+            finally:
+                self.waiting -= 1
+            admitted.enter()
             await self.app(scope, receive, admitted.send(send))
         finally:
             admitted.leave()
 
 
-class Admitted:
-    """One request's place: given up once, when its response starts or when it ends."""
+_GATES: weakref.WeakSet[AdmissionMiddleware] = weakref.WeakSet()
 
-    def __init__(self, places: asyncio.Semaphore, gate: AdmissionMiddleware) -> None:
-        self.places, self.gate, self.left = places, gate, False
-        gate.inside += 1
+
+def requests_inside() -> int:
+    """HTTP requests this process works on now, over its admission layers (the /metrics gauges)."""
+    return sum(gate.inside for gate in _GATES)
+
+
+def requests_waiting() -> int:
+    """HTTP requests waiting for a place in this process."""
+    return sum(gate.waiting for gate in _GATES)
+
+
+class Admitted:
+    """One request's places: given back once, when its response starts or when it ends."""
+
+    def __init__(self, held: list[asyncio.Semaphore], gate: AdmissionMiddleware) -> None:
+        self.held, self.gate, self.inside = held, gate, False
+
+    def enter(self) -> None:
+        self.inside = True
+        self.gate.inside += 1
 
     def leave(self) -> None:
-        if not self.left:
-            self.left = True
+        if self.inside:
+            self.inside = False
             self.gate.inside -= 1
-            self.places.release()
+        while self.held:
+            self.held.pop().release()
 
     def send(self, send: Send) -> Send:
         async def sending(message: Message) -> None:

@@ -2,8 +2,8 @@
 
 Job and backend series are read from the database at every scrape (a custom collector), so
 any web process answers with the current, pool-wide numbers whichever process or `runjobs`
-worker changed the jobs. Only `comfyweb_websocket_watchers` is per process (the consumers
-of this process count themselves).
+worker changed the jobs. Only `comfyweb_websocket_watchers` (the consumers of this process
+count themselves) and the HTTP requests inside and waiting (`core.admission`) are per process.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from comfyweb.core import admission
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.trust.metrics import ModerationCollector
 
@@ -31,6 +32,12 @@ REGISTRY = CollectorRegistry()  # no auto-describe: registering must not query t
 WEBSOCKET_WATCHERS = Gauge(
     "comfyweb_websocket_watchers", "Browser WebSockets following a job (this process)", registry=REGISTRY
 )
+Gauge(
+    "comfyweb_http_requests_inside", "HTTP requests the application works on now (this process)", registry=REGISTRY
+).set_function(admission.requests_inside)
+Gauge(
+    "comfyweb_http_requests_waiting", "HTTP requests waiting for their turn (this process)", registry=REGISTRY
+).set_function(admission.requests_waiting)
 
 
 def duration_histogram(jobs, start: str, end: str, buckets: tuple[float, ...]) -> tuple[list, float]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from comfyweb.asgi import application
-from comfyweb.core.admission import AdmissionMiddleware
+from comfyweb.core.admission import AdmissionMiddleware, is_upload, requests_inside, requests_waiting
 
 
 class HeldApp:
@@ -42,18 +44,23 @@ class HeldApp:
         await send({"type": "http.response.body", "body": name.encode()})
 
 
-def http(path: str) -> dict:
-    return {"type": "http", "path": path, "method": "POST", "headers": []}
+PHOTO = [(b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", b"3145728")]
+
+
+def http(path: str, headers: list | None = None) -> dict:
+    return {"type": "http", "path": path, "method": "POST", "headers": headers or []}
 
 
 async def call(gate: AdmissionMiddleware, path: str, sent: list) -> None:
+    """A request to `path`; one whose path starts with /upload announces a 3 MB body."""
+
     async def receive():
         return {"type": "http.request", "body": b"photo", "more_body": False}
 
     async def send(message):
         sent.append((path, message["type"]))
 
-    await gate(http(path), receive, send)
+    await gate(http(path, PHOTO if path.startswith("/upload") else None), receive, send)
 
 
 async def settle() -> None:
@@ -143,8 +150,63 @@ async def test_probes_websockets_and_a_zero_limit_never_wait():
     await asyncio.gather(busy, probe, *tasks)
 
 
-def test_the_site_application_admits_as_many_as_the_setting_says(settings):
-    settings.WEB_REQUESTS_AT_ONCE = 5
+async def test_uploads_take_at_most_their_share_and_pages_pass_the_uploads_waiting():
+    app = HeldApp()
+    gate = AdmissionMiddleware(app, limit=4, upload_limit=2)
+    uploads = [f"/upload{n}" for n in range(6)]
+    tasks = await one_after_another(gate, *uploads, "/page1", "/page2", "/page3")
+    assert app.order == ["/upload0", "/upload1", "/page1", "/page2"], "two uploads inside, the pages passed the rest"
+    assert (gate.inside, gate.waiting) == (4, 5)
+    assert (requests_inside(), requests_waiting()) == (4, 5), "what /metrics reports"
+    app.gate("/page1").set()
+    await settle()
+    assert app.order[-1] == "/page3", "a freed place goes to the page, not to an upload over its share"
+    for path in [*uploads, "/page2", "/page3"]:
+        app.gate(path).set()
+        await settle()
+    await asyncio.gather(*tasks)
+    assert [path for path in app.order if path.startswith("/upload")] == uploads, "uploads keep their order"
+    assert app.most_inside == 4
+    assert (gate.inside, gate.waiting) == (0, 0)
+    assert (gate.places()._value, gate.uploads.places()._value) == (4, 2), "every place was given back"
+
+
+async def test_an_upload_cancelled_while_it_waits_gives_back_what_it_took():
+    app = HeldApp()
+    gate = AdmissionMiddleware(app, limit=1, upload_limit=2)
+    page, upload = await one_after_another(gate, "/page", "/upload")
+    assert (gate.inside, gate.waiting) == (1, 1)
+    upload.cancel()  # the phone gave up: it held an upload place and waited for a common one
+    await settle()
+    assert (gate.inside, gate.waiting) == (1, 0), "the page is still inside"
+    assert gate.uploads.places()._value == 2
+    app.gate("/page").set()
+    await page
+    assert gate.places()._value == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "upload"),
+    [
+        ([], False),
+        ([(b"content-length", b"2000")], False),  # a form's fields
+        ([(b"content-length", b"65537")], True),
+        ([(b"transfer-encoding", b"chunked")], True),  # of unknown length
+        ([(b"content-length", b"nonsense")], True),  # the body limit answers it; never a light request
+    ],
+)
+def test_an_upload_is_a_body_larger_than_a_forms_fields(headers, upload):
+    assert is_upload(http("/x", headers)) is upload
+
+
+def test_the_site_application_admits_as_many_as_the_settings_say(settings):
+    settings.WEB_REQUESTS_AT_ONCE, settings.WEB_UPLOADS_AT_ONCE = 5, 3
     gate = application.app
     assert isinstance(gate, AdmissionMiddleware)
-    assert gate.places()._value == 5
+    assert (gate.places()._value, gate.uploads.places()._value) == (5, 3)
+
+
+def test_metrics_show_the_requests_inside_and_waiting(admin_client):
+    text = admin_client.get("/metrics").content.decode()
+    assert "comfyweb_http_requests_inside " in text
+    assert "comfyweb_http_requests_waiting 0.0" in text
