@@ -6,6 +6,7 @@ in the same query as the job it asks for: a reconnect storm costs one query per 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -54,6 +55,18 @@ def live_session_data(session_key: str) -> Subquery:
 
     live = Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now())
     return Subquery(live.values("session_data")[:1])
+
+
+def live_sessions_data(session_keys: Iterable[str]) -> dict[str, str]:
+    """{session key: stored data} of those of `session_keys` that name a live session, in one query.
+    Only with sessions_in_database()."""
+    from django.contrib.sessions.models import Session
+
+    keys = {key for key in session_keys if key}
+    if not keys:
+        return {}
+    live = Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now())
+    return dict(live.values_list("session_key", "session_data"))
 
 
 LOAD_SESSION: Any = object()  # session_visitor(stored=LOAD_SESSION): the session is loaded from its engine

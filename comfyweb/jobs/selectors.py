@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from uuid import UUID
 
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -12,6 +14,7 @@ from comfyweb.core.visitors import (
     LOAD_SESSION,
     SessionVisitor,
     live_session_data,
+    live_sessions_data,
     session_visitor,
     sessions_in_database,
 )
@@ -86,6 +89,24 @@ def job_for_watcher(job_id, session_key: str) -> tuple[Job | None, SessionVisito
         return None, SessionVisitor("")
     stored = job.watcher_session if in_database else LOAD_SESSION
     return job, session_visitor(session_key, stored, known_users=[job.owner] if job.owner_id else [])
+
+
+def jobs_for_watchers(asks: Sequence[tuple[UUID, str]]) -> list[tuple[Job | None, SessionVisitor]]:
+    """job_for_watcher for many sockets at once, in the order asked: the jobs in one query, the sessions in one
+    more (a single socket: job_for_watcher's one query)."""
+    if len(asks) == 1:
+        return [job_for_watcher(*asks[0])]
+    jobs = Job.objects.select_related("template", "owner").in_bulk({job_id for job_id, _ in asks})
+    stored = live_sessions_data(key for _, key in asks) if sessions_in_database() else None
+    found = []
+    for job_id, session_key in asks:
+        job = jobs.get(job_id)
+        if job is None:
+            found.append((None, SessionVisitor("")))
+            continue
+        data = LOAD_SESSION if stored is None else stored.get(session_key)
+        found.append((job, session_visitor(session_key, data, known_users=[job.owner] if job.owner_id else [])))
+    return found
 
 
 def stage(job: Job) -> str:

@@ -152,15 +152,15 @@ async def test_an_update_published_while_the_snapshot_is_read_reaches_the_page(m
     """The window between joining and reading: the page gets the snapshot, then the newer update."""
     session_key = await sync_to_async(new_session)()
     job = await sync_to_async(queued_job)(session_key)
-    read = consumers.read_for_watcher
+    read = consumers.read_for_watchers
 
-    async def read_after_an_update(job_id, session_key):
-        verdict, snapshot = await read(job_id, session_key)  # the stored state: still queued
+    async def read_after_an_update(asks):
+        [(verdict, snapshot)] = await read(asks)  # the stored state: still queued
         newer = {**snapshot, "status": "running", "percent": 42.0, "at": time.time() + 1}
-        await apublish_snapshot(job_id, newer)  # the runner publishes before the snapshot is sent
-        return verdict, snapshot
+        await apublish_snapshot(asks[0][0], newer)  # the runner publishes before the snapshot is sent
+        return [(verdict, snapshot)]
 
-    monkeypatch.setattr(consumers, "read_for_watcher", read_after_an_update)
+    monkeypatch.setattr(consumers, "read_for_watchers", read_after_an_update)
     socket = communicator(job.pk, session_key)
     await socket.connect()
     assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "queued"

@@ -1,7 +1,8 @@
 """The browser's live view of one job: the stored snapshot first, then every newer update.
 
 The consumer joins the job's group before it reads the job, so an update published in between is never
-lost; one query reads the job, its owner and the socket's session (who may watch) and gives the snapshot.
+lost; one query reads the job, its owner and the socket's session (who may watch) and gives the snapshot,
+and sockets connecting together are read together (`ConnectReads`: two queries for a whole batch).
 Updates are stamped with when their state was current (`at`), and one older than what the page already
 shows is dropped. While the job waits, the consumer also listens to the
 queue's group and pushes the job's new place whenever the queue's order changes.
@@ -14,10 +15,12 @@ an update this consumer never heard, and when the page, seeing a gap in the numb
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -26,19 +29,28 @@ from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.publish import QUEUE_GROUP, job_group
 from comfyweb.jobs.relay.resync import WATCHERS
-from comfyweb.jobs.selectors import can_view, job_for_watcher, job_snapshot, places_of, queue_order
+from comfyweb.jobs.selectors import can_view, job_snapshot, jobs_for_watchers, places_of, queue_order
 
 REFUSED = 4403
 NOT_FOUND = 4404
 WAITING = (Job.Status.QUEUED, Job.Status.DISPATCHED)
 SNAPSHOT_INTERVAL = 2.0  # seconds: a page's snapshot requests answered at most this often
 
+# The consumers' reads run in threads of their own, several at once, not one after another in the single thread
+# Channels' database_sync_to_async uses by default: a reconnect storm (every page of a launch at once after a
+# web restart) is a wall of these reads, each mostly waiting for the database. Each thread borrows a pooled
+# connection per read and gives it back after; keep the threads below DATABASE_POOL_SIZE.
+READ_THREAD_COUNT = 4
+READ_THREADS = ThreadPoolExecutor(max_workers=READ_THREAD_COUNT, thread_name_prefix="watcher-reads")
 
-@database_sync_to_async
-def read_for_watcher(job_id, session_key: str) -> tuple[str, dict | None]:
-    """(verdict, snapshot): FOUND with the job's snapshot, NOT_FOUND or REFUSED; one query for the job's own
-    visitor (the job, its template and owner, and the session together: selectors.job_for_watcher)."""
-    job, visitor = job_for_watcher(job_id, session_key)
+
+def watcher_read(function):
+    """`function` run by Channels' database wrapper (old connections closed around it) in READ_THREADS."""
+    return DatabaseSyncToAsync(function, thread_sensitive=False, executor=READ_THREADS)
+
+
+def verdict_for(job: Job | None, visitor) -> tuple[str, dict | None]:
+    """(verdict, snapshot): "found" with the job's snapshot, "not_found" or "refused"."""
     if job is None:
         return "not_found", None
     if not can_view(job, user=visitor.user, session_key=visitor.session_key):
@@ -46,12 +58,69 @@ def read_for_watcher(job_id, session_key: str) -> tuple[str, dict | None]:
     return "found", job_snapshot(job)
 
 
-@database_sync_to_async
+@watcher_read
+def read_for_watchers(asks: list[tuple]) -> list[tuple[str, dict | None]]:
+    """The verdict of each (job id, session key), in order: one query for one socket, two for many
+    (selectors.jobs_for_watchers)."""
+    return [verdict_for(job, visitor) for job, visitor in jobs_for_watchers(asks)]
+
+
+class ConnectReads:
+    """Sockets that connect together are read together: in a reconnect storm (every page of a launch at once,
+    after a web restart) a few queries serve a whole batch instead of one query, one borrowed connection and
+    one pool check each.
+
+    At most IN_FLIGHT batches are read at once; the sockets arriving meanwhile wait for the next batch (at most
+    BATCH of them). A single socket on a quiet site is read at once, as before.
+    """
+
+    BATCH = 200
+    IN_FLIGHT = 2
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pending: list[tuple[object, str, asyncio.Future]] = []
+        self.readers: set[asyncio.Task] = set()
+
+    async def read(self, job_id, session_key: str) -> tuple[str, dict | None]:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # a new event loop (tests run one per test): nothing carries over
+            self.loop, self.pending, self.readers = loop, [], set()
+        future = loop.create_future()
+        self.pending.append((job_id, session_key, future))
+        if len(self.readers) < self.IN_FLIGHT:
+            reader = loop.create_task(self._read_pending(), name="watcher-connect-reads")
+            self.readers.add(reader)
+            reader.add_done_callback(self.readers.discard)
+        return await future
+
+    async def _read_pending(self) -> None:
+        await asyncio.sleep(0)  # sockets that arrive in this turn of the loop join the batch
+        while self.pending:
+            batch, self.pending = self.pending[: self.BATCH], self.pending[self.BATCH :]
+            try:
+                verdicts = await read_for_watchers([(job_id, key) for job_id, key, _ in batch])
+            except BaseException as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (*_, future), verdict in zip(batch, verdicts, strict=True):
+                if not future.done():  # a socket that left meanwhile
+                    future.set_result(verdict)
+
+
+CONNECT_READS = ConnectReads()
+
+
+@watcher_read
 def read_snapshot(job_id) -> dict:
     return job_snapshot(Job.objects.select_related("template").get(pk=job_id))
 
 
-@database_sync_to_async
+@watcher_read
 def read_queue_order(job_id, changed_at: float):
     return queue_order(job_id, changed_at=changed_at)
 
@@ -72,7 +141,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = (job_group(self.job_id), QUEUE_GROUP)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        verdict, snapshot = await read_for_watcher(self.job_id, session_key)
+        verdict, snapshot = await CONNECT_READS.read(self.job_id, session_key)
         if snapshot is None:
             for group in self.groups_joined:
                 await self.channel_layer.group_discard(group, self.channel_name)
