@@ -36,8 +36,12 @@ def _context(browser, base_url: str, locale: str, width: int = 390):
 
 
 def _wait_all_final(page, seconds: float = 60, on_tick=None) -> None:
+    """Until every card is final and drawn again by the server (its images and links): a card the socket made
+    final is being fetched anew (`data-swapping`) until then."""
     for _ in range(int(seconds * 20)):
-        statuses = page.locator("[data-job-id]").evaluate_all("cards => cards.map(c => c.dataset.status)")
+        statuses = page.locator("[data-job-id]").evaluate_all(
+            "cards => cards.map(c => c.dataset.swapping ? 'swapping' : c.dataset.status)"
+        )
         if on_tick:
             on_tick()
         if statuses and all(s in FINAL for s in statuses):
