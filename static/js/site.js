@@ -210,10 +210,12 @@
     // cards ever say the same place (each card's own socket would bring its new place at its own moment).
     if (job.places_at === null || job.places_at === undefined || job.places_at < placesAt) return false;
     placesAt = job.places_at;
-    Object.keys(job.places || {}).forEach(function (id) {
-      var card = document.querySelector('[data-job-id="' + id + '"]');
-      if (!card || card.dataset.stage !== "in_line") return;
-      setPlace(card, job.places[id]);
+    var places = job.places || {};
+    document.querySelectorAll('[data-job-id][data-stage="in_line"]').forEach(function (card) {
+      // A card this reading does not name has left the line (a GPU took it; its own update is on its way):
+      // it must not keep a place that another card now holds.
+      var id = card.dataset.jobId;
+      setPlace(card, places[id] || { place: null, wait: null });
       if (id !== job.id) card.querySelector("[data-status-text]").textContent = waitingLine(card, strings());
     });
     return true;

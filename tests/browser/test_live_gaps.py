@@ -91,3 +91,33 @@ def test_snapshots_and_another_publisher_start_the_count_again(django_page, live
     expect(django_page.locator("[data-job-id]")).to_have_attribute("data-status", "succeeded")
     django_page.wait_for_timeout(300)
     assert asked == [], "no gap: nothing asked"
+
+
+def test_a_card_that_a_newer_reading_of_the_line_leaves_out_gives_up_its_place(django_page, live_server, visitor_job):
+    """Four images in line; a GPU takes the first two, and the sockets of the last two bring the new reading of
+    the line (places 1 and 2) before the first two sockets bring their own news: no two cards say one place."""
+    job, session_key = visitor_job
+    batch = create_jobs(template=job.template, values={}, quantity=4, session_key=session_key)
+    ids = [str(queued.pk) for queued in batch]
+    snapshots = {str(queued.pk): job_snapshot(queued) for queued in batch}
+    moved = {ids[2]: {"place": 1, "wait": 6}, ids[3]: {"place": 2, "wait": 9}}
+    newer = max(snapshot["places_at"] for snapshot in snapshots.values()) + 5
+
+    def server(socket) -> None:
+        job_id = re.search(r"/ws/jobs/([^/]+)/", socket.url).group(1)
+        snapshot = snapshots[job_id]
+        socket.send(json.dumps({"type": "job", "job": snapshot}))
+        if job_id in moved:
+            entry = moved[job_id]
+            update = {"queue_position": entry["place"], "estimate_seconds": entry["wait"], "places": moved}
+            socket.send(json.dumps({"type": "job", "job": {**snapshot, **update, "places_at": newer}}))
+
+    django_page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": live_server.url}])
+    django_page.route_web_socket(re.compile(r"/ws/jobs/"), server)
+    django_page.goto(f"/batches/{batch[0].batch}/")
+    line = {job_id: django_page.locator(f'[data-job-id="{job_id}"] [data-status-text]') for job_id in ids}
+    place = re.compile(r"(number|第) (\d+)")  # the page speaks English or Chinese
+    expect(line[ids[2]]).to_have_text(re.compile(r"(number|第) 1\b"))
+    expect(line[ids[3]]).to_have_text(re.compile(r"(number|第) 2\b"))
+    for taken in ids[:2]:
+        expect(line[taken]).not_to_have_text(place)

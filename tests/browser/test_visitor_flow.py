@@ -157,13 +157,13 @@ def test_cancelling_and_retrying_one_job_keeps_the_batch_and_tries_it_once(brows
     page.wait_for_url(re.compile(r"/batches/"))
     batch_url = page.url
     last = page.locator("[data-job-id]").nth(2)
-    last.locator("[data-cancel]").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="load", timeout=60_000):
+        last.locator("[data-cancel]").click()
     assert page.url == batch_url, "cancelling one job keeps the batch page"
     assert page.locator("[data-job-id]").count() == 3
     page.wait_for_selector('[data-job-id]:nth-child(3)[data-status="cancelled"]')
-    page.locator("[data-job-id]").nth(2).locator("[data-retry]").dblclick()  # an impatient double click
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="load", timeout=60_000):  # the retry's answer, before anything else
+        page.locator("[data-job-id]").nth(2).locator("[data-retry]").dblclick()  # an impatient double click
     page.wait_for_timeout(500)  # a second request, had one been sent, would have landed by now
     page.reload()
     assert page.url == batch_url, "retrying one job keeps the batch page"
