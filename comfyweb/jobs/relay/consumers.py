@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -44,7 +46,7 @@ READ_THREAD_COUNT = 4
 READ_THREADS = ThreadPoolExecutor(max_workers=READ_THREAD_COUNT, thread_name_prefix="watcher-reads")
 
 
-def watcher_read(function):
+def watcher_read(function: Callable[..., Any]) -> DatabaseSyncToAsync:
     """`function` run by Channels' database wrapper (old connections closed around it) in READ_THREADS."""
     return DatabaseSyncToAsync(function, thread_sensitive=False, executor=READ_THREADS)
 
