@@ -2,7 +2,8 @@
 
 Served by uvicorn (`manage.py web`, `manage.py serve`: comfyweb.core.webserver); any ASGI server can load
 it, and every one gets the request body limit, the outermost layer, and then the admission of at most
-WEB_REQUESTS_AT_ONCE HTTP requests at once, of them at most WEB_UPLOADS_AT_ONCE uploads when set (comfyweb.core.admission).
+WEB_REQUESTS_AT_ONCE HTTP requests at once, of them at most WEB_UPLOADS_AT_ONCE uploads when set
+(comfyweb.core.admission).
 """
 
 from __future__ import annotations
