@@ -70,25 +70,14 @@ class AdmissionMiddleware:
         self.waiting = 0  # requests in either line
         _GATES.add(self)
 
-    def places(self) -> asyncio.Semaphore | None:
-        return self.requests.places()
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in NEVER_WAIT:
             await self.app(scope, receive, send)
             return
-        wanted = [self.uploads.places() if is_upload(scope) else None, self.requests.places()]
-        held: list[asyncio.Semaphore] = []
-        admitted = Admitted(held, self)
+        lines = [self.uploads, self.requests] if is_upload(scope) else [self.requests]
+        admitted = Admitted(self)
         try:
-            self.waiting += 1
-            try:
-                for places in filter(None, wanted):  # the upload line first, then the common one
-                    await places.acquire()
-                    held.append(places)
-            finally:
-                self.waiting -= 1
-            admitted.enter()
+            await admitted.enter(lines)
             await self.app(scope, receive, admitted.send(send))
         finally:
             admitted.leave()
@@ -108,12 +97,21 @@ def requests_waiting() -> int:
 
 
 class Admitted:
-    """One request's places: given back once, when its response starts or when it ends."""
+    """One request's places: taken line by line, given back once, when its response starts or when it ends."""
 
-    def __init__(self, held: list[asyncio.Semaphore], gate: AdmissionMiddleware) -> None:
-        self.held, self.gate, self.inside = held, gate, False
+    def __init__(self, gate: AdmissionMiddleware) -> None:
+        self.gate, self.inside = gate, False
+        self.held: list[asyncio.Semaphore] = []
 
-    def enter(self) -> None:
+    async def enter(self, lines: list[Line]) -> None:
+        """Wait for a place in each line in turn (the upload line first, then the common one)."""
+        self.gate.waiting += 1
+        try:
+            for places in filter(None, (line.places() for line in lines)):
+                await places.acquire()
+                self.held.append(places)
+        finally:
+            self.gate.waiting -= 1
         self.inside = True
         self.gate.inside += 1
 

@@ -121,7 +121,7 @@ async def test_a_failing_request_gives_its_place_back():
         except RuntimeError:
             pass
     assert (gate.inside, gate.waiting) == (0, 0)
-    assert gate.places()._value == 1
+    assert gate.requests.places()._value == 1
 
 
 async def test_probes_websockets_and_a_zero_limit_never_wait():
@@ -168,7 +168,7 @@ async def test_uploads_take_at_most_their_share_and_pages_pass_the_uploads_waiti
     assert [path for path in app.order if path.startswith("/upload")] == uploads, "uploads keep their order"
     assert app.most_inside == 4
     assert (gate.inside, gate.waiting) == (0, 0)
-    assert (gate.places()._value, gate.uploads.places()._value) == (4, 2), "every place was given back"
+    assert (gate.requests.places()._value, gate.uploads.places()._value) == (4, 2), "every place was given back"
 
 
 async def test_an_upload_cancelled_while_it_waits_gives_back_what_it_took():
@@ -182,7 +182,7 @@ async def test_an_upload_cancelled_while_it_waits_gives_back_what_it_took():
     assert gate.uploads.places()._value == 2
     app.gate("/page").set()
     await page
-    assert gate.places()._value == 1
+    assert gate.requests.places()._value == 1
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ def test_the_site_application_admits_as_many_as_the_settings_say(settings):
     settings.WEB_REQUESTS_AT_ONCE, settings.WEB_UPLOADS_AT_ONCE = 5, 3
     gate = application.app
     assert isinstance(gate, AdmissionMiddleware)
-    assert (gate.places()._value, gate.uploads.places()._value) == (5, 3)
+    assert (gate.requests.places()._value, gate.uploads.places()._value) == (5, 3)
 
 
 def test_metrics_show_the_requests_inside_and_waiting(admin_client):

@@ -26,6 +26,7 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from comfyweb.core.visitors import SessionVisitor
 from comfyweb.jobs.fair_queue import QUEUE_ORDER
 from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
@@ -51,7 +52,7 @@ def watcher_read(function: Callable[..., Any]) -> DatabaseSyncToAsync:
     return DatabaseSyncToAsync(function, thread_sensitive=False, executor=READ_THREADS)
 
 
-def verdict_for(job: Job | None, visitor) -> tuple[str, dict | None]:
+def verdict_for(job: Job | None, visitor: SessionVisitor) -> tuple[str, dict | None]:
     """(verdict, snapshot): "found" with the job's snapshot, "not_found" or "refused"."""
     if job is None:
         return "not_found", None
