@@ -253,6 +253,9 @@ JOB_ADDRESS_QUOTA_FACTOR = env.int("JOB_ADDRESS_QUOTA_FACTOR", default=10)  # an
 JOB_MAX_QUANTITY = 8  # images one submission may ask for (forms, REST API, services)
 JOB_DEFAULT_QUANTITY = 1  # what the form offers first: one image, more only when the visitor asks
 JOB_RELAY_TICK = env.float("JOB_RELAY_TICK", default=0.1)  # seconds: the most a job's newest progress is held
+# Job states all workers together publish at most per second (500 running jobs: one each every 0.1 s); with more
+# running jobs each one's tick grows. Measured in `make bench` (relay): one web process on 2 cores relays this many.
+JOB_RELAY_STATES_PER_SECOND = env.int("JOB_RELAY_STATES_PER_SECOND", default=5000)
 JOB_LIVE_PREVIEWS = env.bool("JOB_LIVE_PREVIEWS", default=True)  # sampler previews; a template may say otherwise
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 

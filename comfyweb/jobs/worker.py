@@ -195,7 +195,9 @@ class JobWorker:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             if self.tasks:
-                await self._guarded(self._beat, list(self.tasks), what="store heartbeats")
+                elsewhere = await self._guarded(self._beat, list(self.tasks), what="store heartbeats")
+                if elsewhere is not None:
+                    self.relay.running_elsewhere = elsewhere
 
     async def _watch_cancellations(self) -> None:
         """One query per interval for all running jobs: cancel requests reach idle runners too."""
@@ -225,8 +227,11 @@ class JobWorker:
     def _cancel_requested(self, job_ids: list) -> list:
         return list(Job.objects.filter(pk__in=job_ids, cancel_requested=True).values_list("pk", flat=True))
 
-    def _beat(self, job_ids: list) -> None:
+    def _beat(self, job_ids: list) -> int:
+        """Store the heartbeats of this worker's jobs; the number of jobs other workers run (they share the
+        relay's budget of states per second)."""
         Job.objects.filter(pk__in=job_ids, claimed_by=self.name).update(heartbeat_at=timezone.now())
+        return Job.objects.filter(status=Job.Status.RUNNING).exclude(claimed_by=self.name).count()
 
     def stop(self) -> None:
         self.stopping.set()

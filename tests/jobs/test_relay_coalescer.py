@@ -213,3 +213,34 @@ async def test_previews_are_dropped_before_progress_is_delayed(monkeypatch):
     relay.offer_preview(job, jpeg())
     await drain(channel, steps)
     assert steps == [1] and relay.previews_dropped == 1
+
+
+def test_all_workers_share_one_budget_of_states_per_second(settings):
+    """The web processes send every published state to its pages: two workers must not publish twice as much."""
+    settings.JOB_RELAY_STATES_PER_SECOND = 1000
+    relay = ProgressRelay(ProgressWrites(), tick=0.1)
+    assert relay.pause(50) == 0.1  # 500 states a second: within the budget, one tick
+    assert relay.pause(400) == pytest.approx(0.4)  # alone with 400 jobs: 2.5 rounds a second
+    relay.running_elsewhere = 600
+    assert relay.pause(400) == pytest.approx(1.0)  # with another worker's 600: each job once a second
+
+
+async def test_a_workers_heartbeat_tells_its_relay_how_many_jobs_the_others_run():
+    from comfyweb.jobs.worker import JobWorker
+
+    own = await sync_to_async(running_job)()
+    template_id = own.template_id
+    for worker in ("other-1", "other-1", "other-2"):
+        await Job.objects.acreate(template_id=template_id, prompt={}, status=Job.Status.RUNNING, claimed_by=worker)
+    await Job.objects.acreate(template_id=template_id, prompt={}, status=Job.Status.SUCCEEDED, claimed_by="other-2")
+    worker = JobWorker("w", heartbeat_interval=0.01, sync_backends=False)
+    worker.tasks[own.pk] = asyncio.get_running_loop().create_future()  # one job of its own, running
+    beating = asyncio.create_task(worker._heartbeats())
+    try:
+        for _ in range(500):
+            if worker.relay.running_elsewhere:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        beating.cancel()
+    assert worker.relay.running_elsewhere == 3

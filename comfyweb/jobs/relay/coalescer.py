@@ -34,7 +34,6 @@ from comfyweb.jobs.selectors import job_snapshot
 logger = logging.getLogger(__name__)
 
 PREVIEW_INTERVAL = 0.5  # seconds between two previews of one job
-STATES_PER_SECOND = 2500  # job states one worker publishes at most per second (500 running jobs: a 0.2 s tick)
 
 
 def progress_copy(live: dict) -> dict:
@@ -50,6 +49,8 @@ class ProgressRelay:
     def __init__(self, writes: ProgressWrites, tick: float | None = None) -> None:
         self.writes = writes
         self.tick = settings.JOB_RELAY_TICK if tick is None else tick
+        self.states_per_second = settings.JOB_RELAY_STATES_PER_SECOND
+        self.running_elsewhere = 0  # jobs the other workers run (the worker's heartbeat counts them)
         self.marked: dict[object, tuple[Job, str, dict]] = {}
         self.running: dict[object, str | None] = {}  # the node each job ran at its last offer
         self.ended: dict[object, dict] = {}  # a node with steps that ended since the last round
@@ -161,10 +162,16 @@ class ProgressRelay:
         if snapshots:  # what does not get through is sent again once the layer answers
             await apublish_snapshots(snapshots, redeliver=True)
 
+    def pause(self, jobs: int) -> float:
+        """Seconds between two rounds that publish `jobs` states: one tick, or longer when the running jobs of
+        all workers together would publish more than JOB_RELAY_STATES_PER_SECOND. The budget is shared: the
+        web processes, which send every state to its pages, set the pace, however many workers there are.
+        Still bounded: every job, every round."""
+        return max(self.tick, (jobs + self.running_elsewhere) / self.states_per_second)
+
     async def _publish_while_marked(self) -> None:
         while self.marked or self.previews:
-            jobs = len(self.marked)
+            jobs, started = len(self.marked), time.monotonic()
             await self.publish_marked()
-            # Hundreds of running jobs: the tick grows so that at most STATES_PER_SECOND go out (the web
-            # processes, not the worker, then set the pace), still bounded: every job, every round.
-            await asyncio.sleep(max(self.tick, jobs / STATES_PER_SECOND))
+            # once per pause from the start of one round to the next: a round's own time is not added to it
+            await asyncio.sleep(max(0.0, self.pause(jobs) - (time.monotonic() - started)))
