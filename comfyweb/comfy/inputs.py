@@ -8,6 +8,7 @@ writes that name back into the prompt. A plain file name is left alone: it is al
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import hashlib
 import re
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageRejected, inspect_image
+from comfyweb.comfy.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageInfo, ImageRejected, inspect_image
 from comfyweb.core.fetch import DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_REDIRECTS, FetchError, FetchPolicy, fetch_url
 
 DEFAULT_IMAGE_INPUTS = frozenset({("LoadImage", "image"), ("LoadImageMask", "image")})
@@ -124,6 +125,13 @@ def has_url_inputs(prompt: dict, policy: InputPolicy) -> bool:
     return any(classify_image_value(value) == "url" for _, _, value in image_values(prompt, policy))
 
 
+def checked_image(data: bytes, policy: InputPolicy) -> tuple[ImageInfo, str]:
+    """The picture's checked header and decode (ImageRejected if refused), and its content hash. Run in a
+    thread: decoding a large picture on the event loop would stall every other run and request meanwhile."""
+    info = inspect_image(data, max_bytes=policy.max_bytes, max_pixels=policy.max_pixels)
+    return info, hashlib.sha256(data).hexdigest()
+
+
 async def materialize_image_inputs(
     prompt: dict,
     comfy,
@@ -152,10 +160,9 @@ async def materialize_image_inputs(
             if on_fetch is not None:
                 source = "url" if classify_image_value(value) == "url" else "base64"
                 on_fetch(source, len(data), time.monotonic() - started)
-            info = inspect_image(data, max_bytes=policy.max_bytes, max_pixels=policy.max_pixels)
+            info, digest = await asyncio.to_thread(checked_image, data, policy)
         except (InputError, ImageRejected) as exc:
             raise InputError(f"node {node_id} ({class_type}.{key}): {exc}") from exc
-        digest = hashlib.sha256(data).hexdigest()
         if digest not in by_digest:
             name = upload_name(digest, info.extension)
             if on_upload is not None:

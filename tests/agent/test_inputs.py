@@ -162,3 +162,24 @@ async def test_a_download_that_takes_too_long_is_given_up(start_agent):
     assert answer.status_code == 400
     assert "took too long" in answer.json()["error"]["message"]
     assert len(written) < 100, "the agent hung up instead of waiting for the whole trickle"
+
+
+async def test_pictures_are_decoded_off_the_event_loop(agent, emulator, monkeypatch):
+    """A large picture's check takes a while: on the event loop it would stall every other run and request."""
+    from comfyweb.comfy import inputs
+
+    on_event_loop = []
+    check = inputs.inspect_image
+
+    def watched(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_event_loop.append(True)
+        except RuntimeError:
+            on_event_loop.append(False)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, "inspect_image", watched)
+    answer = await _run(agent, load_image_prompt(data_url(png_bytes((20, 10), "white"))))
+    assert answer.status_code == 200, answer.text
+    assert on_event_loop == [False]
