@@ -18,6 +18,7 @@ from comfyweb.jobs.relay import coalescer
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
 from comfyweb.jobs.relay.publish import job_group
+from comfyweb.jobs.worker import JobWorker
 from tests.prompts import CORE_WORKFLOW
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -226,8 +227,6 @@ def test_all_workers_share_one_budget_of_states_per_second(settings):
 
 
 async def test_a_workers_heartbeat_tells_its_relay_how_many_jobs_the_others_run():
-    from comfyweb.jobs.worker import JobWorker
-
     own = await sync_to_async(running_job)()
     template_id = own.template_id
     for worker in ("other-1", "other-1", "other-2"):
