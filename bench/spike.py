@@ -499,6 +499,7 @@ class Sampler:
         self.cpu_start = {role: [self.cpu(p) for p in processes] for role, processes in roles.items()}
         self.started = time.monotonic()
         self.dead: set[str] = set()
+        self.most_late = 0.0  # the clients' event loop: the most a sample came after it was due (s)
 
     @staticmethod
     def cpu(process: psutil.Process) -> float:
@@ -509,6 +510,8 @@ class Sampler:
         return times.user + times.system
 
     async def run(self) -> None:
+        """Peaks every SAMPLE_SECONDS, and how late each sample comes: a late clients' loop reads answers late
+        (a server's idle timeout then runs out under a connection the client still counts as fresh)."""
         while True:
             for role, processes in self.roles.items():
                 for index, process in enumerate(processes):
@@ -516,11 +519,13 @@ class Sampler:
                         self.peaks[role][index] = max(self.peaks[role][index], process.memory_info().rss)
                     except psutil.Error:
                         self.dead.add(f"{role} {index + 1}")
+            due = time.monotonic()
             await asyncio.sleep(SAMPLE_SECONDS)
+            self.most_late = max(self.most_late, time.monotonic() - due - SAMPLE_SECONDS)
 
     def result(self) -> dict:
         seconds = time.monotonic() - self.started
-        out: dict = {"seconds": seconds, "dead": sorted(self.dead)}
+        out: dict = {"seconds": seconds, "dead": sorted(self.dead), "clients_most_late_s": self.most_late}
         for role, processes in self.roles.items():
             cpu = [self.cpu(p) - start for p, start in zip(processes, self.cpu_start[role], strict=True)]
             out[role] = {
@@ -726,7 +731,8 @@ def figures(options: dict, result: dict) -> list:
         f"{TEMPLATE_STEPS} steps of {result['step_ms']} ms; photos {min(result['photo_mb'])}-"
         f"{max(result['photo_mb'])} MB JPEG 4000x3000 ({PHOTO_POOL} distinct, two per visitor); one warm-up visitor "
         f"per web process before the clock; jobs {result['statuses']}; {result['reconnects']} WebSocket reconnects, "
-        f"{result['get_retries']} GETs sent again on a closed kept-alive connection; "
+        f"{result['get_retries']} GETs sent again on a closed kept-alive connection; the bench clients' event "
+        f"loop at most {resources.get('clients_most_late_s', math.nan):.1f} s late; "
         f"spike {result.get('spike_seconds', math.nan):.0f} s from the first arrival to the last visitor done; "
         f"load average at the start {result['load_start']}, at the end {result['load_end']}"
         + (f"; errors: {kinds}; examples {result['error_examples']}" if kinds else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comfyweb.settings")
 
@@ -18,7 +18,12 @@ from comfyweb.core.startup import refuse_unsafe_start
 
 # A bare ASGI server runs no system checks: refuse the development secret key here, before anything is served.
 refuse_unsafe_start()
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application() does before making its handler
+
+from comfyweb.core.requestthreads import KeptThreadsASGIHandler  # noqa: E402
+
+# Django's handler, with each request's thread kept for the next ones (comfyweb.core.requestthreads).
+django_asgi_app = KeptThreadsASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

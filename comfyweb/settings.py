@@ -310,6 +310,10 @@ WEB_REQUESTS_AT_ONCE = env.int("WEB_REQUESTS_AT_ONCE", default=8)
 # Of those, at most this many requests with a photo-sized body (0: no separate line), so pages and status reads
 # pass a crowd of uploads. Off by default: in the spike bench 4 of 8 slowed the submits more than it sped the pages.
 WEB_UPLOADS_AT_ONCE = env.int("WEB_UPLOADS_AT_ONCE", default=0)
+# Seconds an idle kept-alive connection stays open (uvicorn's own default is 5). Longer than the idle timeout of
+# what stands in front (a cloud load balancer: 60 s), so the web never closes a connection just as the next
+# request is sent on it: that request would be lost with a reset (comfyweb.core.webserver).
+WEB_KEEP_ALIVE_SECONDS = env.float("WEB_KEEP_ALIVE_SECONDS", default=75.0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security headers (docs/security.md).

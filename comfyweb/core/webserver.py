@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
+from django.conf import settings
 
 # What a browser may send in one WebSocket message: the job pages send nothing but control frames.
 WS_MAX_MESSAGE_BYTES = 64 * 1024
@@ -47,7 +48,13 @@ def give_large_buffers_back() -> bool:
 
 
 def web_server_config(application: Any, *, host: str, port: int, **overrides: Any) -> uvicorn.Config:
-    """uvicorn settings for the web role; `overrides` are uvicorn.Config arguments."""
+    """uvicorn settings for the web role; `overrides` are uvicorn.Config arguments.
+
+    Kept-alive connections stay open WEB_KEEP_ALIVE_SECONDS, not uvicorn's 5 s. A server that closes an idle
+    connection races the client's next request on it: a load balancer or a phone that sends it just then
+    (a busy client reads the last answer late, so its own shorter idle limit does not help) gets a reset
+    or an empty answer, and a form with photos is lost. The one who closes must be the client.
+    """
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -62,6 +69,7 @@ def web_server_config(application: Any, *, host: str, port: int, **overrides: An
         "proxy_headers": False,  # the site reads X-Forwarded-For itself, only behind a proxy (core.clientip)
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_keep_alive": settings.WEB_KEEP_ALIVE_SECONDS,
     }
     options.update(overrides)
     return uvicorn.Config(application, **options)
