@@ -93,7 +93,8 @@ async def image_bytes_for(value: str, policy: InputPolicy) -> bytes | None:
             return await fetch_url(value, policy.fetch_policy)
         except FetchError as exc:
             raise InputError(f"image {exc}") from exc
-    return decode_base64_image(value)
+    # In a thread: a 20 MB picture's base64 takes tens of milliseconds, every other run's stream would wait.
+    return await asyncio.to_thread(decode_base64_image, value)
 
 
 FetchObserver = Callable[[str, int, float], None]

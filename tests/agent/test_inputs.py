@@ -165,21 +165,30 @@ async def test_a_download_that_takes_too_long_is_given_up(start_agent):
 
 
 async def test_pictures_are_decoded_off_the_event_loop(agent, emulator, monkeypatch):
-    """A large picture's check takes a while: on the event loop it would stall every other run and request."""
+    """A large picture's base64 decode and check take a while: on the event loop they would stall every other
+    run and request."""
     from comfyweb.comfy import inputs
 
     on_event_loop = []
-    check = inputs.inspect_image
+    check, decode = inputs.inspect_image, inputs.decode_base64_image
 
-    def watched(*args, **kwargs):
+    def note_where() -> None:
         try:
             asyncio.get_running_loop()
             on_event_loop.append(True)
         except RuntimeError:
             on_event_loop.append(False)
+
+    def watched(*args, **kwargs):
+        note_where()
         return check(*args, **kwargs)
 
+    def watched_decode(value):
+        note_where()
+        return decode(value)
+
     monkeypatch.setattr(inputs, "inspect_image", watched)
+    monkeypatch.setattr(inputs, "decode_base64_image", watched_decode)
     answer = await _run(agent, load_image_prompt(data_url(png_bytes((20, 10), "white"))))
     assert answer.status_code == 200, answer.text
-    assert on_event_loop == [False]
+    assert on_event_loop == [False, False]  # the base64 decode, then the picture's check
