@@ -103,3 +103,16 @@ def test_no_more_idle_threads_are_kept_than_the_bound():
         threads.give_back(thread)
     assert threads.idle == 2
     assert isinstance(threads.take(), RequestThread)
+
+
+@pytest.mark.urls("comfyweb.urls")
+async def test_the_site_s_application_starts_no_thread_per_request(thread_starts):
+    """What `manage.py web` and `serve` run (comfyweb.asgi): the body limit, the admission, then the kept threads."""
+    from comfyweb.asgi import application
+
+    async with client_for(application) as client:
+        assert (await client.get("/healthz")).status_code == 200  # the first one may make its thread
+        thread_starts.clear()
+        for _ in range(5):
+            assert (await client.get("/healthz")).status_code == 200
+    assert thread_starts == []
