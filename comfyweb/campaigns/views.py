@@ -24,7 +24,7 @@ from comfyweb.campaigns.models import Campaign
 from comfyweb.campaigns.steps import group_fields, visitor_params
 from comfyweb.campaigns.streaming import stored_file_response
 from comfyweb.catalog.backends_check import backends_options_resolver
-from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form
+from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form, release_decoded_photos
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.comfy.images import DecodersBusy
 from comfyweb.core.clientip import client_ip
@@ -143,6 +143,8 @@ def _take_submission(request: HttpRequest, template, campaign, shown, resolver, 
     if not submission.results_url and not submission.consent_error:  # without consent, no photo is kept
         policy = trust.campaign_policy(campaign) if campaign else trust.policy_for("")
         held.keep_valid_photos(request, form, threshold=policy.input_threshold)  # valid photos stay chosen
+    # Every check is done: the photos' pixels go now, not when the collector finds the form's cycle.
+    release_decoded_photos(getattr(form, "cleaned_data", {}))
     return submission
 
 

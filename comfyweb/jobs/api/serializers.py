@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from comfyweb.catalog.forms import build_template_form
+from comfyweb.catalog.forms import build_template_form, release_decoded_photos
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.api.inputs import form_errors, form_input
 from comfyweb.jobs.errors import CODES
@@ -45,6 +45,7 @@ class JobCreateSerializer(serializers.Serializer):
             template, data=data, files=files, options_resolver=self.context.get("options_resolver")
         )
         if not form.is_valid() or errors:
+            release_decoded_photos(form.cleaned_data)  # a form is a cycle: its pixels would wait for the collector
             raise serializers.ValidationError({"values": {**form_errors(form), **errors}})
         attrs["cleaned_values"] = form.cleaned_data
         return attrs

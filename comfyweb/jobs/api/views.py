@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from comfyweb.catalog.backends_check import backends_options_resolver
+from comfyweb.catalog.forms import release_decoded_photos
 from comfyweb.core.api_auth import VisitorAPIMixin
 from comfyweb.core.clientip import client_ip
 from comfyweb.core.visitors import visitor_session_key
@@ -157,6 +158,8 @@ class JobListCreateView(VisitorMixin, ListAPIView):
             )
         except DjangoValidationError as exc:
             return refusal(exc)
+        finally:  # the checks are done: the photos' pixels go now, not when the collector finds the form's cycle
+            release_decoded_photos(serializer.validated_data["cleaned_values"])
         body = {"batch": str(jobs[0].batch) if jobs[0].batch else None, "jobs": JobSerializer(jobs, many=True).data}
         location = reverse("api:job-detail", kwargs={"pk": jobs[0].pk})
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
