@@ -2,8 +2,10 @@
 
 Runs only under `make test-comfyui`. `make test` holds the emulator to these transcripts
 (tests/emulator/test_transcript_conformance.py); here a fresh run of the same kind on the real server with
-the random-weight SD1.x checkpoint must show the same messages, in the same order and shape, and end as
-promptly after `execution_success`. Re-record them with `run_real_comfyui.sh --record`.
+the random-weight SD1.x checkpoint must show the same messages, in the same order and shape, and nothing but
+the transcript's own messages after the outcome (`execution_success`, `…_interrupted`, `…_error`). How soon
+the last one follows is not asserted: on a busy machine ComfyUI's own thread may take a while, and a test
+must not fail for that. Re-record them with `run_real_comfyui.sh --record`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ pytestmark = pytest.mark.comfyui
 if not os.environ.get("REAL_COMFYUI_URL"):
     pytest.skip("REAL_COMFYUI_URL is not set (run `make test-comfyui`)", allow_module_level=True)
 
-END_GAP_LIMIT = 0.1  # seconds from execution_success to the final executing null on a live (busy) machine
-
 
 def recorded(name: str) -> Recording:
     data = json.loads((TRANSCRIPTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
@@ -42,10 +42,11 @@ def collapsed_types(recording: Recording) -> list[str]:
     return types
 
 
-def end_gap(recording: Recording) -> float:
+def after_outcome(recording: Recording) -> list[str]:
+    """The types of the messages that follow the run's outcome, in order."""
     ends = ("execution_success", "execution_interrupted", "execution_error")
-    outcome = next(when for m, when in zip(recording.messages, recording.times, strict=True) if m["type"] in ends)
-    return recording.times[-1] - outcome
+    types = [m["type"] for m in recording.messages]
+    return types[next(i for i, kind in enumerate(types) if kind in ends) + 1 :]
 
 
 def assert_like(real: Recording, transcript: Recording) -> None:
@@ -62,7 +63,7 @@ def assert_like(real: Recording, transcript: Recording) -> None:
     entry, recorded_entry = real.history[real.prompt_id], transcript.history[transcript.prompt_id]
     assert shape(entry) == shape(recorded_entry)
     assert entry["status"]["status_str"] == recorded_entry["status"]["status_str"]
-    assert end_gap(real) <= END_GAP_LIMIT, "the run ends in one burst after its outcome"
+    assert after_outcome(real) == after_outcome(transcript), "the run ends as the transcript does after its outcome"
 
 
 async def test_the_test_checkpoint_is_installed(real_comfyui_url):
