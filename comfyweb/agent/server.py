@@ -22,7 +22,6 @@ import uvicorn
 from comfyweb.agent.app import build_asgi
 from comfyweb.agent.config import AgentSettings, exposure_problem
 from comfyweb.agent.service import Agent
-from comfyweb.core.collector import settle_heap
 
 STARTUP_FAILURE = 3  # uvicorn's own exit status when the application did not start
 
@@ -76,7 +75,6 @@ def serve(settings: AgentSettings, stdout: TextIO | None = None) -> None:
     After its graceful shutdown uvicorn raises the signal it caught again, as `uvicorn.run()` does: the
     process then ends as killed by SIGTERM (status 143), or here, quietly, after a SIGINT (Ctrl-C).
     """
-    settle_heap()  # the agent's modules are loaded: what they hold lives as long as the process
     try:
         started = asyncio.run(run(settings, stdout))
     except KeyboardInterrupt:

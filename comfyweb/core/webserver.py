@@ -23,8 +23,6 @@ from typing import Any
 import uvicorn
 from django.conf import settings
 
-from comfyweb.core.collector import settle_heap
-
 # What a browser may send in one WebSocket message: the job pages send nothing but control frames.
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 # Seconds a stopping server waits for requests in flight (WebSockets are closed with 1012: pages reconnect).
@@ -83,7 +81,6 @@ async def serve_web(
     """Serve until SIGINT/SIGTERM; `beside`: a coroutine function run in the same event loop (the dispatcher),
     cancelled when the server stops."""
     give_large_buffers_back()
-    settle_heap()  # the application is loaded: what it holds now lives as long as the process
     server = uvicorn.Server(web_server_config(application, host=host, port=port))
     companion = asyncio.create_task(beside()) if beside is not None else None
     try:

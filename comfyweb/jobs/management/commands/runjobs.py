@@ -5,7 +5,6 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from comfyweb.core.collector import settle_heap
 from comfyweb.jobs.worker import JobWorker
 
 
@@ -35,6 +34,5 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, worker.stop)
-        settle_heap()  # everything the worker holds from its start lives as long as the process
         self.stdout.write(f"runjobs worker {worker.name} started")
         await worker.run()
