@@ -53,6 +53,25 @@ def final_counts(database_url: str) -> dict[str, int]:
         return dict(connection.execute("SELECT status, count(*) FROM jobs_job GROUP BY status").fetchall())
 
 
+def hold_queue(database_url: str, *, held: bool) -> None:
+    """Keep every queued job out of the workers' claims (not_before far ahead), or let them all go."""
+    with psycopg.connect(database_url) as connection:
+        connection.execute("UPDATE jobs_job SET not_before = %s WHERE status = 'queued'",
+                           ["9999-01-01T00:00:00Z" if held else None])  # fmt: skip
+
+
+def wait_for_start(logs: dict, workers: list[subprocess.Popen], timeout: float = 120) -> None:
+    """Until every worker has logged its start (it claims at its next poll)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(f"job worker {name} started" in log.read_text() for name, log in logs.items()):
+            return
+        for worker in workers:
+            assert worker.poll() is None, f"a worker exited: {[log.read_text()[-2000:] for log in logs.values()]}"
+        time.sleep(0.2)
+    pytest.fail(f"the workers did not start: {[log.read_text()[-2000:] for log in logs.values()]}")
+
+
 async def watch(url: str, session_key: str, frames: list[dict]) -> None:
     """A browser-like watcher of one job, through the web process."""
     headers = {"Cookie": f"sessionid={session_key}", "Origin": "http://127.0.0.1"}
@@ -96,9 +115,15 @@ def test_200_jobs_over_3_backends_and_2_workers_all_succeed_once(tmp_path, postg
         async def scenario() -> None:
             watcher = asyncio.create_task(watch(f"ws://127.0.0.1:{port}/ws/jobs/{watched}/", batch["session"], frames))
             await asyncio.sleep(0.5)  # the watcher is subscribed before any worker starts
-            for name in ("worker-a", "worker-b"):
+            # Both workers are up before the batch is released: on a busy machine one worker can take
+            # seconds longer to start, long enough for the other to run all 200 jobs alone.
+            await asyncio.to_thread(hold_queue, postgres_database, held=True)
+            logs = {name: tmp_path / f"{name}.log" for name in ("worker-a", "worker-b")}
+            for name, log in logs.items():
                 processes.append(manage("runjobs", "--name", name, "--poll", "0.1", env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+                                        stdout=subprocess.DEVNULL, stderr=log.open("w")))  # fmt: skip
+            await asyncio.to_thread(wait_for_start, logs, processes[-2:])
+            await asyncio.to_thread(hold_queue, postgres_database, held=False)
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 counts = await asyncio.to_thread(final_counts, postgres_database)
