@@ -275,6 +275,7 @@
 
   function render(card, job) {
     var t = strings();
+    var wasFinal = FINAL[card.dataset.status], held = +(card.dataset.held || 0);
     announce(card, job, t);
     card.className = "job job-" + job.status;
     card.dataset.status = job.status;
@@ -286,7 +287,8 @@
     var bar = card.querySelector(".bar");
     if (bar) { bar.value = pct; bar.setAttribute("aria-valuenow", pct); bar.textContent = pct + "%"; }
     card.querySelector("[data-status-text]").textContent = statusText(card, job, t);
-    if (FINAL[job.status]) swapCard(card);
+    // Drawn again when the job ends, and when an operator releases (or removes) an image it withheld.
+    if (FINAL[job.status] && (!wasFinal || (job.withheld || 0) !== held)) swapCard(card);
     updateBatchNow();
   }
 
@@ -353,6 +355,11 @@
 
   var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };
 
+  function watched(card) {
+    // A job is followed until its end, and after it while an image of it waits for an operator's review.
+    return !FINAL[card.dataset.status] || +(card.dataset.held || 0) > 0;
+  }
+
   function askOnGap(socket, heard, frame) {
     // Updates are numbered by their sender: a number skipped means one was lost on the way (a Redis blink),
     // so ask for the stored state. A frame without a number (a snapshot) starts the count again.
@@ -364,7 +371,7 @@
   }
 
   function follow(card, prefix, attempt) {
-    if (FINAL[card.dataset.status]) return;
+    if (!watched(card)) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + prefix + card.dataset.jobId + "/");
     var heard = null; // {stream, seq} of the last numbered update
@@ -377,11 +384,12 @@
         attempt = 0;
         heard = askOnGap(socket, heard, frame);
         render(current, frame.job);
-        if (FINAL[frame.job.status]) socket.close();
+        if (FINAL[frame.job.status] && !frame.job.withheld) socket.close();
       }
     };
     socket.onclose = function () {
-      if (FINAL[card.dataset.status]) return;
+      card = document.querySelector('[data-job-id="' + card.dataset.jobId + '"]') || card;
+      if (!watched(card)) return;
       var delay = Math.min(10000, 500 * Math.pow(2, attempt || 0));
       setTimeout(function () { follow(card, prefix, (attempt || 0) + 1); }, delay);
     };
