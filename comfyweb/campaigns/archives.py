@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from zipstream import ZIP_STORED, ZipStream
 
 from comfyweb.campaigns.downloads import download_name
-from comfyweb.campaigns.streaming import storage_chunks, streamed_response
+from comfyweb.core.streaming import storage_chunks, streamed_response
 from comfyweb.jobs.models import Job, JobOutput
 
 logger = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 from django.views.static import serve
 
+from comfyweb.core.streaming import sent_in_chunks
 from comfyweb.jobs.models import JobOutput
 from comfyweb.jobs.selectors import can_view
 
@@ -84,6 +85,7 @@ def media_file(request: HttpRequest, path: str) -> HttpResponse:
             raise Http404("no such file") from exc
         content_type, _encoding = mimetypes.guess_type(name)
         response = FileResponse(handle, content_type=content_type or "application/octet-stream")
+    sent_in_chunks(response)  # a FileResponse (also `serve`'s) is read whole into memory by an ASGI server
     patch_cache_control(response, private=True, max_age=PRIVATE_MAX_AGE)
     if not name.startswith(CAPABILITY_PREFIXES):
         response["Vary"] = "Cookie"  # who asks decides the answer

@@ -22,7 +22,7 @@ from comfyweb.campaigns import archives, sharing
 from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.models import ShareLink
 from comfyweb.campaigns.qr import qr_svg
-from comfyweb.campaigns.streaming import stored_file_response
+from comfyweb.core.streaming import stored_file_response
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.selectors import visitor_jobs
 

@@ -22,13 +22,13 @@ from comfyweb.campaigns.downloads import download_name
 from comfyweb.campaigns.error_summary import error_summary
 from comfyweb.campaigns.models import Campaign
 from comfyweb.campaigns.steps import group_fields, visitor_params
-from comfyweb.campaigns.streaming import stored_file_response
 from comfyweb.catalog.backends_check import backends_options_resolver
 from comfyweb.catalog.forms import UPLOAD_SUFFIX, build_template_form, release_decoded_photos
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.comfy.images import DecodersBusy
 from comfyweb.core.clientip import client_ip
 from comfyweb.core.middleware import BUSY_MESSAGE
+from comfyweb.core.streaming import stored_file_response
 from comfyweb.core.visitors import visitor_session_key
 from comfyweb.jobs.api.throttles import RATE_LIMITED, job_creation_wait
 from comfyweb.jobs.models import Job

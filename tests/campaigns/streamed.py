@@ -6,6 +6,11 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 
 
+async def read_body(response) -> bytes:
+    """The same from a test that runs on an event loop."""
+    return b"".join([part async for part in response.streaming_content])
+
+
 def chunks_of(response) -> list[bytes]:
     async def read() -> list[bytes]:
         return [part async for part in response.streaming_content]

@@ -13,7 +13,7 @@ import zipfile
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from comfyweb.campaigns.streaming import CHUNK
+from comfyweb.core.streaming import CHUNK
 from comfyweb.jobs.models import Job, JobOutput
 from tests.campaigns.shared_work import finished_batch, finished_job
 from tests.campaigns.streamed import body_of

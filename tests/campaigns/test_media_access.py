@@ -17,7 +17,9 @@ from django.test import Client
 
 from comfyweb.campaigns import media
 from comfyweb.core.checks import check_media_serving
+from comfyweb.core.streaming import CHUNK
 from comfyweb.jobs.models import Job, JobOutput
+from tests.campaigns.streamed import body_of, chunks_of
 from tests.catalog.conftest import picture
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -55,7 +57,8 @@ def test_the_owner_sees_outputs_and_thumbnails(client, output):
     for name in (output.file.name, output.thumbnail.name):
         answer = client.get(_url(name))
         assert answer.status_code == 200
-        assert b"".join(answer.streaming_content)
+        assert answer.is_async, "sent a chunk at a time: a FileResponse is read whole by an ASGI server"
+        assert body_of(answer)
         assert "private" in answer["Cache-Control"]
 
 
@@ -80,6 +83,19 @@ def test_an_owner_with_an_account_sees_their_outputs_only_when_logged_in(output)
     assert client.get(_url(output.file.name)).status_code == 404
     client.force_login(owner)
     assert client.get(_url(output.file.name)).status_code == 200
+
+
+@pytest.mark.parametrize("demo", [True, False], ids=["static-serve", "streamed"])
+def test_a_large_file_goes_out_a_chunk_at_a_time(db, settings, demo):
+    """Not read whole into memory first (Django's FileResponse under an ASGI server), not 4 KiB a thread hop."""
+    settings.DEBUG, settings.EMBEDDED_DEV, settings.MEDIA_ACCEL_REDIRECT_PREFIX = False, demo, ""
+    data = os.urandom(2 * CHUNK + 1000)
+    name = default_storage.save("inputs/ef/" + "ef" * 32 + ".png", ContentFile(data))
+    answer = Client().get(_url(name))
+    assert answer.status_code == 200 and answer.is_async
+    chunks = chunks_of(answer)
+    assert b"".join(chunks) == data
+    assert [len(chunk) for chunk in chunks] == [CHUNK, CHUNK, 1000]
 
 
 def test_inputs_are_read_by_their_content_hash_name(client, db):
@@ -123,7 +139,8 @@ def test_production_without_a_front_server_streams_after_the_check_and_warns(cli
     production.MEDIA_ACCEL_REDIRECT_PREFIX = ""
     answer = client.get(_url(output.file.name))
     assert answer.status_code == 200
-    assert b"".join(answer.streaming_content) == PNG
+    assert answer.is_async
+    assert body_of(answer) == PNG
     assert Client().get(_url(output.file.name)).status_code == 404
     assert [w.id for w in check_media_serving(None)] == ["comfyweb.W003"]
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.worker import JobWorker
+from tests.campaigns.streamed import read_body
 from tests.images import data_url
 from tests.jobs.conftest import photo
 
@@ -41,5 +42,5 @@ async def test_submit_follow_and_download_over_the_api(api, poster, emulator_thr
     download = await sync_to_async(api.get)(output["download_url"])
     assert download.status_code == 200
     assert download["Content-Disposition"].startswith("attachment; filename=")
-    image = Image.open(io.BytesIO(b"".join(download.streaming_content)))
+    image = Image.open(io.BytesIO(await read_body(download)))
     assert image.size == (768, 1024), "the poster frame's canvas"

@@ -29,6 +29,7 @@ from comfyweb.catalog.backends_check import backends_options_resolver
 from comfyweb.catalog.forms import release_decoded_photos
 from comfyweb.core.api_auth import VisitorAPIMixin
 from comfyweb.core.clientip import client_ip
+from comfyweb.core.streaming import sent_in_chunks
 from comfyweb.core.visitors import visitor_session_key
 from comfyweb.jobs.api.serializers import ErrorSerializer, JobBatchSerializer, JobCreateSerializer, JobSerializer
 from comfyweb.jobs.api.throttles import RATE_LIMITED, JobCreateIPThrottle, JobCreateVisitorThrottle
@@ -210,4 +211,6 @@ class JobOutputView(VisitorAPIView):
         if output is None or output.is_withheld:
             raise Http404(_("No such output."))
         name = PurePosixPath(output.filename or output.file.name).name
-        return FileResponse(output.file.open("rb"), as_attachment=True, filename=name, content_type=output.content_type)
+        handle = output.file.open("rb")
+        response = FileResponse(handle, as_attachment=True, filename=name, content_type=output.content_type)
+        return sent_in_chunks(response)  # a FileResponse is read whole into memory by an ASGI server

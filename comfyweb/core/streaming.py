@@ -8,12 +8,13 @@ process about one chunk, whatever the file's size, on local disk and on S3 alike
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from comfyweb.core.db import release_pooled_connections
@@ -82,3 +83,14 @@ def stored_file_response(
     return streamed_response(
         storage_chunks(name), size=size, content_type=content_type, filename=filename, as_attachment=as_attachment
     )
+
+
+def sent_in_chunks(response: HttpResponseBase) -> HttpResponseBase:
+    """`response` (a FileResponse, or what Django's static `serve` answers) made to send its file CHUNK at a
+    time from a worker thread, as `streamed_response` does; any other response as it is."""
+    if not getattr(response, "streaming", False) or response.is_async:
+        return response
+    filelike = getattr(response, "file_to_stream", None)  # FileResponse reads 4 KiB at a time: one hop each
+    source = iter(functools.partial(filelike.read, CHUNK), b"") if filelike is not None else response.streaming_content
+    response.streaming_content = pulled(source)  # the file stays among the response's closers
+    return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from comfyweb.campaigns.streaming import pulled
+from comfyweb.core.streaming import pulled
 
 
 async def test_a_client_that_leaves_during_a_read_has_the_source_closed_after_it():
