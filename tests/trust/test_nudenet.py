@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw
 
 from comfyweb.jobs.trust.nudity import EXPOSED, NudeNetCheck, detector_input
@@ -39,9 +40,13 @@ def test_nudenet_loads_its_model_from_the_wheel_and_passes_a_landscape():
     assert check.detector() is detector, "loaded once per process"
 
 
-def test_the_detector_sees_a_small_rgba_copy():
-    array = detector_input(landscape())
+def test_the_detector_sees_a_small_rgba_copy(monkeypatch):
+    photo = landscape()
+    size = photo.size
+    monkeypatch.setattr(Image.Image, "copy", lambda self: pytest.fail("the full-size photo was copied"))
+    array = detector_input(photo)
     assert array.shape == (427, 640, 4)
+    assert photo.size == size, "the photo itself is left as it was"
 
 
 def test_the_threshold_decides_on_the_detectors_scores():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from comfyweb.jobs.trust.moderation import Check, Verdict
 
@@ -22,9 +22,8 @@ MAX_SIDE = 640  # the detector looks at 320 × 320: a larger picture only costs 
 
 def detector_input(image: Image.Image) -> np.ndarray:
     """The picture as NudeNet reads an array: RGBA (it converts RGBA → BGR itself), at most MAX_SIDE."""
-    if max(image.size) > MAX_SIDE:
-        image = image.copy()
-        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
+    if max(image.size) > MAX_SIDE:  # shrunk straight from the photo: no full-size copy on the way
+        image = ImageOps.contain(image, (MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
     return np.asarray(image.convert("RGBA"))
 
 
