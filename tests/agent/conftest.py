@@ -133,7 +133,7 @@ async def http_site(routes: list[web.RouteDef], port: int | None = None):
     """A tiny aiohttp server on loopback (an image host, a webhook receiver, a scripted ComfyUI)."""
     app = web.Application()
     app.add_routes(routes)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)  # stops like a killed server: open sockets are not waited for
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port or 0)
     await site.start()
