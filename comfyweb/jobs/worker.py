@@ -22,13 +22,19 @@ from django.utils import timezone
 from comfyweb.core.db import DISCONNECTED, drop_broken_connections
 from comfyweb.core.logging import bind_job
 from comfyweb.jobs.backends import probe_all_emulated, sync_env_backends
-from comfyweb.jobs.dispatcher import claim, requeue_stale_jobs
+from comfyweb.jobs.dispatcher import Claim, claim, requeue_stale_jobs, start_claimed
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.delivery import REDELIVERY
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
-from comfyweb.jobs.relay.publish import apublish_heartbeats, apublish_queue_changed, publish_quietly
+from comfyweb.jobs.relay.publish import (
+    apublish_heartbeats,
+    apublish_queue_changed,
+    apublish_snapshots,
+    publish_quietly,
+)
 from comfyweb.jobs.runners.run import retry_or_fail, run_job
+from comfyweb.jobs.selectors import job_snapshot
 from comfyweb.jobs.trust.periodic import purge_periodically
 
 logger = logging.getLogger(__name__)
@@ -131,15 +137,30 @@ class JobWorker:
                 await publish_quietly(job)
         claimed: list[Job] = []
         if now >= self.full_until:
-            outcome = await sync_to_async(claim)(worker=self.name)
+            outcome, started = await sync_to_async(self._claim_and_start)()
             claimed = outcome.jobs
             self.full_until = now + CAPACITY_REFRESH if outcome.free_slots == 0 else 0.0
+            if started:  # every job started in this round, in one batch
+                await apublish_snapshots(started, redeliver=True)
         if recovered or claimed:
             await apublish_queue_changed()
         for job in claimed:
             self.cancel_events[job.pk] = asyncio.Event()
             self.tasks[job.pk] = asyncio.create_task(self._run(job))
         return claimed
+
+    def _claim_and_start(self) -> tuple[Claim, list[tuple[object, dict]]]:
+        """Claim what fits and mark it running, in one hop to the database thread; the started jobs, and
+        their snapshots to announce."""
+        outcome = claim(worker=self.name)
+        started = start_claimed(outcome.jobs, self.name)
+        snapshots = []
+        for job in started:
+            try:
+                snapshots.append((job.pk, job_snapshot(job)))
+            except Exception:  # a bug in one snapshot must not keep the round's jobs from running
+                logger.warning("could not build the snapshot of job %s", job.pk, exc_info=True)
+        return Claim(started, outcome.free_slots), snapshots
 
     def _stale_check_interval(self) -> float:
         """Often enough that a stopped worker's jobs wait at most a quarter of JOB_HEARTBEAT_STALE more."""

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.backends import parse_gpu_backends, sync_env_backends
-from comfyweb.jobs.dispatcher import Candidate, assign_slots, claim, requeue_stale_jobs
+from comfyweb.jobs.dispatcher import Candidate, assign_slots, claim, requeue_stale_jobs, start_claimed
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.services import create_jobs
 from tests.prompts import CORE_WORKFLOW
@@ -88,6 +88,35 @@ def test_claims_fill_every_free_slot_fairly_and_only_once():
     assert all(job.status == Job.Status.DISPATCHED and job.attempts == 1 for job in claimed)
     assert claim(worker="w2").jobs == [], "no slot is free: nothing more is claimed"
     assert Job.objects.filter(status=Job.Status.QUEUED).count() == len(alice) - 2
+
+
+@pytest.mark.django_db
+def test_a_burst_of_claims_and_starts_costs_a_few_queries_not_some_per_job(django_assert_max_num_queries):
+    for index in range(3):
+        GpuBackend.objects.create(name=f"b{index}", url=f"http://b{index}", kind="comfyui", slots=40)
+    for visitor in range(9):
+        make_jobs(10, f"visitor-{visitor}")
+    with django_assert_max_num_queries(12):  # the backends, their load, the queue, 1 UPDATE per backend, 1 read
+        claimed = claim(worker="w").jobs
+    with django_assert_max_num_queries(1):
+        started = start_claimed(claimed, "w")
+    assert len(claimed) == len(started) == 90
+    assert Job.objects.filter(status=Job.Status.RUNNING, claimed_by="w", started_at__isnull=False).count() == 90
+    assert all(job.status == Job.Status.RUNNING and job.started_at for job in started), "changed in place too"
+    assert {job.backend_id for job in claimed} == set(GpuBackend.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_only_the_jobs_a_worker_still_holds_are_started():
+    GpuBackend.objects.create(name="one", url="http://one", kind="comfyui", slots=4)
+    make_jobs(3, "s")
+    claimed = claim(worker="w1").jobs
+    taken = claimed[0]
+    Job.objects.filter(pk=taken.pk).update(claimed_by="w2")  # another worker took it over meanwhile
+    started = start_claimed(claimed, "w1")
+    assert {job.pk for job in started} == {job.pk for job in claimed[1:]}
+    assert Job.objects.get(pk=taken.pk).status == Job.Status.DISPATCHED, "not ours: left alone"
+    assert start_claimed([], "w1") == []
 
 
 @pytest.mark.django_db

@@ -22,22 +22,13 @@ from comfyweb.jobs.errors import CANCELLED, NO_BACKEND, TIMEOUT, error_record, s
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.relay.coalescer import ProgressRelay
 from comfyweb.jobs.relay.progress_writes import ProgressWrites
-from comfyweb.jobs.relay.publish import publish_job, publish_quietly
+from comfyweb.jobs.relay.publish import publish_job
 from comfyweb.jobs.runners.agent import AgentTaskLost, interrupt_agent_task, run_on_agent
 from comfyweb.jobs.runners.comfyui import interrupt_prompt, run_on_comfyui
 from comfyweb.jobs.runners.outcome import ClaimLost, JobCancelled, Outcome, ProgressSink
 from comfyweb.jobs.runners.results import finish
 
 logger = logging.getLogger(__name__)
-
-
-def _mark_running(job: Job, worker: str) -> bool:
-    now = timezone.now()
-    return bool(
-        Job.objects.filter(pk=job.pk, claimed_by=worker, status=Job.Status.DISPATCHED).update(
-            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now
-        )
-    )
 
 
 async def until_cancelled(work: Awaitable[Outcome], cancelled: asyncio.Event | None) -> Outcome:
@@ -64,7 +55,8 @@ async def until_cancelled(work: Awaitable[Outcome], cancelled: asyncio.Event | N
 async def run_job(
     job: Job, *, worker: str, cancelled: asyncio.Event | None = None, relay: ProgressRelay | None = None
 ) -> Job:
-    """Run a dispatched job to a final state (or give it back to the queue for a retry).
+    """Run a job its worker claimed and started (jobs.dispatcher.start_claimed, which also announced it) to a
+    final state, or give it back to the queue for a retry.
 
     `cancelled` is set by the worker when a user or operator cancels the job, even while
     the backend sends nothing (the job waits in ComfyUI's own queue). `relay` publishes and
@@ -79,13 +71,9 @@ async def run_job(
 
 
 async def _run_job(job: Job, worker: str, cancelled: asyncio.Event | None, relay: ProgressRelay) -> Job:
-    if not await sync_to_async(_mark_running)(job, worker):
-        return job
-    job.status = Job.Status.RUNNING
     backend: GpuBackend = job.backend
     logger.info("job running on %s (attempt %d)", backend, job.attempts)
     sink = ProgressSink(job, worker, relay)
-    await publish_quietly(job)
     try:
         try:
             async with asyncio.timeout(settings.JOB_TIMEOUT):
