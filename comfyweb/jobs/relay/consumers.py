@@ -5,7 +5,8 @@ lost; one query reads the job, its owner and the socket's session (who may watch
 and sockets connecting together are read together (`ConnectReads`: two queries for a whole batch).
 Updates are stamped with when their state was current (`at`), and one older than what the page already
 shows is dropped. While the job waits, the consumer also listens to the
-queue's group and pushes the job's new place whenever the queue's order changes.
+queue's group and pushes the job's new place when the queue's order changes (at most once a second:
+`pacing.Pacer`).
 
 Job updates converge: each update is numbered by its publisher (`stream`, `seq`) and passed on to the
 page with its number. The consumer re-reads the job from the database (`resync`) when this process's
@@ -31,6 +32,7 @@ from comfyweb.core.visitors import SessionVisitor
 from comfyweb.jobs.fair_queue import QUEUE_ORDER
 from comfyweb.jobs.metrics import WEBSOCKET_WATCHERS
 from comfyweb.jobs.models import Job
+from comfyweb.jobs.relay.pacing import Pacer
 from comfyweb.jobs.relay.publish import QUEUE_GROUP, job_group
 from comfyweb.jobs.relay.resync import WATCHERS
 from comfyweb.jobs.selectors import can_view, job_snapshot, jobs_for_watchers, places_of, queue_order
@@ -39,6 +41,7 @@ REFUSED = 4403
 NOT_FOUND = 4404
 WAITING = (Job.Status.QUEUED, Job.Status.DISPATCHED)
 SNAPSHOT_INTERVAL = 2.0  # seconds: a page's snapshot requests answered at most this often
+PLACE_INTERVAL = 1.0  # seconds: a waiting page is told its place at most this often (it counts the wait down)
 
 # The consumers' reads run in threads of their own, several at once, not one after another in the single thread
 # Channels' database_sync_to_async uses by default: a reconnect storm (every page of a launch at once after a
@@ -136,6 +139,8 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     shown: dict | None = None
     heard: tuple[str | None, int] = (None, 0)  # (stream, seq) of the last update heard
     snapshot_asked_at = 0.0
+    queue_changed_at = 0.0  # the newest queue change heard (`at`, seconds since the epoch)
+    place_pacer: Pacer | None = None
 
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch without its database hop before every message.
@@ -174,6 +179,8 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         WATCHERS.discard(self)
+        if self.place_pacer is not None:
+            self.place_pacer.cancel()
         if self.groups_joined:
             WEBSOCKET_WATCHERS.dec()
         await self.leave_queue_group()
@@ -229,13 +236,23 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "preview", "image": event["image"]})
 
     async def queue_changed(self, event: dict) -> None:
-        """Jobs joined or left the queue: push this job's place, with the places of the visitor's other
-        waiting jobs from the same reading of the queue, when one of them moved."""
+        """Jobs joined or left the queue: push this job's place, at most once per PLACE_INTERVAL (pacing)."""
         if self.shown is None or self.shown["status"] != Job.Status.QUEUED:
             return
-        order = QUEUE_ORDER.computed_since(event["at"])  # thousands of pages: one computes, the rest read
+        self.queue_changed_at = max(self.queue_changed_at, event["at"])
+        if self.place_pacer is None:
+            self.place_pacer = Pacer(self.show_place, PLACE_INTERVAL)
+        await self.place_pacer.call()
+
+    async def show_place(self) -> None:
+        """The job's place after the newest queue change, with the places of the visitor's other waiting jobs
+        from the same reading of the queue, when one of them moved."""
+        if self.shown is None or self.shown["status"] != Job.Status.QUEUED:
+            return
+        changed_at = self.queue_changed_at
+        order = QUEUE_ORDER.computed_since(changed_at)  # thousands of pages: one computes, the rest read
         if order is None:
-            order = await read_queue_order(self.job_id, event["at"])
+            order = await read_queue_order(self.job_id, changed_at)
         key = str(self.job_id)
         place, wait = order.places.get(key), order.waits.get(key)
         if place is None or self.shown["status"] != Job.Status.QUEUED:
