@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from PIL import Image
 
 from comfyweb.catalog.models import WorkflowTemplate
+from comfyweb.jobs import backends
 from comfyweb.jobs.models import GpuBackend, Job
+from comfyweb.jobs.runners.agent import comfyui_was_unreachable
+from comfyweb.jobs.runners.outcome import Outcome
 from comfyweb.jobs.services import create_jobs
+from tests.conftest import free_port
 from tests.jobs.test_runner_e2e import FINAL, all_final, cancel_once_running, fast_worker, run_until
-from tests.processes import AgentProcess
+from tests.processes import AgentProcess, EmulatorProcess
 from tests.prompts import CORE_WORKFLOW, sampler_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -129,3 +135,53 @@ async def test_an_agent_killed_mid_run_is_given_up_and_the_job_retried_on_anothe
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 2 and job.backend_id == spare.pk
     assert not (await GpuBackend.objects.aget(pk=dead.pk)).healthy
+
+
+@pytest.mark.slow
+async def test_a_job_whose_agent_cannot_reach_its_comfyui_runs_again_once_comfyui_is_back(tmp_path, monkeypatch):
+    """The GPU box's fault, not the job's: the agent fails the task (ComfyUI unreachable before any node ran),
+    the worker sends the job back to the queue and, once ComfyUI answers again, the same agent runs it."""
+    monkeypatch.setattr(backends, "UNHEALTHY_BACKOFF", timedelta(seconds=1))
+    port = free_port()
+    agent = AgentProcess(tmp_path, f"http://127.0.0.1:{port}")
+    comfyui: list[EmulatorProcess] = []
+    try:
+        job = await sync_to_async(agent_job)(CORE_WORKFLOW, agent)
+
+        def back_after_the_first_try() -> bool:
+            current = Job.objects.get(pk=job.pk)
+            if not comfyui and current.attempts == 1 and current.status == Job.Status.QUEUED:
+                comfyui.append(EmulatorProcess(tmp_path, port=port))  # ComfyUI restarted
+            return current.status in FINAL
+
+        await run_until(back_after_the_first_try, fast_worker(), timeout=120)
+        ran = comfyui[0].history() if comfyui else {}
+    finally:
+        agent.stop()
+        for process in comfyui:
+            process.stop()
+    job = await Job.objects.aget(pk=job.pk)
+    assert comfyui, "the first try failed on the unreachable ComfyUI and sent the job back"
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.attempts == 2
+    assert len(ran) == 1, "ComfyUI ran the prompt once"
+
+
+NOT_RUN = {"": {"status": "failed"}, "3": {"max": 0, "value": 0, "start": 0, "last_updated": 0}}
+RAN = {"": {"status": "failed"}, "3": {"max": 20, "value": 4, "start": 1, "last_updated": 1796684354}}
+
+
+@pytest.mark.parametrize(
+    ("error", "progress", "again"),
+    [
+        ({"kind": "unavailable", "message": "ComfyUI at … is unreachable"}, NOT_RUN, True),
+        ({"kind": "timeout", "limit": "AGENT_COMFYUI_REQUEST_TIMEOUT", "seconds": 30}, NOT_RUN, True),
+        ({"kind": "unavailable"}, RAN, False),  # a node ran: running it again could make two pictures
+        ({"kind": "timeout", "limit": "timeout", "seconds": 600}, NOT_RUN, False),  # the job's own time limit
+        ({"type": "execution_error", "node_id": "3"}, NOT_RUN, False),  # the workflow's fault
+    ],
+)
+def test_only_a_comfyui_that_did_not_answer_before_any_node_ran_sends_the_job_back(error, progress, again):
+    outcome = Outcome(status=Job.Status.FAILED, progress=progress, images=[], error=error)
+    assert comfyui_was_unreachable(outcome) is again
+    assert comfyui_was_unreachable(Outcome(status=Job.Status.SUCCEEDED, progress=progress, images=[])) is False

@@ -25,6 +25,12 @@ class AgentConnectionLost(ComfyUnavailable):
     """The agent's socket closed before the result; the task may still be running there."""
 
 
+class AgentComfyUIUnreachable(ComfyUnavailable):
+    """The agent answers but could not reach its ComfyUI before any node ran (down, restarting, a network
+    blip): the GPU box's fault, not the job's. `run.py` marks the backend unhealthy and sends the job back
+    to the queue; the next attempt submits it again instead of re-attaching to the failed task."""
+
+
 class AgentTaskLost(ComfyUnavailable):
     """The agent this attempt ran on lost the task (it restarted): the job must run again, as a new attempt.
 
@@ -75,7 +81,7 @@ async def _run_or_follow_on_agent(
 ) -> Outcome:
     if maybe_known:
         outcome = await _agent_stream(job, backend, sink, attach=True, attempt=attempt)
-        if isinstance(outcome, Outcome):
+        if isinstance(outcome, Outcome) and not comfyui_was_unreachable(outcome):
             return outcome
         if attempt.live:  # it ran for this attempt and the agent lost it: a new attempt runs it again
             raise AgentTaskLost(f"the agent lost the task ({'agent restarted' if outcome is LOST else 'unknown'})")
@@ -85,7 +91,26 @@ async def _run_or_follow_on_agent(
         outcome = await _agent_stream(job, backend, sink, attach=True, attempt=attempt)
     if not isinstance(outcome, Outcome):
         raise AgentTaskLost("the agent neither runs nor knows this task")
+    if comfyui_was_unreachable(outcome):
+        raise AgentComfyUIUnreachable((outcome.error or {}).get("message") or "the agent could not reach ComfyUI")
     return outcome
+
+
+def comfyui_was_unreachable(outcome: Outcome) -> bool:
+    """A task the agent failed because its ComfyUI did not answer (refused, or no answer within the agent's
+    request timeout), before any node of it ran: nothing of the job ran, so running it again runs it once.
+    (The agent takes a prompt ComfyUI did not answer for off ComfyUI's queue.)"""
+    if outcome.status != Job.Status.FAILED:
+        return False
+    error = outcome.error or {}
+    kind = error.get("kind")
+    unreachable = kind == "unavailable" or (kind == "timeout" and error.get("limit") == "AGENT_COMFYUI_REQUEST_TIMEOUT")
+    return unreachable and not any(node_ran(entry) for node, entry in (outcome.progress or {}).items() if node)
+
+
+def node_ran(entry: object) -> bool:
+    """A node of the task's progress that ComfyUI ever reported on (the agent lists every node from the start)."""
+    return isinstance(entry, dict) and bool(entry.get("last_updated") or entry.get("start") or entry.get("value"))
 
 
 AGENT_UNKNOWN_TASK = "LoadProgressError"  # fc-comfyui's type for "no such task" on ?id=
