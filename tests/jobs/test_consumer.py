@@ -126,7 +126,7 @@ async def test_a_waiting_job_is_told_its_new_place_when_the_queue_moves():
 async def test_a_burst_of_queue_changes_reaches_a_waiting_page_as_two_messages_the_last_one_newest(monkeypatch):
     """A spike moves the line several times a second: the page hears the first move at once and the rest
     folded into one message at the end of the interval, with the place after the last move."""
-    monkeypatch.setattr(consumers, "PLACE_INTERVAL", 3.0)
+    monkeypatch.setattr(consumers, "PLACE_INTERVAL", 6.0)  # the four moves take far less, even on a busy machine
     session_key = await sync_to_async(new_session)()
     ahead = [await sync_to_async(queued_job)(session_key) for _ in range(4)]
     job = await sync_to_async(queued_job)(session_key)
@@ -136,7 +136,7 @@ async def test_a_burst_of_queue_changes_reaches_a_waiting_page_as_two_messages_t
     for leaving in ahead:  # four moves, each announced
         await sync_to_async(cancel_job)(job=leaving)
     places = []
-    while not await socket.receive_nothing(timeout=6):  # longer than the interval: nothing more is coming
+    while not await socket.receive_nothing(timeout=9):  # longer than the interval: nothing more is coming
         places.append((await socket.receive_json_from(timeout=1))["job"]["queue_position"])
     assert places and places[-1] == 1, places
     assert len(places) <= 2, f"at most two messages for four moves: {places}"
