@@ -39,6 +39,16 @@ def is_final(progress: dict) -> bool:
     return task_status(progress) in FINAL_STATUSES
 
 
+def any_node_reported(progress: dict) -> bool:
+    """Whether ComfyUI said anything of a node of the prompt (ran it, or took it from its cache): `new_progress`
+    lists every node from the start, untouched."""
+    return any(
+        isinstance(entry, dict) and bool(entry.get("last_updated") or entry.get("start") or entry.get("value"))
+        for node_id, entry in progress.items()
+        if node_id
+    )
+
+
 def _node(progress: dict, node_id: Any) -> dict:
     return progress.setdefault(str(node_id), _entry())
 

@@ -15,6 +15,7 @@ import httpx
 import websockets
 
 from comfyweb.comfy.errors import ComfyUnavailable
+from comfyweb.comfy.progress import any_node_reported
 from comfyweb.jobs.models import GpuBackend, Job
 from comfyweb.jobs.runners.outcome import Outcome, ProgressSink
 
@@ -105,12 +106,7 @@ def comfyui_was_unreachable(outcome: Outcome) -> bool:
     error = outcome.error or {}
     kind = error.get("kind")
     unreachable = kind == "unavailable" or (kind == "timeout" and error.get("limit") == "AGENT_COMFYUI_REQUEST_TIMEOUT")
-    return unreachable and not any(node_ran(entry) for node, entry in (outcome.progress or {}).items() if node)
-
-
-def node_ran(entry: object) -> bool:
-    """A node of the task's progress that ComfyUI ever reported on (the agent lists every node from the start)."""
-    return isinstance(entry, dict) and bool(entry.get("last_updated") or entry.get("start") or entry.get("value"))
+    return unreachable and not any_node_reported(outcome.progress or {})
 
 
 AGENT_UNKNOWN_TASK = "LoadProgressError"  # fc-comfyui's type for "no such task" on ?id=
