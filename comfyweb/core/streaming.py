@@ -87,9 +87,11 @@ def stored_file_response(
 
 def sent_in_chunks(response: HttpResponseBase) -> HttpResponseBase:
     """`response` (a FileResponse, or what Django's static `serve` answers) made to send its file CHUNK at a
-    time from a worker thread, as `streamed_response` does; any other response as it is."""
+    time from a worker thread, and the view's pooled database connection given back, as `streamed_response`
+    does; any other response as it is."""
     if not getattr(response, "streaming", False) or response.is_async:
         return response
+    release_pooled_connections()
     filelike = getattr(response, "file_to_stream", None)  # FileResponse reads 4 KiB at a time: one hop each
     source = iter(functools.partial(filelike.read, CHUNK), b"") if filelike is not None else response.streaming_content
     response.streaming_content = pulled(source)  # the file stays among the response's closers

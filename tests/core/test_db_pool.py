@@ -1,4 +1,5 @@
-"""The PostgreSQL pool is on by default, and slow work that needs no database hands the connection back.
+"""The PostgreSQL pool is on by default, and slow work that needs no database (a photo's check, the moderation,
+a download) hands the connection back.
 
 In a process of its own on a fresh PostgreSQL database (the test suite's own database is SQLite): a pool of
 one connection, a request-like thread that borrowed it and then checks a photo, and a second thread that
@@ -70,14 +71,27 @@ with transaction.atomic():
     WorkflowTemplate.objects.count()
     check_image_bytes(photo.getvalue(), "p.png")
     report["held_in_transaction"] = connection.connection is not None
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from comfyweb.core.streaming import sent_in_chunks, stored_file_response
+name = default_storage.save("inputs/pool-probe.png", ContentFile(photo.getvalue()))
+WorkflowTemplate.objects.count()
+stored_file_response(name, content_type="image/png")
+report["held_for_a_stored_download"] = connection.connection is not None
+WorkflowTemplate.objects.count()
+sent_in_chunks(FileResponse(default_storage.open(name, "rb")))
+report["held_for_a_file_response"] = connection.connection is not None
 print(json.dumps(report))
 """
 
 
-def test_a_photo_check_and_the_moderation_hand_the_pooled_connection_back():
+def test_a_photo_check_the_moderation_and_a_download_hand_the_pooled_connection_back(tmp_path):
     with fresh_postgres_database("comfyweb_pool") as database:
         env = {
             "DATABASE_URL": database,
+            "MEDIA_ROOT": str(tmp_path / "media"),
             "DATABASE_POOL_TIMEOUT": "3",
             "DATABASE_POOL_SIZE": "1",
             "MODERATION_CHECKS": "tests.core.test_db_pool.ConnectionProbe",
@@ -93,6 +107,8 @@ def test_a_photo_check_and_the_moderation_hand_the_pooled_connection_back():
     assert report["other_after_photo"] == {"count": 0}, "the other thread got the connection at once"
     assert report["held_during_checks"] == [False, False], "each check runs without a connection"
     assert report["held_in_transaction"] is True, "a transaction keeps its connection"
+    assert report["held_for_a_stored_download"] is False, "a slow phone's download does not hold it"
+    assert report["held_for_a_file_response"] is False, "nor one sent from a FileResponse"
 
 
 def test_the_pool_is_on_by_default_for_postgresql():
