@@ -54,7 +54,7 @@ def may_read(request: HttpRequest, name: str) -> bool:
         return True
     for prefix, field in OWNED_PREFIXES.items():
         if name.startswith(prefix):
-            output = JobOutput.objects.select_related("job").filter(**{field: name}).first()
+            output = JobOutput.objects.select_related("job").defer("job__prompt").filter(**{field: name}).first()
             if output is None:
                 return False
             user = getattr(request, "user", None)

@@ -46,7 +46,7 @@ def shown_outputs(job: Job) -> list[JobOutput]:
 def link_jobs(link: ShareLink) -> list[Job]:
     """The jobs a link shows: its job, or every job of its batch, in the batch page's order."""
     jobs = Job.objects.filter(pk=link.job_id) if link.batch is None else Job.objects.filter(batch=link.batch)
-    jobs = jobs.select_related("template").prefetch_related("outputs").order_by("created_at", "id")
+    jobs = jobs.without_prompt().select_related("template").prefetch_related("outputs").order_by("created_at", "id")
     owner = (link.job.owner_id, link.job.session_key)
     return [job for job in jobs if (job.owner_id, job.session_key) == owner]  # a batch is one visitor's
 

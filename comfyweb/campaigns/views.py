@@ -226,13 +226,13 @@ def _visible_jobs(request: HttpRequest, jobs) -> list:
 
 def job_page(request: HttpRequest, job_id) -> HttpResponse:
     """One job: live progress (WebSocket), server-rendered snapshot for no-JS visitors and reloads."""
-    jobs = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
+    jobs = _visible_jobs(request, Job.objects.without_prompt().select_related("template").filter(id=job_id))
     return _results(request, jobs, batch_id=None)
 
 
 def batch_page(request: HttpRequest, batch_id) -> HttpResponse:
     """Every job of one submission in one results grid."""
-    jobs = Job.objects.filter(batch=batch_id).select_related("template").order_by("created_at", "id")
+    jobs = Job.objects.without_prompt().filter(batch=batch_id).select_related("template").order_by("created_at", "id")
     return _results(request, _visible_jobs(request, jobs), batch_id=batch_id)
 
 
@@ -267,14 +267,14 @@ def job_retry(request: HttpRequest, job_id) -> HttpResponse:
 @require_POST
 def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
     """Stop a job that is waiting or running."""
-    [job] = _visible_jobs(request, Job.objects.filter(id=job_id))
+    [job] = _visible_jobs(request, Job.objects.without_prompt().filter(id=job_id))
     cancel_job(job=job)
     return redirect(_back_to(request, reverse("campaigns:job", args=[job.pk])))
 
 
 def job_card(request: HttpRequest, job_id) -> HttpResponse:
     """One job's card, drawn as on its page: the page's script swaps it in when the job reaches an end."""
-    [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
+    [job] = _visible_jobs(request, Job.objects.without_prompt().select_related("template").filter(id=job_id))
     on_queue = request.GET.get("on") == "queue"  # "my queue" names each card's template too
     snapshot = card_snapshot(job, label=queue_label(job)) if on_queue else card_snapshot(job, index=batch_index(job))
     context = {"s": snapshot, "back": _back_to(request, _job_url(job))}
@@ -301,8 +301,8 @@ def _results(request: HttpRequest, jobs: list, batch_id) -> HttpResponse:
 
 def job_image(request: HttpRequest, job_id, n: int) -> HttpResponse:
     """The n-th image of a job as a download named `<template slug>-<date>-<n>.<ext>`."""
-    [job] = _visible_jobs(request, Job.objects.select_related("template").filter(id=job_id))
-    outputs = [output for output in job.outputs.select_related("job__template") if not output.is_withheld]
+    [job] = _visible_jobs(request, Job.objects.without_prompt().select_related("template").filter(id=job_id))
+    outputs = [output for output in job.outputs.all() if not output.is_withheld]  # each knows `job` already
     if not 1 <= n <= len(outputs):
         raise Http404("no such image")
     output = outputs[n - 1]

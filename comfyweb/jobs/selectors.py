@@ -29,11 +29,12 @@ NOT_STARTED_ON_BACKEND = (QUEUED, "downloading")  # the prompt waits in the back
 
 
 def visitor_jobs(*, user, session_key: str) -> QuerySet[Job]:
-    """A visitor's own jobs: by account when logged in, else by session."""
+    """A visitor's own jobs: by account when logged in, else by session; without their prompts (lists, pages
+    and downloads never show them: JobQuerySet.without_prompt)."""
     if user is not None and getattr(user, "is_authenticated", False):
-        return Job.objects.filter(owner=user)
+        return Job.objects.without_prompt().filter(owner=user)
     if session_key:
-        return Job.objects.filter(session_key=session_key, owner__isnull=True)
+        return Job.objects.without_prompt().filter(session_key=session_key, owner__isnull=True)
     return Job.objects.none()
 
 
@@ -80,7 +81,7 @@ def job_for_watcher(job_id, session_key: str) -> tuple[Job | None, SessionVisito
     The visitor is who the session cookie names (comfyweb.core.visitors.session_visitor): a logged-in
     owner costs no query of their own; staff watching someone else's job, one more.
     """
-    jobs = Job.objects.select_related("template", "owner").filter(pk=job_id)
+    jobs = Job.objects.without_prompt().select_related("template", "owner").filter(pk=job_id)
     in_database = sessions_in_database() and bool(session_key)
     if in_database:
         jobs = jobs.annotate(watcher_session=live_session_data(session_key))
@@ -96,7 +97,7 @@ def jobs_for_watchers(asks: Sequence[tuple[UUID, str]]) -> list[tuple[Job | None
     more (a single socket: job_for_watcher's one query)."""
     if len(asks) == 1:
         return [job_for_watcher(*asks[0])]
-    jobs = Job.objects.select_related("template", "owner").in_bulk({job_id for job_id, _ in asks})
+    jobs = Job.objects.without_prompt().select_related("template", "owner").in_bulk({job_id for job_id, _ in asks})
     stored = live_sessions_data(key for _, key in asks) if sessions_in_database() else None
     found = []
     for job_id, session_key in asks:
@@ -174,6 +175,17 @@ def output_dicts(job: Job, outputs: list | None = None) -> list[dict]:
     return shown
 
 
+def node_names(job: Job) -> dict:
+    """A prompt to read the running node's title and type from, without loading the job's own when it was
+    left out (JobQuerySet.without_prompt): its template's, when the job runs that version (the same nodes;
+    the job's copy differs in values only). Otherwise the job's, loaded now."""
+    if "prompt" in job.get_deferred_fields() and job.template_id:
+        template = job.template
+        if template.version == job.template_version and "prompt" not in template.get_deferred_fields():
+            return template.prompt
+    return job.prompt
+
+
 def job_snapshot(job: Job, *, at: float | None = None) -> dict:
     """The job as the browser and the REST API see it; `at`: when this state was current (see state_time).
 
@@ -192,7 +204,7 @@ def job_snapshot(job: Job, *, at: float | None = None) -> dict:
         retried_as = Job.objects.filter(retry_of=job.pk).values_list("pk", flat=True).first()
     outputs = list(job.outputs.all()) if job.status == Job.Status.SUCCEEDED else []
     nodes = {k: {"value": v.get("value", 0), "max": v.get("max", 0)} for k, v in (job.progress or {}).items() if k}
-    current = current_node(job.progress, job.prompt) if job.status == Job.Status.RUNNING and job.progress else None
+    current = current_node(job.progress, node_names(job)) if job.status == Job.Status.RUNNING and job.progress else None
     return {
         "id": str(job.pk),
         "status": job.status,

@@ -184,7 +184,7 @@ def _cancel(job: Job, *, by_staff: bool = False) -> bool:
 def cancel_job(*, job: Job, by_staff: bool = False) -> Job:
     """Cancel a job: a queued one at once; a running one is interrupted by its runner."""
     left_queue = _cancel(job, by_staff=by_staff)
-    job.refresh_from_db()
+    job.refresh_state()
     publish_job(job)
     if left_queue:
         publish_queue_changed()
@@ -196,10 +196,10 @@ def cancel_all(jobs: QuerySet[Job]) -> int:
 
     Returns how many were asked to stop; the queue's watchers are told once.
     """
-    active = list(jobs.filter(status__in=Job.ACTIVE_STATUSES).select_related("template"))
+    active = list(jobs.filter(status__in=Job.ACTIVE_STATUSES).without_prompt().select_related("template"))
     left_queue = [_cancel(job) for job in active]
     for job in active:
-        job.refresh_from_db()
+        job.refresh_state()
         publish_job(job)
     if any(left_queue):
         publish_queue_changed()

@@ -46,7 +46,7 @@ class VisitorMixin(VisitorAPIMixin):
 
     def visible_job(self, pk) -> Job:
         """The job when this visitor may see it (owner or staff); 404 otherwise, not to reveal it exists."""
-        job = Job.objects.select_related("template").prefetch_related("outputs").filter(pk=pk).first()
+        job = Job.objects.without_prompt().select_related("template").prefetch_related("outputs").filter(pk=pk).first()
         _user, session_key = self.visitor()
         if job is None or not can_view(job, user=self.request.user, session_key=session_key):
             raise Http404(_("No such job."))

@@ -124,7 +124,7 @@ CONNECT_READS = ConnectReads()
 
 @watcher_read
 def read_snapshot(job_id) -> dict:
-    return job_snapshot(Job.objects.select_related("template").get(pk=job_id))
+    return job_snapshot(Job.objects.without_prompt().select_related("template").get(pk=job_id))
 
 
 @watcher_read

@@ -28,6 +28,8 @@ from comfyweb.jobs.trust.outputs import Reviewed, aprepare_outputs
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = (384, 384)
+# What storing a final state changes (updated_at: auto_now is written only when named).
+FINAL_FIELDS = ["status", "progress", "percent", "current_node", "error", "error_detail", "finished_at", "updated_at"]
 STORE_RETRY_FOR = 300.0  # seconds a finished run waits for the database before it gives up
 STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.5, 5.0
 
@@ -51,7 +53,7 @@ async def store_final(job: Job, worker: str, outcome: Outcome, reviews: list[Rev
     while True:
         try:
             await sync_to_async(_store_final)(job, worker, outcome, reviews)
-            await sync_to_async(job.refresh_from_db)()
+            await sync_to_async(job.refresh_state)()
             return
         except DISCONNECTED:
             await sync_to_async(drop_broken_connections)()
@@ -67,7 +69,7 @@ def _store_final(job: Job, worker: str, outcome: Outcome, reviews: list[Reviewed
     if status == Job.Status.SUCCEEDED and not outcome.images:
         status, outcome.error = Job.Status.FAILED, error_record(NO_OUTPUT)
     with transaction.atomic():
-        locked = Job.objects.select_for_update().filter(pk=job.pk, claimed_by=worker).first()
+        locked = Job.objects.without_prompt().select_for_update().filter(pk=job.pk, claimed_by=worker).first()
         if locked is None or locked.is_finished:
             return
         for index, (ref, data) in enumerate(outcome.images):
@@ -80,7 +82,7 @@ def _store_final(job: Job, worker: str, outcome: Outcome, reviews: list[Reviewed
         locked.error = operator_summary(record) if record else ""
         locked.error_detail = record
         locked.finished_at = timezone.now()
-        locked.save()
+        locked.save(update_fields=FINAL_FIELDS)  # not the prompt: rewriting it would cost most of the row
 
 
 def _save_output(job: Job, ref: dict, index: int, data: bytes, reviewed: Reviewed) -> None:

@@ -114,7 +114,7 @@ async def note_healthy(backend: GpuBackend) -> None:
 
 def retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
     """A dead backend: back to the queue with back-off, or a clear failure after JOB_MAX_ATTEMPTS."""
-    job.refresh_from_db()
+    job.refresh_state()
     if job.status not in Job.ACTIVE_STATUSES:
         return job  # it reached a final state before the error: nothing to retry
     if job.attempts < settings.JOB_MAX_ATTEMPTS and not job.cancel_requested:
@@ -135,7 +135,7 @@ def retry_or_fail(job: Job, worker: str, exc: Exception) -> Job:
         Job.objects.filter(pk=job.pk, claimed_by=worker).update(
             status=Job.Status.FAILED, finished_at=timezone.now(), **stored_fields(record)
         )
-    job.refresh_from_db()
+    job.refresh_state()
     publish_job(job)
     return job
 
