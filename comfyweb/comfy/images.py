@@ -277,7 +277,8 @@ def normalize_image(
         upright = ImageOps.exif_transpose(source)
         has_alpha = upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info)
         icc_profile = upright.info.get("icc_profile")
-        pixels = upright.convert("RGBA" if has_alpha else "RGB")
+        mode = "RGBA" if has_alpha else "RGB"
+        pixels = upright if upright.mode == mode else upright.convert(mode)  # already a copy of its own
         del upright
     pixels.info = {}  # Pillow's encoders copy some metadata (comments, ICC) from here unless told otherwise
     extra = {}

@@ -191,6 +191,18 @@ def test_a_phone_photo_decodes_at_half_scale_rather_than_whole_and_resampled():
     assert (info.width, info.height) == (1800, 1350), "over the bound at 1/2 scale: shrunk to it"
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_the_decoded_photo_is_copied_at_most_once_on_its_way(monkeypatch, orientation):
+    """Each full-size copy of a phone photo is ~9 MB and a few ms: upright and in the kept mode, it is the one."""
+    source = _encode(Image.new("RGB", (4000, 3000), (30, 120, 200)), "JPEG", exif=_exif(orientation=orientation))
+    copies: list[tuple[int, int]] = []
+    copy = Image.Image.copy
+    monkeypatch.setattr(Image.Image, "copy", lambda self: copies.append(self.size) or copy(self))
+    _encoded, info, pixels = normalize_image(source, max_side=2048)
+    assert pixels.mode == "RGB" and pixels.size == (info.width, info.height)
+    assert len(copies) == (1 if orientation == 1 else 0), "turning it upright made the one copy needed"
+
+
 def test_a_large_png_is_shrunk_and_keeps_its_alpha():
     source = _encode(Image.new("RGBA", (3000, 1000), (10, 20, 30, 128)), "PNG")
     encoded, info, _pixels = normalize_image(source, max_side=600)

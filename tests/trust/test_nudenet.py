@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -66,3 +67,33 @@ def test_nudenet_and_the_word_lists_are_the_sites_default_checks():
     )  # fmt: skip
     assert "comfyweb.jobs.trust.nudity.NudeNetCheck" in done.stdout
     assert "comfyweb.jobs.trust.words.WordListCheck" in done.stdout
+
+
+def test_the_detector_runs_on_one_thread_and_answers_as_nudenets_own():
+    from nudenet import NudeDetector
+
+    from comfyweb.jobs.trust.nudenet_detector import OneThreadDetector
+
+    ours, theirs = OneThreadDetector(), NudeDetector()
+    options = ours.onnx_session.get_session_options()
+    assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
+    assert theirs.onnx_session.get_session_options().intra_op_num_threads != 1  # what NudeNet would have used
+    picture = detector_input(landscape())
+    blob = np.random.default_rng(22).random((1, 3, 320, 320), dtype=np.float32)
+    assert np.allclose(
+        ours.onnx_session.run(None, {ours.input_name: blob})[0],
+        theirs.onnx_session.run(None, {theirs.input_name: blob})[0],
+        atol=1e-4,
+    )
+    assert ours.detect(picture) == theirs.detect(picture)
+
+
+def test_a_phone_photo_reaches_the_detector_reduced_then_resampled(monkeypatch):
+    photo = Image.new("RGB", (2000, 1500), (200, 160, 120))
+    resampled: list[tuple[int, int]] = []
+    resize = Image.Image.resize
+    monkeypatch.setattr(
+        Image.Image, "resize", lambda self, size, *a, **k: resampled.append(self.size) or resize(self, size, *a, **k)
+    )
+    assert detector_input(photo).shape == (480, 640, 4)
+    assert resampled == [(667, 500)], "resampled from the reduced picture, not from the photo"
