@@ -75,17 +75,26 @@ def owner_waiting_ids(job: Job, order: QueueOrder) -> list[str]:
     return (order.owners.get(job.owner_key) if job.owner_key else None) or [str(job.pk)]
 
 
+def watched_jobs() -> QuerySet[Job]:
+    """Jobs as a WebSocket connect reads them: with template and owner, without the prompt, and unordered.
+
+    Job's default ordering costs each read a compiled ORDER BY (~0.6 ms of CPU: Django hashes the ordering
+    expressions through inspect.signature), for rows looked up by key.
+    """
+    return Job.objects.without_prompt().select_related("template", "owner").order_by()
+
+
 def job_for_watcher(job_id, session_key: str) -> tuple[Job | None, SessionVisitor]:
     """The job a WebSocket asks for, with its template, its owner and the socket's session: one query.
 
     The visitor is who the session cookie names (comfyweb.core.visitors.session_visitor): a logged-in
     owner costs no query of their own; staff watching someone else's job, one more.
     """
-    jobs = Job.objects.without_prompt().select_related("template", "owner").filter(pk=job_id)
+    jobs = watched_jobs().filter(pk=job_id)
     in_database = sessions_in_database() and bool(session_key)
     if in_database:
         jobs = jobs.annotate(watcher_session=live_session_data(session_key))
-    job = jobs.first()
+    job = next(iter(jobs[:1]), None)
     if job is None:
         return None, SessionVisitor("")
     stored = job.watcher_session if in_database else LOAD_SESSION
@@ -97,7 +106,7 @@ def jobs_for_watchers(asks: Sequence[tuple[UUID, str]]) -> list[tuple[Job | None
     more (a single socket: job_for_watcher's one query)."""
     if len(asks) == 1:
         return [job_for_watcher(*asks[0])]
-    jobs = Job.objects.without_prompt().select_related("template", "owner").in_bulk({job_id for job_id, _ in asks})
+    jobs = watched_jobs().in_bulk({job_id for job_id, _ in asks})
     stored = live_sessions_data(key for _, key in asks) if sessions_in_database() else None
     found = []
     for job_id, session_key in asks:

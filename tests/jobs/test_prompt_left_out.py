@@ -22,8 +22,8 @@ from comfyweb.jobs.selectors import job_snapshot
 from comfyweb.jobs.services import create_jobs
 from tests.campaigns.streamed import body_of
 from tests.catalog.conftest import picture
-from tests.jobs.test_consumer import new_session
-from tests.jobs.test_consumer_queries import connect_and_count
+from tests.jobs.test_consumer import communicator, new_session
+from tests.jobs.test_consumer_queries import ConsumerQueries, connect_and_count
 from tests.prompts import CORE_WORKFLOW
 
 PHOTO_URL = "data:image/jpeg;base64," + "A" * 200_000  # a visitor's photo, as the default image input inlines it
@@ -107,3 +107,17 @@ def test_storing_a_final_state_neither_reads_nor_writes_the_prompt():
     assert stored.status == Job.Status.SUCCEEDED and stored.outputs.count() == 1 and stored.finished_at
     assert stored.prompt["9"]["inputs"]["image"] == PHOTO_URL  # untouched
     assert job.status == Job.Status.SUCCEEDED and job.prompt["9"]["inputs"]["image"] == PHOTO_URL  # kept in memory
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_watchers_one_read_asks_for_no_prompt_and_no_ordering():
+    session_key = await sync_to_async(new_session)()
+    job = await sync_to_async(job_with_photo)(session_key)
+    socket = communicator(job.pk, session_key)
+    async with ConsumerQueries() as queries:
+        await socket.connect()
+        await socket.receive_output(timeout=5)
+    await socket.disconnect()
+    reads = [query["sql"] for query in queries.captured_queries if 'FROM "jobs_job"' in query["sql"]]
+    assert len(reads) == 1
+    assert PROMPT_COLUMN not in reads[0] and "ORDER BY" not in reads[0]  # rows by key: no sort to compile
