@@ -97,7 +97,7 @@ def _share(request: HttpRequest, shareable: sharing.Shareable, *, back: str) -> 
 
 
 def _own_link(request: HttpRequest, link_id: int) -> ShareLink:
-    link = get_object_or_404(ShareLink.objects.select_related("job__template"), pk=link_id)
+    link = get_object_or_404(ShareLink.objects.select_related("job__template").defer("job__prompt"), pk=link_id)
     if not _own_jobs(request).filter(pk=link.job_id).exists():
         raise Http404("no such link")
     return link

@@ -144,7 +144,7 @@ def open_link(token: str) -> ShareLink | None:
     """The link a token stands for (expired or not), or None when there is none (never was, or was revoked)."""
     if not isinstance(token, str) or not 16 <= len(token) <= 64:
         return None
-    return ShareLink.objects.select_related("job").filter(token=token).first()
+    return ShareLink.objects.select_related("job").defer("job__prompt").filter(token=token).first()
 
 
 def shared_images(link: ShareLink) -> Opened:

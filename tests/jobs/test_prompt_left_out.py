@@ -7,13 +7,16 @@ Job.refresh_state), and a finished run does not write it back. Counted on the SQ
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from comfyweb.campaigns.models import ShareLink
 from comfyweb.catalog.models import WorkflowTemplate
 from comfyweb.jobs.models import Job, JobOutput
 from comfyweb.jobs.runners.outcome import Outcome
@@ -62,6 +65,8 @@ def test_a_visitors_pages_and_downloads_of_a_job_never_read_its_prompt(client):
     pages = [f"/jobs/{job.pk}/", f"/jobs/{job.pk}/card/", f"/jobs/{job.pk}/images/1/download/",
              f"/api/v1/jobs/{job.pk}/", f"/api/v1/jobs/{job.pk}/outputs/{output.pk}/", f"/media/{output.file.name}",
              "/me/", "/me/queue/", "/api/v1/jobs/"]  # fmt: skip
+    link = ShareLink.objects.create(token="t" * 32, job=job, expires_at=timezone.now() + timedelta(days=1))
+    pages += [f"/s/{link.token}/", f"/s/{link.token}/images/{job.pk}/1/", f"/me/shares/{link.pk}/"]
     for page in pages:
         with CaptureQueriesContext(connection) as queries:
             response = client.get(page)
