@@ -4,7 +4,8 @@ Nothing in the loop dies because Redis or PostgreSQL is briefly down: a failed r
 tried again with back-off (the thread's broken database connection dropped first, `core.db`); sends to
 the channel layer never raise (`relay.delivery`); a runner that crashed on a database error gives its
 job back once the database answers; every few seconds each running job's watchers hear the last update
-sent (`apublish_heartbeats`), so a watcher that missed one re-reads the job.
+sent (`apublish_heartbeats`), so a watcher that missed one re-reads the job, and they go on hearing it for a
+few rounds after the job ended (its final state is the update a page must not miss).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # back-off after a failed round (seconds)
 CAPACITY_REFRESH = 2.0
 STALE_CHECK_MAX = 5.0  # seconds between two looks for jobs whose worker stopped (at most)
 GIVE_BACK_FOR = 300.0  # seconds a crashed runner keeps trying to give its job back to the queue
+# Relay heartbeats a job still gets after it left this worker. Its last update (most often its final state) is
+# the one no later heartbeat of a running job would show missing: a page that did not hear it (a publish lost
+# in a Redis blink, a socket that joined its group a moment late) re-reads the job on one of these.
+HEARTBEATS_AFTER_END = 3
 
 
 def default_worker_name() -> str:
@@ -72,6 +77,7 @@ class JobWorker:
         self.sync_backends = sync_backends
         self.tasks: dict[object, asyncio.Task] = {}
         self.cancel_events: dict[object, asyncio.Event] = {}
+        self.ended: dict[object, int] = {}  # job id -> relay heartbeats it still gets (HEARTBEATS_AFTER_END)
         self.stopping = asyncio.Event()
         self.nudge = asyncio.Event()  # set when a slot frees up or the worker should stop
         self.relay = ProgressRelay(ProgressWrites())  # one relay and one batch of writes for all its jobs
@@ -178,6 +184,7 @@ class JobWorker:
             finally:
                 self.tasks.pop(job.pk, None)
                 self.cancel_events.pop(job.pk, None)
+                self.ended[job.pk] = HEARTBEATS_AFTER_END
                 self.nudge.set()
 
     async def _give_back(self, job: Job, exc: Exception) -> None:
@@ -231,10 +238,20 @@ class JobWorker:
                         self.cancel_events[job_id].set()
 
     async def _relay_heartbeats(self) -> None:
-        """Tell each running job's watchers the last update sent: one that heard less re-reads the job."""
+        """Tell the watchers of each running or just ended job the last update sent: one that heard less
+        re-reads the job."""
         while True:
             await asyncio.sleep(self.relay_heartbeat_interval)
-            await apublish_heartbeats(list(self.tasks))  # one round trip for all
+            await apublish_heartbeats(self.heartbeat_jobs())  # one round trip for all
+
+    def heartbeat_jobs(self) -> list:
+        """The jobs whose watchers hear this round's relay heartbeat: the running ones, and those that ended
+        within the last HEARTBEATS_AFTER_END rounds (each call counts one round)."""
+        for job_id in list(self.ended):
+            self.ended[job_id] -= 1
+            if self.ended[job_id] < 0 or job_id in self.tasks:  # a job running here again is beaten as one
+                del self.ended[job_id]
+        return [*self.tasks, *self.ended]
 
     async def _guarded(self, step, *args, what: str):
         """A periodic sync database step that logs a failure (and drops the broken connection) instead of dying."""

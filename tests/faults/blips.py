@@ -139,7 +139,10 @@ class Blip:
             outage()
             self.outage_ended = time.time()
             self._wait(lambda: len(self.finished()) == JOBS, "every job ended", DEADLINE)
-            self._wait(lambda: all(w.final_at for w in self.watchers), "every watcher saw its job's end", CONVERGE)
+            try:
+                self._wait(lambda: all(w.final_at for w in self.watchers), "every watcher saw its job's end", CONVERGE)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{self.unconverged()}\n{self.logs()}") from None
         finally:
             followers.join(DEADLINE + CONVERGE)
 
@@ -150,6 +153,15 @@ class Blip:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting until {what}")
             time.sleep(0.2)
+
+    def unconverged(self) -> str:
+        """The watchers still waiting for their job's end: what they saw, and what the database holds."""
+        stored = self.statuses()
+        return "\n".join(
+            f"watcher of {w.job_id}: {w.connects} connect(s), saw {w.statuses[-5:]}, stored {stored.get(w.job_id)}"
+            for w in self.watchers
+            if w.final_at is None
+        )
 
     def alive(self) -> dict[str, bool]:
         return {name: process.poll() is None for name, process in self.processes.items()}

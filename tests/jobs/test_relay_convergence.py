@@ -9,15 +9,21 @@ with real workers: tests/faults/test_redis_restart.py.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import OperationalError
 
+from comfyweb.jobs import worker as worker_module
 from comfyweb.jobs.models import Job
-from comfyweb.jobs.relay.delivery import STREAM
-from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_snapshot, job_group
+from comfyweb.jobs.relay import publish
+from comfyweb.jobs.relay.delivery import SEQUENCES, STREAM
+from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_heartbeats, apublish_snapshot, job_group
 from comfyweb.jobs.relay.resync import WATCHERS
 from comfyweb.jobs.selectors import job_snapshot
+from comfyweb.jobs.worker import HEARTBEATS_AFTER_END, JobWorker
 from tests.jobs.test_consumer import communicator, new_session, queued_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +72,65 @@ async def test_a_heartbeat_of_an_update_never_heard_makes_the_socket_re_read_the
     await get_channel_layer().group_send(job_group(job.pk), {"type": "job.heartbeat", "stream": "w1", "seq": 7})
     assert await socket.receive_nothing(timeout=0.3)
     await socket.disconnect()
+
+
+async def test_a_final_state_the_page_never_heard_reaches_it_on_a_heartbeat_after_the_jobs_end(monkeypatch):
+    """The worker's publish of the final state was delivered to the layer and lost on the way (or reached
+    the group a moment before this socket joined it): no running job's heartbeat would ever reveal it, so
+    the worker goes on beating the ended job for a few rounds, and the page re-reads it."""
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=40.0)
+    await apublish_snapshot(job.pk, await snapshot_of(job))
+    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
+
+    async def run_to_the_end(job, **kwargs):  # the runner: the final state stored, its publish lost
+        await store_silently(job, status=Job.Status.SUCCEEDED, percent=100.0)
+        SEQUENCES.delivered(job.pk, SEQUENCES.next(job.pk))
+
+    monkeypatch.setattr(worker_module, "run_job", run_to_the_end)
+    worker = JobWorker("w", sync_backends=False)
+    worker.tasks[job.pk] = asyncio.create_task(worker._run(job))
+    await worker.tasks[job.pk]
+    assert job.pk not in worker.tasks
+    await apublish_heartbeats(worker.heartbeat_jobs())  # the worker's next relay heartbeat round
+    reread = await socket.receive_json_from(timeout=5)
+    assert reread["job"]["status"] == "succeeded" and reread["job"]["percent"] == 100.0
+    await socket.disconnect()
+
+
+async def test_a_state_that_could_not_be_read_to_publish_reaches_the_page_on_the_next_heartbeat(monkeypatch):
+    """The final state is stored, then the database goes away before the worker reads it back to publish it:
+    nothing is sent, but the update counts as lost, so the job's next heartbeat makes the page re-read it."""
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=40.0)
+    await apublish_snapshot(job.pk, await snapshot_of(job))
+    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
+    await store_silently(job, status=Job.Status.SUCCEEDED, percent=100.0)
+
+    def database_away(job, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(publish, "job_snapshot", database_away)
+    await publish.publish_quietly(job)
+    assert await socket.receive_nothing(timeout=0.3)
+    monkeypatch.undo()
+    await apublish_heartbeat(job.pk)
+    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "succeeded"
+    await socket.disconnect()
+
+
+async def test_an_ended_job_is_beaten_for_a_few_rounds_then_no_more(monkeypatch):
+    async def ends(job, **kwargs):
+        return job
+
+    monkeypatch.setattr(worker_module, "run_job", ends)
+    worker = JobWorker("w", sync_backends=False)
+    running, ended = "running-job", "ended-job"
+    worker.tasks[running] = asyncio.get_running_loop().create_future()
+    await worker._run(Job(pk=ended))
+    rounds = [worker.heartbeat_jobs() for _ in range(HEARTBEATS_AFTER_END + 2)]
+    assert rounds == [[running, ended]] * HEARTBEATS_AFTER_END + [[running]] * 2
+    worker.tasks[running].cancel()
 
 
 async def test_a_heartbeat_of_what_was_heard_changes_nothing():

@@ -98,10 +98,18 @@ class ConnectReads:
         if len(self.readers) < self.IN_FLIGHT:
             reader = loop.create_task(self._read_pending(), name="watcher-connect-reads")
             self.readers.add(reader)
-            reader.add_done_callback(self.readers.discard)
+            reader.add_done_callback(self.readers.discard)  # also one cancelled before it ever ran
         return await future
 
     async def _read_pending(self) -> None:
+        try:
+            await self._read_batches()
+        finally:
+            # Leave the readers the moment the loop ends, not in a done callback one turn later: a socket
+            # arriving in between would count this reader as in flight and wait for a batch nobody reads.
+            self.readers.discard(asyncio.current_task())
+
+    async def _read_batches(self) -> None:
         await asyncio.sleep(0)  # sockets that arrive in this turn of the loop join the batch
         while self.pending:
             batch, self.pending = self.pending[: self.BATCH], self.pending[self.BATCH :]

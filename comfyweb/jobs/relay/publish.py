@@ -46,6 +46,12 @@ def _update(job_id, snapshot: dict) -> dict:
     return {"type": "job.update", "job": snapshot, "stream": STREAM, "seq": SEQUENCES.next(job_id)}
 
 
+def count_as_lost(job_id) -> None:
+    """An update that could not even be built (the database away as it was read): numbered and counted as
+    delivered, so this process's next heartbeat of the job makes its watchers re-read it."""
+    SEQUENCES.delivered(job_id, SEQUENCES.next(job_id))
+
+
 def _heartbeat(job_id) -> dict:
     """The number of the last update this process delivered for the job: a page that heard less missed some."""
     return {"type": "job.heartbeat", "stream": STREAM, "seq": SEQUENCES.last_delivered(job_id)}
@@ -112,7 +118,8 @@ async def publish_quietly(job: Job, *, at: float | None = None) -> None:
     """
     try:
         snapshot = await sync_to_async(job_snapshot)(job, at=at)
-    except Exception:  # the database is down: the watchers re-read the job when it is back
+    except Exception:  # the database is down: the job's next heartbeats make its watchers re-read it
         logger.warning("could not read job %s to publish it", job.pk, exc_info=True)
+        count_as_lost(job.pk)
         return
     await apublish_snapshot(job.pk, snapshot, redeliver=True)
