@@ -8,7 +8,10 @@ then re-read their jobs.
 
 channels_redis publishes each group message on its own, one round trip to Redis after the other under a
 lock: a worker relaying 500 jobs per tick waited for 500 round trips. `group_send_many` sends a tick's
-messages as one pipeline per Redis host (PUBLISH commands, not a transaction). Everything else is
+messages as one pipeline per Redis host (PUBLISH commands, not a transaction).
+
+channels_redis subscribes every consumer's own channel in Redis; nothing here sends to one (every message
+goes to a group), so a consumer's channel lives in its process only (`new_channel`). Everything else is
 channels_redis's own.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
@@ -56,6 +60,25 @@ class ReconnectAwareLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, hosts=None, *args, **kwargs) -> None:
         super().__init__(hosts, *args, **kwargs)
         self._shards = [ReconnectAwareShard(host, self) for host in decode_hosts(hosts)]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A consumer's own channel, known to this process only (no SUBSCRIBE in Redis).
+
+        Every message of this project goes to a group; none is sent to one consumer's channel. channels_redis
+        subscribes each consumer's channel anyway: a SUBSCRIBE when a socket opens and an UNSUBSCRIBE when it
+        closes, each a command and a reply under the connection's lock, a fifth of a web process's work in a
+        reconnect storm. A message `send` to such a channel from this process still reaches it.
+        """
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        self.channels[channel] = asyncio.Queue()
+        return channel
+
+    async def send(self, channel, message) -> None:
+        local = self.channels.get(channel)
+        if local is not None:
+            local.put_nowait(self.channel_layer.serialize(message))
+        else:
+            await super().send(channel, message)
 
     async def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
         """Send each (group, message), in order, with one round trip per Redis host."""
