@@ -66,8 +66,9 @@ class ReconnectAwareLoopLayer(RedisPubSubLoopLayer):
 
         Every message of this project goes to a group; none is sent to one consumer's channel. channels_redis
         subscribes each consumer's channel anyway: a SUBSCRIBE when a socket opens and an UNSUBSCRIBE when it
-        closes, each a command and a reply under the connection's lock, a fifth of a web process's work in a
-        reconnect storm. A message `send` to such a channel from this process still reaches it.
+        closes, each a command and a reply under the connection's lock (the watchers bench at 6,000 sockets:
+        337–380 connects a second with them, 398–442 without). A message `send` to such a channel from this
+        process still reaches it.
         """
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
         self.channels[channel] = asyncio.Queue()
