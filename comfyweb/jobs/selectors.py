@@ -94,7 +94,7 @@ def job_for_watcher(job_id, session_key: str) -> tuple[Job | None, SessionVisito
     in_database = sessions_in_database() and bool(session_key)
     if in_database:
         jobs = jobs.annotate(watcher_session=live_session_data(session_key))
-    job = next(iter(jobs[:1]), None)
+    job = next(iter(jobs[:1]), None)  # not first(): it would order the unordered read by key again
     if job is None:
         return None, SessionVisitor("")
     stored = job.watcher_session if in_database else LOAD_SESSION

@@ -19,7 +19,7 @@ from django.db import OperationalError
 from comfyweb.jobs import worker as worker_module
 from comfyweb.jobs.models import Job
 from comfyweb.jobs.relay import publish
-from comfyweb.jobs.relay.delivery import SEQUENCES, STREAM
+from comfyweb.jobs.relay.delivery import STREAM
 from comfyweb.jobs.relay.publish import apublish_heartbeat, apublish_heartbeats, apublish_snapshot, job_group
 from comfyweb.jobs.relay.resync import WATCHERS
 from comfyweb.jobs.selectors import job_snapshot
@@ -44,6 +44,15 @@ async def watched_job():
 async def store_silently(job: Job, **changes) -> None:
     """Change the job in the database without publishing it (as if the publish was lost)."""
     await Job.objects.filter(pk=job.pk).aupdate(**changes)
+
+
+async def running_on_the_page():
+    """A watched job stored and shown running: the page heard one numbered update."""
+    job, socket = await watched_job()
+    await store_silently(job, status=Job.Status.RUNNING, percent=40.0)
+    await apublish_snapshot(job.pk, await snapshot_of(job))
+    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
+    return job, socket
 
 
 async def snapshot_of(job: Job) -> dict:
@@ -78,14 +87,11 @@ async def test_a_final_state_the_page_never_heard_reaches_it_on_a_heartbeat_afte
     """The worker's publish of the final state was delivered to the layer and lost on the way (or reached
     the group a moment before this socket joined it): no running job's heartbeat would ever reveal it, so
     the worker goes on beating the ended job for a few rounds, and the page re-reads it."""
-    job, socket = await watched_job()
-    await store_silently(job, status=Job.Status.RUNNING, percent=40.0)
-    await apublish_snapshot(job.pk, await snapshot_of(job))
-    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
+    job, socket = await running_on_the_page()
 
     async def run_to_the_end(job, **kwargs):  # the runner: the final state stored, its publish lost
         await store_silently(job, status=Job.Status.SUCCEEDED, percent=100.0)
-        SEQUENCES.delivered(job.pk, SEQUENCES.next(job.pk))
+        publish.count_as_lost(job.pk)  # numbered and delivered, never heard
 
     monkeypatch.setattr(worker_module, "run_job", run_to_the_end)
     worker = JobWorker("w", sync_backends=False)
@@ -101,10 +107,7 @@ async def test_a_final_state_the_page_never_heard_reaches_it_on_a_heartbeat_afte
 async def test_a_state_that_could_not_be_read_to_publish_reaches_the_page_on_the_next_heartbeat(monkeypatch):
     """The final state is stored, then the database goes away before the worker reads it back to publish it:
     nothing is sent, but the update counts as lost, so the job's next heartbeat makes the page re-read it."""
-    job, socket = await watched_job()
-    await store_silently(job, status=Job.Status.RUNNING, percent=40.0)
-    await apublish_snapshot(job.pk, await snapshot_of(job))
-    assert (await socket.receive_json_from(timeout=5))["job"]["status"] == "running"
+    job, socket = await running_on_the_page()
     await store_silently(job, status=Job.Status.SUCCEEDED, percent=100.0)
 
     def database_away(job, **kwargs):
